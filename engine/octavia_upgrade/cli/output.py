@@ -1,0 +1,44 @@
+"""Shared output helpers for subcommands: formats and writing to a file or stdout."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_format(parser: Any, choices: tuple[str, ...], default: str) -> None:
+    parser.add_argument("-f", "--format", choices=choices, default=default,
+                        help=f"output format (default: {default})")
+
+
+def add_output(parser: Any) -> None:
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write to FILE instead of standard output")
+
+
+def emit(text: str, output: str | None = None) -> None:
+    if output:
+        Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def dump(data: Any, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(data, indent=2, sort_keys=False, default=str)
+    if fmt == "yaml":
+        import yaml
+
+        return yaml.safe_dump(data, sort_keys=False, width=100)
+    raise ValueError(fmt)
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    """A plain aligned text table (no colours: safe to pipe and to paste)."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,221 @@
+"""Typed core objects: runbooks, inventories and flavors as loaded and validated.
+
+These are plain frozen dataclasses with no I/O. Loaders (``loader.py``,
+``inventory.py``, ``flavors.py``) build them from YAML after schema and
+semantic validation; the planner and executor only ever see these.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+API_VERSION = "octavia-upgrade/v1"
+
+#: Control-plane roles a host can have. ``db-migrate`` marks the hosts on
+#: which database commands may run (one of them is chosen for ``once`` steps).
+ROLES = ("api", "worker", "health-manager", "housekeeping", "driver-agent", "db-migrate")
+
+#: Octavia services, by abstract name (flavors map them to units/containers).
+SERVICES = ("api", "worker", "health-manager", "housekeeping", "driver-agent")
+
+#: The order in which the upgrade guide recommends stopping services.
+STOP_ORDER = ("housekeeping", "health-manager", "api", "worker", "driver-agent")
+
+STEP_KINDS = (
+    "command", "service", "packages", "backup", "config_check", "db_migrate",
+    "upgrade_check", "wait", "assert", "approval", "sleep", "local",
+)
+
+FAILURE_POLICIES = ("abort", "continue", "rollback")
+
+
+@dataclass(frozen=True)
+class Pos:
+    """Where something was written: 1-based line and column in ``path``."""
+
+    path: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+
+
+def parse_duration(value: str | float | int) -> float:
+    """``"90s"``, ``"5m"``, ``"1h"``, ``"250ms"`` or a number of seconds → seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    m = _DURATION.match(value)
+    if not m:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 1h)")
+    n, unit = float(m.group(1)), m.group(2) or "s"
+    return n * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int = 1
+    delay: float = 0.0
+    backoff: float = 1.0
+
+    def delay_before(self, attempt: int) -> float:
+        """Seconds to wait before attempt number ``attempt`` (2, 3, ...)."""
+        return self.delay * (self.backoff ** max(0, attempt - 2))
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Which hosts a step runs on. Empty roles and hosts means every host."""
+
+    roles: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    once: bool = False
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    kind: str
+    name: str
+    pos: Pos
+    targets: Targets = field(default_factory=Targets)
+    with_: Mapping[str, Any] = field(default_factory=dict)
+    #: Rolling batches: ``()`` = all targets at once; else sizes like ``(1, "50%", "100%")``;
+    #: the last entry repeats until every host is covered.
+    serial: tuple[int | str, ...] = ()
+    timeout: float | None = None
+    retry: Retry = field(default_factory=Retry)
+    when: str | None = None
+    on_failure: str = "abort"
+    #: Safe to run again if a crash left its outcome unknown.
+    idempotent: bool = False
+    description: str = ""
+    #: Data-plane impact stated by the runbook author (e.g. amphora failover).
+    data_plane_impact: str | None = None
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: str = "string"  # string | integer | number | boolean | list
+    default: Any = None
+    required: bool = False
+    secret: bool = False
+    description: str = ""
+    pos: Pos | None = None
+
+
+@dataclass(frozen=True)
+class Metadata:
+    name: str
+    from_: str
+    to: str
+    revision: int
+    description: str = ""
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Runbook:
+    path: str
+    sha256: str
+    metadata: Metadata
+    parameters: Mapping[str, Parameter]
+    steps: tuple[Step, ...]
+    rollback: tuple[Step, ...] = ()
+    finally_: tuple[Step, ...] = ()
+    #: Failed hosts tolerated before the run aborts (None = the step policy decides).
+    max_failures: int | None = None
+
+    def all_steps(self) -> tuple[Step, ...]:
+        return self.steps + self.rollback + self.finally_
+
+    def step(self, step_id: str) -> Step:
+        for s in self.all_steps():
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    @property
+    def secret_params(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters.values() if p.secret)
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    address: str
+    port: int = 22
+    user: str = "root"
+    key_file: str | None = None
+    roles: tuple[str, ...] = ()
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    pos: Pos | None = None
+
+    def as_context(self) -> dict[str, Any]:
+        """What templates see as ``host``."""
+        return {"name": self.name, "address": self.address, "port": self.port,
+                "user": self.user, "roles": list(self.roles), "vars": dict(self.vars)}
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    url: str
+    interval: float = 1.0
+    timeout: float = 2.0
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    known_hosts: str | None = None
+    connect_timeout: float = 10.0
+    strict_host_key_checking: bool = True
+
+
+@dataclass(frozen=True)
+class Inventory:
+    path: str
+    deployment: str
+    flavor: str
+    hosts: tuple[Host, ...]
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    ssh: SshSettings = field(default_factory=SshSettings)
+    probes: tuple[Probe, ...] = ()
+    #: Where the lab or an operator keeps database credentials for backups etc.
+    #: Values here are treated as secrets.
+    secrets: Mapping[str, Any] = field(default_factory=dict)
+
+    def host(self, name: str) -> Host:
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        raise KeyError(name)
+
+    def with_role(self, role: str) -> tuple[Host, ...]:
+        return tuple(h for h in self.hosts if role in h.roles)
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """How one deployment style names services and performs actions.
+
+    ``services`` maps abstract service names (:data:`SERVICES`) to unit or
+    container names. ``actions`` maps action names to Jinja command templates
+    (see ``docs/flavors.md`` for the list and the variables they see).
+    """
+
+    name: str
+    path: str
+    description: str
+    services: Mapping[str, str]
+    actions: Mapping[str, str]
+    vars: Mapping[str, Any] = field(default_factory=dict)
