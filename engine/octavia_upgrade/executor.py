@@ -1,0 +1,278 @@
+"""Execute a :class:`~octavia_upgrade.plan.Plan`, recording every attempt first.
+
+The executor walks the plan's main steps in order. Within a step it runs one
+batch at a time; hosts in a batch run in parallel threads, each over its own
+reused connection. Every (step, host, attempt) is written to the state store
+as ``running`` before the command starts and with its result before the next
+attempt or step begins, so a crash at any point leaves an exact record: a
+``running`` row found later means the outcome is unknown.
+
+Failure policy: a failed or unreachable host drops out of later steps. With
+``on_failure: abort`` the run stops (then ``finally`` runs); ``rollback``
+runs the runbook's rollback steps in reverse order (then ``finally``);
+``continue`` carries on with the remaining hosts, up to ``max_failures``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from octavia_upgrade import steps as kinds
+from octavia_upgrade import templating
+from octavia_upgrade.errors import Interrupted, Refused, UpgradeError
+from octavia_upgrade.model import Flavor, Host, Inventory, Runbook, Step
+from octavia_upgrade.plan import LOCAL, Plan, PlannedStep, host_context
+from octavia_upgrade.steps.base import Approval, Outcome, Runner, TaskContext
+
+DONE = ("succeeded", "skipped")
+
+
+class Sink(Protocol):
+    """Where the executor reports what happens (state store + log + console)."""
+
+    def step_started(self, step: PlannedStep, hosts: tuple[str, ...]) -> None: ...
+    def attempt_started(self, step: PlannedStep, host: str, attempt: int) -> int: ...
+    def attempt_finished(self, token: int, step: PlannedStep, host: str, attempt: int,
+                         outcome: Outcome, started: float, ended: float) -> None: ...
+    def approval(self, step: PlannedStep, approval: Approval) -> None: ...
+    def event(self, kind: str, **data: Any) -> None: ...
+
+
+class Prompter(Protocol):
+    def __call__(self, step: Step, message: str, impact: str | None) -> Approval: ...
+
+
+@dataclass
+class RunResult:
+    status: str  # succeeded | failed | rolled_back | interrupted
+    failed: dict[str, str] = field(default_factory=dict)  # host -> step id
+    message: str = ""
+
+
+@dataclass
+class Previous:
+    """What an earlier, interrupted execution of the same run recorded."""
+
+    status: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    outputs: Mapping[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    attempts: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    #: (step, host) pairs whose in-flight outcome is unknown and that the
+    #: operator (or the step's ``idempotent`` flag) allowed to run again.
+    rerun_unknown: frozenset[tuple[str, str]] = frozenset()
+
+
+class Executor:
+    def __init__(self, *, plan: Plan, runbook: Runbook, inventory: Inventory, flavor: Flavor,
+                 base_context: dict[str, Any], runners: Callable[[str], Runner], local: Runner,
+                 sink: Sink, prompter: Prompter, previous: Previous | None = None,
+                 cancel: threading.Event | None = None) -> None:
+        self.plan = plan
+        self.runbook = runbook
+        self.inventory = inventory
+        self.flavor = flavor
+        self.base = dict(base_context)
+        self.runners = runners
+        self.local = local
+        self.sink = sink
+        self.prompter = prompter
+        self.previous = previous or Previous()
+        self.cancel = cancel or threading.Event()
+        self.outputs: dict[str, dict[str, Any]] = {}
+        self.dropped: dict[str, str] = {}  # host -> step id where it failed
+        self._lock = threading.Lock()
+        self._restore_outputs()
+
+    # ------------------------------------------------------------------ public
+
+    def execute(self) -> RunResult:
+        result = RunResult("succeeded")
+        try:
+            failing = self._run_phase(self.plan.phase("main"))
+            if failing is not None:
+                if failing.on_failure == "rollback" and self.plan.phase("rollback"):
+                    self.sink.event("rollback-started", step_id=failing.id)
+                    self._run_phase(tuple(reversed(self.plan.phase("rollback"))), tolerant=True)
+                    result = RunResult("rolled_back", dict(self.dropped),
+                                       f"step {failing.id} failed; rollback steps ran")
+                else:
+                    result = RunResult("failed", dict(self.dropped), f"step {failing.id} failed")
+            elif self.dropped:
+                result = RunResult("failed", dict(self.dropped),
+                                   "finished with failed hosts: " + ", ".join(sorted(self.dropped)))
+            self._run_phase(self.plan.phase("finally"), tolerant=True)
+        except (Interrupted, KeyboardInterrupt):
+            self.sink.event("interrupted")
+            return RunResult("interrupted", dict(self.dropped), "interrupted; resume to continue")
+        return result
+
+    # ------------------------------------------------------------------ phases
+
+    def _run_phase(self, planned: tuple[PlannedStep, ...], tolerant: bool = False) -> PlannedStep | None:
+        """Run steps in order; return the step whose failure stops the phase, if any."""
+        for ps in planned:
+            if self.cancel.is_set():
+                raise Interrupted("interrupted")
+            ok = self._run_step(ps)
+            if ok or tolerant:
+                continue
+            if ps.on_failure in ("abort", "rollback"):
+                return ps
+            limit = self.runbook.max_failures
+            if limit is not None and len(self.dropped) > limit:
+                self.sink.event("max-failures", step_id=ps.id, failed=len(self.dropped), limit=limit)
+                return ps
+        return None
+
+    def _run_step(self, ps: PlannedStep) -> bool:
+        step = self.runbook.step(ps.id)
+        hosts = tuple(h for h in ps.hosts if h == LOCAL or h not in self.dropped)
+        todo = [h for h in hosts if not self._already_done(ps, h)]
+        if not todo:
+            return True
+        self.sink.step_started(ps, tuple(todo))
+        if ps.when is not None and not self._when(ps, step):
+            for h in todo:
+                self._record_skip(ps, h, f"skipped: when {ps.when!r} is false")
+            return True
+        for gone in (h for h in ps.hosts if h in self.dropped):
+            self._record_skip(ps, gone, f"skipped: host dropped after failing {self.dropped[gone]}")
+        failed_here = False
+        for batch in ps.batches:
+            members = [h for h in batch.hosts if h in todo and (h == LOCAL or h not in self.dropped)]
+            if not members:
+                continue
+            outcomes = self._run_batch(ps, step, members)
+            bad = [h for h, o in outcomes.items() if not o.ok]
+            for h in bad:
+                failed_here = True
+                if h != LOCAL:
+                    self.dropped.setdefault(h, ps.id)
+            if bad and ps.on_failure != "continue":
+                return False
+        if ps.placement != "hosts" and failed_here:
+            return False
+        return not failed_here
+
+    # ------------------------------------------------------------------ tasks
+
+    def _run_batch(self, ps: PlannedStep, step: Step, hosts: list[str]) -> dict[str, Outcome]:
+        if len(hosts) == 1:
+            return {hosts[0]: self._run_task(ps, step, hosts[0])}
+        results: dict[str, Outcome] = {}
+        with ThreadPoolExecutor(max_workers=len(hosts), thread_name_prefix=ps.id) as pool:
+            futures: dict[Future[Outcome], str] = {
+                pool.submit(self._run_task, ps, step, h): h for h in hosts}
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for f in done:
+                    results[futures[f]] = f.result()
+        return results
+
+    def _run_task(self, ps: PlannedStep, step: Step, host_name: str) -> Outcome:
+        host = None if host_name == LOCAL else self.inventory.host(host_name)
+        kind = kinds.get(ps.kind)
+        retry = step.retry
+        first = self.previous.attempts.get((ps.id, host_name), 0) + 1
+        outcome = Outcome("failed", message="not run")
+        for attempt in range(first, first + retry.attempts):
+            if attempt > first:
+                delay = retry.delay_before(attempt - first + 1)
+                if delay and self.cancel.wait(delay):
+                    raise Interrupted("interrupted")
+            token = self.sink.attempt_started(ps, host_name, attempt)
+            started = time.time()
+            try:
+                runner = self.local if host is None else self.runners(host_name)
+                ctx = self._context(host)
+                tc = TaskContext(step=step, host=host, runner=runner, flavor=self.flavor, ctx=ctx,
+                                 approver=self._approve(ps), cancel=self.cancel,
+                                 timeout=step.timeout, local=self.local)
+                outcome = kind.run(tc)
+            except (KeyboardInterrupt, Interrupted):
+                outcome = Outcome("failed", message="interrupted")
+                self.sink.attempt_finished(token, ps, host_name, attempt, outcome, started, time.time())
+                raise Interrupted("interrupted") from None
+            except Refused:
+                raise
+            except UpgradeError as exc:
+                status = "unreachable" if _is_connection_error(exc) else "failed"
+                outcome = Outcome(status, message=str(exc))
+            except Exception as exc:  # noqa: BLE001 - recorded, never lost
+                outcome = Outcome("failed", message=f"{type(exc).__name__}: {exc}")
+            self.sink.attempt_finished(token, ps, host_name, attempt, outcome, started, time.time())
+            with self._lock:
+                entry = self.outputs.setdefault(ps.id, {"hosts": {}})
+                entry["hosts"][host_name] = outcome.outputs
+                if len(entry) == 1 or ps.placement != "hosts":
+                    entry.update(outcome.outputs)
+            if outcome.ok or outcome.status == "unreachable":
+                break
+        return outcome
+
+    def _record_skip(self, ps: PlannedStep, host: str, message: str) -> None:
+        attempt = self.previous.attempts.get((ps.id, host), 0) + 1
+        token = self.sink.attempt_started(ps, host, attempt)
+        now = time.time()
+        self.sink.attempt_finished(token, ps, host, attempt, Outcome("skipped", message=message),
+                                   now, now)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _already_done(self, ps: PlannedStep, host: str) -> bool:
+        key = (ps.id, host)
+        status = self.previous.status.get(key)
+        if status in DONE:
+            return True
+        if status == "unknown" and key not in self.previous.rerun_unknown:
+            raise Refused(f"step {ps.id} on {host} was in flight when the run stopped; its outcome "
+                          "is unknown and the step is not idempotent: confirm a re-run")
+        return False
+
+    def _context(self, host: Host | None) -> dict[str, Any]:
+        ctx = host_context(self.base, self.flavor, self.inventory, host)
+        with self._lock:
+            ctx["outputs"] = {k: dict(v) for k, v in self.outputs.items()}
+        return ctx
+
+    def _when(self, ps: PlannedStep, step: Step) -> bool:
+        return bool(templating.evaluate(ps.when or "true", self._context(None)))
+
+    def _approve(self, ps: PlannedStep) -> Callable[[Step, str, str | None], Approval]:
+        def approve(step: Step, message: str, impact: str | None) -> Approval:
+            with self._lock:  # one prompt at a time
+                a = self.prompter(step, message, impact)
+            self.sink.approval(ps, a)
+            return a
+        return approve
+
+    def _restore_outputs(self) -> None:
+        for (step_id, host), out in self.previous.outputs.items():
+            if self.previous.status.get((step_id, host)) not in DONE:
+                continue
+            entry = self.outputs.setdefault(step_id, {"hosts": {}})
+            entry["hosts"][host] = out
+            if len(entry) == 1:
+                entry.update(out)
+
+
+def _is_connection_error(exc: UpgradeError) -> bool:
+    names = {c.__name__ for c in type(exc).__mro__}
+    return bool(names & {"HostUnreachable", "ConnectionLost", "AuthenticationFailed",
+                         "HostKeyMismatch", "UnknownHostKey"})
+
+
+def operator_identity() -> tuple[str, str]:
+    """(user, host) of whoever runs the tool, for approvals and locks."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        user = "unknown"
+    return user, socket.gethostname()

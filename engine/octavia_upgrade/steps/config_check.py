@@ -1,0 +1,60 @@
+"""``config_check``: each host's octavia.conf against the target release's options.
+
+The flavor's ``read_config`` action prints the configuration files in the
+order oslo.config reads them (main file, then ``--config-dir`` fragments);
+each file is read over the same connection and checked by
+:mod:`octavia_upgrade.configcheck`. File contents are never stored: only
+findings, which carry ``host:path:line`` and never an option's value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from octavia_upgrade.model import Flavor, Host, Step
+from octavia_upgrade.steps.base import Kind, Outcome, TaskContext, action
+
+_RANK = {"info": 0, "warning": 1, "error": 2}
+
+
+class ConfigCheck(Kind):
+    name = "config_check"
+
+    def describe(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
+                 *, deferred: bool) -> list[str]:
+        target = step.with_.get("release") or ctx["release"]["to"]["series"]
+        return [action(flavor, "read_config", ctx),
+                f"(each file listed is read and checked against {target} option data)"]
+
+    def run(self, t: TaskContext) -> Outcome:
+        from octavia_upgrade.configcheck import ConfigFile, check_config
+
+        target = t.step.with_.get("release") or t.ctx["release"]["to"]["series"]
+        fail_on = t.step.with_.get("fail_on", "error")
+        res = t.runner.run(action(t.flavor, "read_config", t.ctx), timeout=t.timeout)
+        paths = [p.strip() for p in res.stdout.splitlines() if p.strip()]
+        if res.rc != 0 or not paths:
+            return Outcome("failed", res.rc, res.stdout, res.stderr,
+                           message="could not list the configuration files (read_config)")
+        host = t.host.name if t.host else "local"
+        files = [ConfigFile(host, p, t.runner.read_text(p)) for p in paths]
+        findings = check_config(files, target)
+        rows = [{"host": f.host, "path": f.path, "line": f.line, "group": f.group,
+                 "option": f.option, "severity": f.severity, "code": f.code,
+                 "message": f.message, "replacement": f.replacement} for f in findings]
+        text = "\n".join(f"{r['host']}:{r['path']}:{r['line']}: {r['severity']}: {r['message']}"
+                         for r in rows)
+        counts = {s: sum(1 for r in rows if r["severity"] == s) for s in _RANK}
+        out = Outcome("succeeded", 0, text or f"{len(files)} file(s): no findings", "",
+                      {"findings": rows, "counts": counts, "files": paths},
+                      evidence=[("config_check", {"target": target, "files": paths,
+                                                  "findings": rows, "counts": counts})])
+        if fail_on != "never" and any(_RANK[r["severity"]] >= _RANK[fail_on] for r in rows):
+            out.status = "failed"
+            out.rc = 1
+            out.message = (f"{counts['error']} error(s), {counts['warning']} warning(s) against "
+                           f"{target} option data (fail_on: {fail_on})")
+        return out
+
+
+KINDS = {"config_check": ConfigCheck()}

@@ -1,0 +1,59 @@
+"""``upgrade_check``: ``octavia-status upgrade check`` with every exit code its own outcome.
+
+0 success, 1 warning, 2 failure, 255 error (the command itself crashed). Each
+non-zero outcome has a policy: ``continue``, ``approve`` (an operator must
+accept it; ``known_error`` explains a known cause) or ``fail``. A crash is
+never treated as success.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from octavia_upgrade.model import Flavor, Host, Step
+from octavia_upgrade.steps.base import Kind, Outcome, TaskContext, action
+
+OUTCOMES = {0: "success", 1: "warning", 2: "failure", 255: "error"}
+DEFAULTS = {"warning": "continue", "failure": "fail", "error": "fail"}
+
+
+class UpgradeCheck(Kind):
+    name = "upgrade_check"
+    placement = "once"
+    once_role = "api"
+
+    def describe(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
+                 *, deferred: bool) -> list[str]:
+        return [action(flavor, "octavia_status", ctx, args="upgrade check")]
+
+    def run(self, t: TaskContext) -> Outcome:
+        cmd = action(t.flavor, "octavia_status", t.ctx, args="upgrade check")
+        res = t.runner.run(cmd, timeout=t.timeout)
+        if res.timed_out:
+            return Outcome("timed_out", res.rc, res.stdout, res.stderr,
+                           message="octavia-status did not finish in time")
+        outcome = OUTCOMES.get(res.rc if res.rc is not None else 255, "error")
+        info = {"rc": res.rc, "outcome": outcome}
+        out = Outcome("succeeded", res.rc, res.stdout, res.stderr, dict(info),
+                      evidence=[("upgrade_check", {**info, "output": res.stdout[-4000:]})])
+        if outcome == "success":
+            return out
+        policy = t.step.with_.get(f"on_{outcome}", DEFAULTS[outcome])
+        detail = (res.stderr.strip().splitlines() or res.stdout.strip().splitlines() or [""])[-1]
+        if policy == "continue":
+            out.message = f"octavia-status reported {outcome} (rc {res.rc}); continuing by policy"
+            return out
+        if policy == "approve":
+            known = t.step.with_.get("known_error", "")
+            msg = (f"octavia-status upgrade check ended with {outcome} (rc {res.rc}): {detail}"
+                   + (f"\n{known}" if known else ""))
+            approval = t.approver(t.step, msg, None)
+            out.message = f"{outcome} (rc {res.rc}) accepted by {approval.user} ({approval.how})"
+            out.outputs["approved_by"] = approval.user
+            return out
+        out.status = "failed"
+        out.message = f"octavia-status upgrade check: {outcome} (rc {res.rc}): {detail}"
+        return out
+
+
+KINDS = {"upgrade_check": UpgradeCheck()}
