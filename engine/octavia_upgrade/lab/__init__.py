@@ -1,0 +1,1 @@
+"""The rehearsal lab: sshd nodes, MariaDB, RabbitMQ, Octavia services, haproxy, faults."""
