@@ -1,0 +1,36 @@
+"""Run state: SQLAlchemy models, self-applied alembic migrations, the Store API, the lock.
+
+Everything the executor does is recorded here before it moves on; ``resume``,
+``show``, ``runs`` and the reports read it back. See ``docs/state.md``.
+"""
+
+from __future__ import annotations
+
+from octavia_upgrade.state.records import (
+    APPROVAL_METHODS,
+    FINAL_RUN_STATUSES,
+    LOCAL_HOST,
+    LOCK_STATES,
+    PHASES,
+    RESULT_STATUSES,
+    RUN_STATUSES,
+    Approval,
+    Event,
+    Evidence,
+    LockInfo,
+    LockStatus,
+    ProbeSample,
+    Run,
+    StepResult,
+    isoformat,
+    new_run_id,
+    utcnow,
+)
+from octavia_upgrade.state.store import Store, open_store
+
+__all__ = [
+    "APPROVAL_METHODS", "FINAL_RUN_STATUSES", "LOCAL_HOST", "LOCK_STATES", "PHASES",
+    "RESULT_STATUSES", "RUN_STATUSES", "Approval", "Event", "Evidence", "LockInfo",
+    "LockStatus", "ProbeSample", "Run", "StepResult", "Store", "isoformat", "new_run_id",
+    "open_store", "utcnow",
+]

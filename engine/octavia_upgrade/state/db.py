@@ -1,0 +1,207 @@
+"""Opening the run-state database: URL, engine tuning, self-migration, errors.
+
+I/O edge of :mod:`octavia_upgrade.state`. Every database failure leaves this
+package as :class:`~octavia_upgrade.errors.StateError` (or
+:class:`~octavia_upgrade.errors.InvalidInput` for a malformed URL) with a
+message an operator can act on, and never with the URL's password in it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, exc, make_url
+from sqlalchemy.engine import URL
+
+from octavia_upgrade.errors import InvalidInput, StateError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: How long a writer waits for SQLite's lock before giving up (ms).
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Drivers the tool ships support for (``pip install octavia-upgrade[postgresql|mysql]``).
+SUPPORTED = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg",
+             "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
+_MIGRATION_LOCK = "octavia_upgrade_migrate"
+
+
+def default_url(state_dir: Path) -> str:
+    return f"sqlite:///{state_dir / 'state.db'}"
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL with its password replaced by ``***`` (for messages)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return "<malformed database URL>"
+
+
+def parse_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError:
+        raise InvalidInput(f"[database] connection is not a database URL: {safe_url(url)!s}; "
+                           "use e.g. sqlite:////path/state.db, "
+                           "postgresql+psycopg://user:pw@host/db or "
+                           "mysql+pymysql://user:pw@host/db") from None
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED:
+        raise InvalidInput(f"[database] connection: unsupported database {backend!r} "
+                           f"in {safe_url(parsed)}; use sqlite, postgresql or mysql/mariadb")
+    if backend != "sqlite" and "+" not in parsed.drivername:
+        # Default drivers (psycopg2, mysqlclient) are not dependencies of the tool.
+        parsed = parsed.set(drivername=SUPPORTED[backend])
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        # FULL: a commit is on disk before the call returns, also in WAL mode.
+        cur.execute("PRAGMA synchronous = FULL")
+        cur.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cur.close()
+
+
+def make_engine(url: URL) -> Engine:
+    backend = url.get_backend_name()
+    kwargs: dict[str, Any] = {"future": True}
+    if backend == "sqlite":
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    else:
+        kwargs["pool_pre_ping"] = True
+        kwargs["connect_args"] = {"connect_timeout": 10}
+    try:
+        engine = create_engine(url, **kwargs)
+    except (ImportError, exc.NoSuchModuleError) as e:
+        raise InvalidInput(f"[database] connection {safe_url(url)}: database driver not "
+                           f"available ({e}); install octavia-upgrade[postgresql] or "
+                           "octavia-upgrade[mysql]") from None
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def describe_error(error: BaseException, url: str | URL) -> str:
+    """An operator-facing one-liner for a database exception."""
+    orig = getattr(error, "orig", None) or error
+    text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    raw = str(url)
+    with contextlib.suppress(exc.ArgumentError):
+        pw = make_url(url).password
+        if pw:
+            text = text.replace(str(pw), "***")
+    return f"{text.replace(raw, safe_url(url))} (state database {safe_url(url)})"
+
+
+def prepare_state_dir(state_dir: Path) -> None:
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StateError(f"cannot create state directory {state_dir}: "
+                         f"{e.strerror or e}") from None
+    if not os.access(state_dir, os.W_OK | os.X_OK):
+        raise StateError(f"state directory {state_dir} is not writable by this user "
+                         f"(uid {os.getuid()}); set [DEFAULT] state_dir or "
+                         "OCTAVIA_UPGRADE_STATE_DIR to a writable directory")
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine, conn: Any) -> Iterator[None]:
+    """Serialise self-migration between processes that open a fresh database at once."""
+    backend = engine.url.get_backend_name()
+    if backend == "sqlite":
+        db = engine.url.database
+        if not db or db == ":memory:":
+            yield
+            return
+        fd = os.open(f"{db}.migrate-lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+    elif backend == "postgresql":
+        from sqlalchemy import text
+
+        conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": _MIGRATION_LOCK})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": _MIGRATION_LOCK})
+            conn.commit()
+    else:
+        from sqlalchemy import text
+
+        got = conn.execute(text("SELECT GET_LOCK(:k, 120)"), {"k": _MIGRATION_LOCK}).scalar()
+        conn.commit()
+        if got != 1:
+            raise StateError("timed out waiting for another process migrating the "
+                             f"state database {safe_url(engine.url)}")
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT RELEASE_LOCK(:k)"), {"k": _MIGRATION_LOCK})
+            conn.commit()
+
+
+def alembic_config(connection: Any = None) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    # ConfigParser interpolation: a '%' in the install path must be doubled.
+    cfg.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(conn: Any) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision this version of the tool knows."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    head = head_revision()
+    with engine.connect() as conn:
+        current = current_revision(conn)
+        conn.rollback()
+        if current == head:
+            return
+        known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+        if current is not None and current not in known:
+            raise StateError(f"the state database {safe_url(engine.url)} is at schema revision "
+                             f"{current}, which this version of octavia-upgrade does not know "
+                             f"(newest known: {head}); upgrade octavia-upgrade")
+        with _migration_lock(engine, conn):
+            command.upgrade(alembic_config(conn), "head")
+            conn.commit()
+
+
+def is_disk_full(error: BaseException) -> bool:
+    orig = getattr(error, "orig", error)
+    return (isinstance(orig, OSError) and orig.errno == errno.ENOSPC) or \
+        "disk is full" in str(orig) or "No space left" in str(orig)

@@ -1,0 +1,216 @@
+"""What the run-state database hands out: frozen snapshots, never ORM objects.
+
+Callers (executor, resume, reports, CLI) only ever see these dataclasses, so
+no session or lazy load can leak out of :mod:`octavia_upgrade.state`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+#: A run's life: ``running`` until it ends; ``interrupted`` after SIGINT/SIGTERM
+#: (resumable); ``aborted`` when a failure policy stopped it; ``rolled_back``
+#: after its rollback steps ran.
+RUN_STATUSES = ("running", "succeeded", "failed", "interrupted", "aborted", "rolled_back")
+FINAL_RUN_STATUSES = ("succeeded", "failed", "aborted", "rolled_back")
+
+#: A (step, host, attempt)'s life. ``unknown``: it was in flight when the
+#: engine died, so whether it took effect is not known (see ``resume``).
+RESULT_STATUSES = ("running", "succeeded", "failed", "skipped", "timed_out",
+                   "unreachable", "unknown", "aborted")
+PHASES = ("main", "rollback", "finally")
+APPROVAL_METHODS = ("prompt", "--yes", "resume")
+
+#: Host name recorded for steps that run on the operator machine.
+LOCAL_HOST = "local"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A short id that sorts by start time: ``20261125-160501-ab12`` (UTC)."""
+    now = now or utcnow()
+    return f"{now.astimezone(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def isoformat(value: datetime | None) -> str | None:
+    """``2026-11-25T16:05:01Z``: how times are shown to operators."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    runbook_name: str
+    runbook_path: str
+    runbook_sha256: str
+    runbook_revision: int
+    from_release: str
+    to_release: str
+    deployment: str
+    inventory_path: str | None
+    user: str
+    hostname: str
+    pid: int
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+    params: dict[str, Any] = field(default_factory=dict)
+    plan: Any = None
+    tool_version: str | None = None
+    catalog_version: str | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float | None:
+        return (self.ended_at - self.started_at).total_seconds() if self.ended_at else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "runbook": {"name": self.runbook_name, "path": self.runbook_path,
+                                       "sha256": self.runbook_sha256,
+                                       "revision": self.runbook_revision},
+            "from": self.from_release, "to": self.to_release, "deployment": self.deployment,
+            "inventory": self.inventory_path, "user": self.user, "hostname": self.hostname,
+            "pid": self.pid, "status": self.status, "started_at": isoformat(self.started_at),
+            "ended_at": isoformat(self.ended_at), "duration": self.duration,
+            "params": self.params, "tool_version": self.tool_version,
+            "catalog_version": self.catalog_version, "provenance": self.provenance,
+        }
+
+
+@dataclass(frozen=True)
+class StepResult:
+    id: int
+    run_id: str
+    step_id: str
+    host: str
+    attempt: int
+    phase: str
+    status: str
+    rc: int | None
+    started_at: datetime
+    ended_at: datetime | None
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+
+    @property
+    def duration(self) -> float | None:
+        return (self.ended_at - self.started_at).total_seconds() if self.ended_at else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "run_id": self.run_id, "step_id": self.step_id, "host": self.host,
+            "attempt": self.attempt, "phase": self.phase, "status": self.status, "rc": self.rc,
+            "started_at": isoformat(self.started_at), "ended_at": isoformat(self.ended_at),
+            "duration": self.duration, "stdout_tail": self.stdout_tail,
+            "stderr_tail": self.stderr_tail, "outputs": self.outputs,
+            "artifacts": self.artifacts, "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Approval:
+    run_id: str
+    step_id: str
+    user: str
+    approved_at: datetime
+    how: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "step_id": self.step_id, "user": self.user,
+                "approved_at": isoformat(self.approved_at), "how": self.how}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    run_id: str
+    step_id: str
+    host: str
+    kind: str
+    data: Any
+    recorded_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "step_id": self.step_id, "host": self.host,
+                "kind": self.kind, "data": self.data,
+                "recorded_at": isoformat(self.recorded_at)}
+
+
+@dataclass(frozen=True)
+class ProbeSample:
+    """One availability probe of a load balancer VIP (input and output)."""
+
+    probe: str
+    at: datetime
+    ok: bool
+    latency_ms: float | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"probe": self.probe, "at": isoformat(self.at), "ok": self.ok,
+                "latency_ms": self.latency_ms, "error": self.error}
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to a run as a whole: resumed, interrupted, lock-broken, …"""
+
+    run_id: str | None
+    at: datetime
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "at": isoformat(self.at), "kind": self.kind,
+                "data": self.data}
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """Who holds a deployment's lock."""
+
+    deployment: str
+    run_id: str
+    user: str
+    hostname: str
+    pid: int
+    since: datetime
+    heartbeat_at: datetime
+
+    def describe(self) -> str:
+        return (f"run {self.run_id} (user {self.user} on host {self.hostname}, "
+                f"pid {self.pid}, since {isoformat(self.since)})")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"deployment": self.deployment, "run_id": self.run_id, "user": self.user,
+                "hostname": self.hostname, "pid": self.pid, "since": isoformat(self.since),
+                "heartbeat_at": isoformat(self.heartbeat_at)}
+
+
+#: ``free``: nobody holds it; ``alive``: the holder process runs on this
+#: machine; ``stale``: the holder is gone (or its heartbeat is too old);
+#: ``unknown``: held from another machine with a recent heartbeat.
+LOCK_STATES = ("free", "alive", "stale", "unknown")
+
+
+@dataclass(frozen=True)
+class LockStatus:
+    deployment: str
+    state: str
+    lock: LockInfo | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"deployment": self.deployment, "state": self.state, "reason": self.reason,
+                "lock": self.lock.as_dict() if self.lock else None}
