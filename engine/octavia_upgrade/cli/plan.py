@@ -1,0 +1,128 @@
+"""``octavia-upgrade plan``: what a runbook will do, or the chain between two releases."""
+
+from __future__ import annotations
+
+import argparse
+
+from octavia_upgrade.cli.common import add_inventory, add_params
+from octavia_upgrade.cli.output import add_output, dump, emit
+from octavia_upgrade.errors import InvalidInput
+
+HELP = "show the plan of a runbook against an inventory, or the chain --from X --to Y"
+DESCRIPTION = """\
+With RUNBOOK and -i INVENTORY: load and validate both, detect the deployed
+release (refused with exit 3 unless it is the runbook's `from`; skip with
+--no-detect for an offline review), and print the plan: every step, the hosts
+and batches it runs on, approvals, data-plane impact and estimated durations
+(from earlier runs of the same runbook). markdown, html and json give the
+change-management plan report.
+
+With --from SERIES --to SERIES: print the chain of sequential runbooks that
+upgrades between the two releases, with the facts that matter for each hop.
+Upgrades are sequential only; skip-level (SLURP) jumps are refused, as the
+upstream Octavia upgrade guide supports sequential upgrades only.
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("runbook", nargs="?", help="runbook YAML file")
+    add_inventory(p, required=False)
+    p.add_argument("--from", dest="from_", metavar="SERIES", help="chain mode: start release")
+    p.add_argument("--to", metavar="SERIES", help="chain mode: target release")
+    add_params(p)
+    p.add_argument("-f", "--format", default="table",
+                   choices=("table", "json", "yaml", "markdown", "html"),
+                   help="output format (default: table)")
+    add_output(p)
+    p.add_argument("--no-detect", action="store_true",
+                   help="do not connect to the hosts to check the deployed release")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.from_ or args.to:
+        return _chain(args)
+    if not args.runbook or not args.inventory:
+        raise InvalidInput("plan needs RUNBOOK and -i INVENTORY (or --from SERIES --to SERIES)")
+    from octavia_upgrade.session import parse_param_args, prepare
+
+    history = {}
+    prep = prepare(args.runbook, args.inventory, parse_param_args(args.param))
+    detected = None
+    if not args.no_detect:
+        detected = _detect(prep)
+    try:
+        from octavia_upgrade.cli.common import open_store
+
+        _s, store = open_store(args)
+        history = store.step_duration_history(prep.runbook.metadata.name)
+        if history:
+            prep = prepare(args.runbook, args.inventory, parse_param_args(args.param), history)
+    except Exception:  # noqa: BLE001 - history is optional for a plan
+        pass
+    emit(render(prep, args.format, args.verbose, detected), args.output)
+    return 0
+
+
+def _detect(prep):  # type: ignore[no-untyped-def]
+    from octavia_upgrade.detect import detect, require_release
+    from octavia_upgrade.transport import TransportPool
+
+    with TransportPool(prep.inventory) as pool:
+        det = detect(prep.inventory, prep.flavor, prep.catalog, pool.get)
+    require_release(det, prep.runbook.metadata.from_, prep.catalog, prep.runbook.metadata.name)
+    return det
+
+
+def render(prep, fmt: str, verbose: int = 0, detected=None) -> str:  # type: ignore[no-untyped-def]
+    from octavia_upgrade.session import secret_values
+
+    redact = _redactor(secret_values(prep))
+    if fmt == "table":
+        from octavia_upgrade.planview import render_table
+
+        return render_table(prep.plan, verbose=verbose, redact=redact)
+    if fmt == "yaml":
+        return redact(dump(prep.plan.to_dict(), "yaml"))
+    from octavia_upgrade.reports import render_plan_report
+
+    return render_plan_report(prep.plan, fmt, inventory=prep.inventory, detected=detected,
+                              redact=redact)
+
+
+def _redactor(values: list[str]):  # type: ignore[no-untyped-def]
+    from octavia_upgrade.logs import Redactor
+
+    return Redactor(values)
+
+
+def _chain(args: argparse.Namespace) -> int:
+    if not (args.from_ and args.to):
+        raise InvalidInput("chain mode needs both --from SERIES and --to SERIES")
+    if args.runbook:
+        raise InvalidInput("give either RUNBOOK or --from/--to, not both")
+    from octavia_upgrade.chain import plan_chain, render_chain
+    from octavia_upgrade.resources import runbooks_dir
+
+    hops = plan_chain(args.from_, args.to, runbooks_dir())
+    if args.inventory:
+        _check_chain_start(args, hops)
+    fmt = args.format if args.format in ("table", "json", "markdown") else "table"
+    emit(render_chain(hops, fmt), args.output)
+    return 0
+
+
+def _check_chain_start(args: argparse.Namespace, hops) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from octavia_upgrade.catalog import load_catalog
+    from octavia_upgrade.detect import detect, require_release
+    from octavia_upgrade.flavors import load_flavor
+    from octavia_upgrade.inventory import load_inventory
+    from octavia_upgrade.transport import TransportPool
+
+    inv = load_inventory(args.inventory)
+    flavor = load_flavor(inv.flavor, relative_to=Path(inv.path).parent)
+    cat = load_catalog()
+    with TransportPool(inv) as pool:
+        det = detect(inv, flavor, cat, pool.get)
+    require_release(det, args.from_, cat, f"the chain {args.from_} → {args.to}")

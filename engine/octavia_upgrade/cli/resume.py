@@ -1,0 +1,36 @@
+"""``octavia-upgrade resume``: continue an interrupted or failed run."""
+
+from __future__ import annotations
+
+import argparse
+
+from octavia_upgrade.cli.common import add_params
+
+HELP = "continue a run at its first unfinished (step, host)"
+DESCRIPTION = """\
+Continue RUN_ID where it stopped. Steps recorded as succeeded are not run
+again. The runbook file must be unchanged (its sha256 is compared with the
+one recorded at the start; a changed runbook is refused with exit 3). A
+(step, host) that was in flight when the process died has an unknown
+outcome: it runs again only if the step is marked idempotent, or if you
+confirm (or pass --yes). Secret parameters are never stored: give them
+again with --param.
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_id", metavar="RUN_ID", help="the run to continue (see `runs`)")
+    add_params(p)
+    p.add_argument("-y", "--yes", action="store_true",
+                   help="approve approval steps and confirm re-running unknown steps")
+
+
+def run(args: argparse.Namespace) -> int:
+    from octavia_upgrade.cli.common import console, open_store
+    from octavia_upgrade.logs import Redactor
+    from octavia_upgrade.session import Services, resume_run
+
+    settings, store = open_store(args)
+    return resume_run(store, settings, args.run_id, param_args=args.param, yes=args.yes,
+                      make_console=lambda values: console(args, Redactor(values)),
+                      redactor_factory=Redactor)

@@ -1,0 +1,66 @@
+"""``octavia-upgrade run``: execute a runbook against an inventory."""
+
+from __future__ import annotations
+
+import argparse
+
+from octavia_upgrade.cli.common import add_inventory, add_params
+
+HELP = "execute a runbook (use --dry-run first); every step is recorded for resume"
+DESCRIPTION = """\
+Load and validate the runbook and inventory, detect the deployed release
+(refused with exit 3 unless every host and the database are at the runbook's
+`from`), take the deployment lock (exit 3 naming the holder when another run
+has it), then execute the plan step by step. Every (step, host, attempt) is
+committed to the state database before the next starts; the JSON log is in
+the state directory. Approval steps prompt on the terminal, or pass with
+--yes (recorded as approved by you, with --yes).
+
+--dry-run prints the plan with the exact commands and executes nothing.
+
+SIGINT/SIGTERM: running commands finish, the state is saved, exit 130; a
+second signal abandons running commands (their outcome becomes 'unknown').
+Continue with `octavia-upgrade resume RUN_ID`.
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("runbook", help="runbook YAML file")
+    add_inventory(p)
+    add_params(p)
+    p.add_argument("--dry-run", action="store_true", help="print the plan; execute nothing")
+    p.add_argument("-y", "--yes", action="store_true",
+                   help="approve every approval step (recorded as approved with --yes)")
+    p.add_argument("--limit", metavar="HOST[,HOST...]",
+                   help="run only on these inventory hosts")
+    p.add_argument("--no-detect", action="store_true",
+                   help="skip the deployed-release check (only for rehearsals; recorded)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from octavia_upgrade.cli.common import console, open_store
+    from octavia_upgrade.cli.plan import _detect
+    from octavia_upgrade.logs import Redactor
+    from octavia_upgrade.session import (Services, execute_run, limit_hosts, parse_param_args,
+                                         prepare, secret_values)
+
+    overrides = parse_param_args(args.param)
+    prep = prepare(args.runbook, args.inventory, overrides, limit=args.limit)
+    redactor = Redactor(secret_values(prep))
+    con = console(args, redactor)
+    if args.dry_run:
+        from octavia_upgrade.planview import render_table
+
+        con.info(render_table(prep.plan, verbose=max(1, args.verbose), redact=redactor))
+        con.info("\ndry run: nothing was executed")
+        return 0
+    if not args.no_detect:
+        det = _detect(prep)
+        con.info(f"deployed release: {det.release} on {len(det.hosts)} hosts; database at "
+                 f"{det.db_revision}")
+    settings, store = open_store(args, redactor)
+    history = store.step_duration_history(prep.runbook.metadata.name)
+    if history:
+        prep = prepare(args.runbook, args.inventory, overrides, history, limit=args.limit)
+    _ = limit_hosts
+    return execute_run(prep, Services(settings, store, con), yes=args.yes)

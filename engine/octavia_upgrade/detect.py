@@ -1,0 +1,146 @@
+"""Detect the release actually deployed: per-host Octavia version and DB revision.
+
+The engine never assumes what runs on the nodes. Before ``plan`` (with an
+inventory) and ``run``, it reads the installed Octavia and octavia-lib
+versions on every host through the flavor, and ``octavia-db-manage current``
+on a ``db-migrate`` host, and maps both to catalog releases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from octavia_upgrade.catalog import Catalog
+from octavia_upgrade.errors import Refused, UpgradeError
+from octavia_upgrade.model import Flavor, Host, Inventory
+from octavia_upgrade.plan import host_context
+from octavia_upgrade.steps.base import Runner, action
+from octavia_upgrade.steps.db_migrate import parse_revision
+
+
+@dataclass(frozen=True)
+class HostDetection:
+    host: str
+    address: str
+    octavia: str | None = None
+    octavia_lib: str | None = None
+    release: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Detection:
+    deployment: str
+    hosts: tuple[HostDetection, ...]
+    db_host: str | None = None
+    db_revision: str | None = None
+    #: Releases whose alembic head is the DB revision (several can share one).
+    db_releases: tuple[str, ...] = ()
+    db_error: str | None = None
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def releases(self) -> set[str]:
+        return {h.release for h in self.hosts if h.release}
+
+    @property
+    def release(self) -> str | None:
+        """The one release every host runs, or None when unknown or mixed."""
+        rel = self.releases
+        if len(rel) == 1 and all(h.release for h in self.hosts):
+            return next(iter(rel))
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["release"] = self.release
+        return d
+
+
+def _version(runner: Runner, flavor: Flavor, name: str, ctx: dict[str, Any]) -> str | None:
+    res = runner.run(action(flavor, name, ctx), timeout=60)
+    text = res.stdout.strip().splitlines()
+    return text[-1].strip() if res.rc == 0 and text else None
+
+
+def detect(inventory: Inventory, flavor: Flavor, catalog: Catalog,
+           runners: Callable[[str], Runner]) -> Detection:
+    base = {"params": {}, "release": {}, "deployment": inventory.deployment,
+            "run": {"id": "detect"}, "outputs": {}}
+
+    def one(host: Host) -> HostDetection:
+        ctx = host_context(base, flavor, inventory, host)
+        try:
+            runner = runners(host.name)
+            octavia = _version(runner, flavor, "octavia_version", ctx)
+            lib = _version(runner, flavor, "octavia_lib_version", ctx)
+        except UpgradeError as exc:
+            return HostDetection(host.name, host.address, error=str(exc))
+        if not octavia:
+            return HostDetection(host.name, host.address, octavia_lib=lib,
+                                 error="Octavia is not installed (or its version cannot be read)")
+        rel = catalog.by_octavia_version(octavia)
+        return HostDetection(host.name, host.address, octavia, lib, rel.series if rel else None,
+                             None if rel else f"Octavia {octavia} is not in the release catalog")
+
+    with ThreadPoolExecutor(max_workers=max(1, min(32, len(inventory.hosts)))) as pool:
+        hosts = tuple(pool.map(one, inventory.hosts))
+
+    db_hosts = inventory.with_role("db-migrate")
+    db_host = next((h for h in db_hosts if not next(d for d in hosts if d.host == h.name).error),
+                   None)
+    revision = db_error = None
+    releases: tuple[str, ...] = ()
+    if not db_hosts:
+        db_error = "no host has the db-migrate role"
+    elif db_host is None:
+        db_error = "no db-migrate host is reachable"
+    else:
+        ctx = host_context(base, flavor, inventory, db_host)
+        try:
+            res = runners(db_host.name).run(action(flavor, "db_manage", ctx, args="current"),
+                                            timeout=120)
+            revision = parse_revision(res.stdout + "\n" + res.stderr) if res.rc == 0 else None
+            if revision is None:
+                db_error = f"octavia-db-manage current failed (rc {res.rc}): " + \
+                    (res.stderr.strip().splitlines() or ["no revision printed"])[-1]
+            else:
+                releases = tuple(r.series for r in catalog.by_alembic_head(revision))
+        except UpgradeError as exc:
+            db_error = str(exc)
+    det = Detection(inventory.deployment, hosts, db_host.name if db_host else None, revision,
+                    releases, db_error)
+    return Detection(**{**asdict(det), "hosts": hosts, "problems": tuple(problems(det))})
+
+
+def problems(det: Detection) -> list[str]:
+    out = [f"{h.host} ({h.address}): {h.error}" for h in det.hosts if h.error]
+    if len(det.releases) > 1:
+        by = ", ".join(f"{h.host}={h.release} ({h.octavia})" for h in det.hosts if h.release)
+        out.append(f"hosts run mixed releases: {by}; finish or repair the previous upgrade first")
+    if det.db_error:
+        out.append(f"database: {det.db_error}")
+    elif det.release and det.db_revision and det.release not in det.db_releases:
+        out.append(f"database revision {det.db_revision} is not {det.release}'s head "
+                   f"(it matches: {', '.join(det.db_releases) or 'no catalog release'})")
+    return out
+
+
+def require_release(det: Detection, expected: str, catalog: Catalog, runbook: str) -> None:
+    """Refuse (exit 3) unless every host and the DB are at ``expected``."""
+    if det.problems:
+        raise Refused(f"cannot run {runbook}: the deployment's state is not clear:\n  "
+                      + "\n  ".join(det.problems))
+    exp = catalog.get(expected).series
+    if det.release != exp:
+        found = det.release or "unknown"
+        hint = ""
+        if det.release and catalog.index(det.release) > catalog.index(exp):
+            hint = " (already upgraded?)"
+        elif det.release:
+            hint = f"; use the chain {' → '.join(catalog.chain_names(det.release, exp))} first" \
+                if catalog.index(det.release) < catalog.index(exp) else ""
+        raise Refused(f"{runbook} upgrades from {exp}, but {det.deployment} runs {found}{hint}")

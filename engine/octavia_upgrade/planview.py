@@ -1,0 +1,81 @@
+"""Plain-text views of a plan: the table ``plan`` prints and ``run --dry-run`` shows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from octavia_upgrade.plan import Plan, PlannedStep
+
+
+def _hosts(ps: PlannedStep) -> str:
+    if ps.placement == "local":
+        return "operator"
+    if not ps.hosts:
+        return "(no host matches)"
+    if len(ps.batches) > 1:
+        return " | ".join(",".join(b.hosts) for b in ps.batches)
+    return ",".join(ps.hosts)
+
+
+def _estimate(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
+
+
+def render_table(plan: Plan, *, verbose: int = 0,
+                 redact: Callable[[Any], Any] = lambda v: v) -> str:
+    fr, to = plan.from_release, plan.to_release
+
+    def label(r: Any) -> str:
+        return f"{r['version_id']} {r['series'].capitalize()}" if r["version_id"] else \
+            r["series"].capitalize()
+
+    lines = [
+        f"Plan: {plan.runbook} (revision {plan.revision}) — {label(fr)} → {label(to)}",
+        f"Deployment: {plan.deployment} ({len(plan.hosts)} hosts, flavor {plan.flavor}); "
+        f"runbook sha256 {plan.runbook_sha256[:12]}",
+    ]
+    if plan.params:
+        lines.append("Parameters: " + ", ".join(f"{k}={v}" for k, v in plan.params.items()))
+    for phase in ("main", "rollback", "finally"):
+        steps = plan.phase(phase)
+        if not steps:
+            continue
+        title = {"main": "Steps", "rollback": "Rollback (runs in reverse order on failure)",
+                 "finally": "Finally (always runs)"}[phase]
+        lines.append(f"\n{title}:")
+        rows = []
+        for i, ps in enumerate(steps, 1):
+            flags = []
+            if ps.when:
+                flags.append(f"when {ps.when}")
+            if ps.kind == "approval":
+                flags.append("APPROVAL")
+            if ps.data_plane_impact:
+                flags.append("DATA-PLANE IMPACT")
+            if ps.attempts > 1:
+                flags.append(f"retry x{ps.attempts}")
+            if ps.on_failure != "abort":
+                flags.append(f"on_failure={ps.on_failure}")
+            rows.append((str(i), ps.id, ps.kind, _hosts(ps), _estimate(ps.estimate),
+                         "; ".join(flags)))
+        widths = [max(len(r[c]) for r in rows + [("#", "step", "kind", "hosts (batches)", "est.", "")])
+                  for c in range(6)]
+        head = ("#", "step", "kind", "hosts (batches)", "est.", "notes")
+        lines.append("  " + "  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip())
+        for ps, r in zip(steps, rows):
+            lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+            if verbose:
+                for host, cmds in ps.commands.items():
+                    for c in cmds:
+                        lines.append(f"      {host}: {redact(c)}")
+            if ps.data_plane_impact:
+                lines.append(f"      data-plane impact: {ps.data_plane_impact}")
+    total = plan.estimated_total
+    lines.append(f"\nEstimated duration: {_estimate(total)}" if total is not None else
+                 "\nEstimated duration: unknown (no earlier run of this runbook in the state DB)")
+    if not verbose:
+        lines.append("Use -v to see the exact command each host will run.")
+    return "\n".join(lines)

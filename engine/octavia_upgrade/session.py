@@ -1,0 +1,394 @@
+"""Orchestration of ``plan``, ``run`` and ``resume``: the I/O edge around the core.
+
+This module wires the pure core (loader, plan) to the outside world: the
+state store, SSH transports, logs, console, signals and the deployment lock.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from octavia_upgrade import __version__
+from octavia_upgrade.catalog import Catalog, load_catalog
+from octavia_upgrade.console import Console
+from octavia_upgrade.errors import (EXIT_INTERRUPTED, EXIT_OK, EXIT_STEP_FAILED, InvalidInput,
+                                    Refused, UpgradeError)
+from octavia_upgrade.executor import Executor, Previous, RunResult, operator_identity
+from octavia_upgrade.model import Flavor, Inventory, Runbook, Step
+from octavia_upgrade.plan import Plan, PlannedStep, base_context, build_plan, resolve_params
+from octavia_upgrade.steps.base import Approval, Outcome
+
+
+@dataclass
+class Prepared:
+    runbook: Runbook
+    inventory: Inventory
+    flavor: Flavor
+    catalog: Catalog
+    params: dict[str, Any]
+    plan: Plan
+
+
+def parse_param_args(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"--param {item!r}: expected NAME=VALUE")
+        out[key.strip()] = value
+    return out
+
+
+def limit_hosts(inventory: Inventory, limit: str | None) -> Inventory:
+    """The inventory restricted to ``--limit host1,host2`` (unknown names are errors)."""
+    if not limit:
+        return inventory
+    from dataclasses import replace
+
+    names = [n.strip() for n in limit.split(",") if n.strip()]
+    known = {h.name for h in inventory.hosts}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InvalidInput(f"--limit: unknown host(s) {', '.join(unknown)} "
+                           f"(inventory {inventory.path} has {', '.join(sorted(known))})")
+    return replace(inventory, hosts=tuple(h for h in inventory.hosts if h.name in names))
+
+
+def prepare(runbook_path: str, inventory_path: str, overrides: Mapping[str, Any],
+            history: Mapping[str, float] | None = None, limit: str | None = None) -> Prepared:
+    """Load and validate everything, and build the plan. No I/O beyond reading files."""
+    from octavia_upgrade.flavors import load_flavor
+    from octavia_upgrade.inventory import load_inventory
+    from octavia_upgrade.loader import load_runbook
+
+    catalog = load_catalog()
+    runbook = load_runbook(runbook_path, catalog=catalog)
+    inventory = limit_hosts(load_inventory(inventory_path), limit)
+    flavor = load_flavor(inventory.flavor, relative_to=Path(inventory.path).parent)
+    params = resolve_params(runbook, overrides)
+    plan = build_plan(runbook, inventory, flavor, catalog, params, history)
+    return Prepared(runbook, inventory, flavor, catalog, params, plan)
+
+
+def secret_values(prepared: Prepared) -> list[str]:
+    vals = [str(prepared.params[n]) for n in prepared.runbook.secret_params
+            if prepared.params.get(n) not in (None, "")]
+    vals += [str(v) for v in _leaves(prepared.inventory.secrets) if v not in (None, "")]
+    return vals
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, Mapping):
+        return [x for v in value.values() for x in _leaves(v)]
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in _leaves(v)]
+    return [value]
+
+
+# --------------------------------------------------------------------------- sink
+
+
+class RunSink:
+    """Sends executor events to the store (durably), the JSON log and the console."""
+
+    def __init__(self, store: Any, run_id: str, log: Any, console: Console, plan: Plan) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.log = log
+        self.console = console
+        self.plan = plan
+        self._index = {s.id: i + 1 for i, s in enumerate(plan.steps)}
+        self._lock = threading.Lock()
+
+    def step_started(self, step: PlannedStep, hosts: tuple[str, ...]) -> None:
+        self.console.step(self._index[step.id], len(self.plan.steps), step.id, step.name,
+                          step.kind, hosts)
+        self.log.info("step-started", step_id=step.id, kind=step.kind, phase=step.phase,
+                      hosts=list(hosts))
+
+    def attempt_started(self, step: PlannedStep, host: str, attempt: int) -> int:
+        with self._lock:
+            token = self.store.record_start(self.run_id, step.id, host, attempt, step.phase)
+        self.log.info("attempt-started", step_id=step.id, host=host, attempt=attempt)
+        return token
+
+    def attempt_finished(self, token: int, step: PlannedStep, host: str, attempt: int,
+                         outcome: Outcome, started: float, ended: float) -> None:
+        with self._lock:
+            for kind, data in outcome.evidence:
+                self.store.record_evidence(self.run_id, step.id, host, kind, data)
+            self.store.record_end(token, outcome.status, outcome.rc, outcome.stdout,
+                                  outcome.stderr, outcome.outputs, outcome.artifacts,
+                                  outcome.message)
+        self.log.info("attempt-finished", step_id=step.id, host=host, attempt=attempt,
+                      status=outcome.status, rc=outcome.rc, duration=round(ended - started, 3),
+                      message=outcome.message)
+        self.console.result(host, outcome.status, ended - started, attempt, outcome.message,
+                            outcome.stdout + ("\n" + outcome.stderr if outcome.stderr else ""))
+
+    def approval(self, step: PlannedStep, approval: Approval) -> None:
+        with self._lock:
+            self.store.record_approval(self.run_id, step.id, approval.user, approval.how)
+        self.log.info("approved", step_id=step.id, user=approval.user, how=approval.how)
+
+    def event(self, kind: str, **data: Any) -> None:
+        with self._lock:
+            self.store.record_event(self.run_id, kind, data)
+        self.log.info(kind, **data)
+
+
+# --------------------------------------------------------------------------- approvals
+
+
+@dataclass
+class SignalState:
+    cancel: threading.Event = field(default_factory=threading.Event)
+    prompting: bool = False
+    abandon: bool = False
+
+
+class ApprovalUnavailable(UpgradeError):
+    """An approval is needed but there is no terminal to ask on and no --yes."""
+
+
+def make_prompter(*, yes: bool, console: Console, sig: SignalState,
+                  stdin: Any = None) -> Callable[[Step, str, str | None], Approval]:
+    user, _host = operator_identity()
+    stdin = stdin or sys.stdin
+
+    def prompt(step: Step, message: str, impact: str | None) -> Approval:
+        console.info(f"\n  APPROVAL NEEDED ({step.id}): {message}")
+        if impact:
+            console.info(f"  DATA-PLANE IMPACT: {impact}")
+        if yes:
+            console.info("  approved with --yes")
+            return Approval(user, "--yes", time.time())
+        if not stdin.isatty():
+            raise ApprovalUnavailable(f"step {step.id} needs an approval, but there is no terminal "
+                                      "to ask on: resume with --yes to approve")
+        sig.prompting = True
+        try:
+            sys.stdout.write("  Type 'yes' to approve, anything else to stop: ")
+            sys.stdout.flush()
+            answer = stdin.readline().strip().lower()
+        finally:
+            sig.prompting = False
+        if answer != "yes":
+            raise ApprovalDeclined(f"step {step.id} was not approved (answer {answer!r})")
+        return Approval(user, "prompt", time.time())
+
+    return prompt
+
+
+class ApprovalDeclined(UpgradeError):
+    """The operator answered anything but 'yes'."""
+
+
+def install_signals(sig: SignalState, console: Console) -> Callable[[], None]:
+    def handler(signum: int, _frame: Any) -> None:
+        if sig.prompting:
+            raise KeyboardInterrupt
+        if sig.cancel.is_set():
+            sig.abandon = True
+            raise KeyboardInterrupt
+        sig.cancel.set()
+        name = signal.Signals(signum).name
+        console.warn(f"{name} received: letting running commands finish and saving the state; "
+                     "send it again to abandon them (their outcome becomes 'unknown')")
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+    return restore
+
+
+# --------------------------------------------------------------------------- run
+
+
+@dataclass
+class Services:
+    """The I/O edge a run needs; built by the CLI, replaceable in tests."""
+
+    settings: Any
+    store: Any
+    console: Console
+
+
+def exit_code(result: RunResult) -> int:
+    return {"succeeded": EXIT_OK, "interrupted": EXIT_INTERRUPTED}.get(result.status,
+                                                                       EXIT_STEP_FAILED)
+
+
+def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None = None,
+                previous: Previous | None = None) -> int:
+    """Run (or resume) ``prep.plan`` under the deployment lock; returns the exit code."""
+    from octavia_upgrade import logs
+    from octavia_upgrade.transport import LocalTransport, TransportPool
+
+    store, console = svc.store, svc.console
+    user, hostname = operator_identity()
+    resuming = run_id is not None
+    if run_id is None:
+        from octavia_upgrade.reports.provenance import provenance
+
+        run = store.create_run(
+            runbook_name=prep.runbook.metadata.name, runbook_path=prep.runbook.path,
+            runbook_sha256=prep.runbook.sha256, runbook_revision=prep.runbook.metadata.revision,
+            from_release=prep.runbook.metadata.from_, to_release=prep.runbook.metadata.to,
+            deployment=prep.inventory.deployment, inventory_path=prep.inventory.path,
+            user=user, hostname=hostname, pid=os.getpid(), params=dict(prep.plan.params),
+            plan=prep.plan.to_dict(), tool_version=__version__,
+            catalog_version=prep.catalog.version,
+            provenance=provenance(prep.runbook.path, prep.runbook.sha256,
+                                  prep.runbook.metadata.revision, prep.catalog.version),
+            lock=True,
+        )
+        run_id = run.id
+    log = logs.run_logger(svc.settings.state_dir, run_id)
+    sig = SignalState()
+    restore = install_signals(sig, console)
+    pool = TransportPool(prep.inventory)
+    sink = RunSink(store, run_id, log, console, prep.plan)
+    if resuming:
+        sink.event("resumed", pid=os.getpid(), user=user, hostname=hostname)
+    base = base_context(prep.runbook, prep.inventory, prep.flavor, prep.catalog, prep.params,
+                        run_id)
+    executor = Executor(plan=prep.plan, runbook=prep.runbook, inventory=prep.inventory,
+                        flavor=prep.flavor, base_context=base, runners=pool.get,
+                        local=LocalTransport(), sink=sink,
+                        prompter=make_prompter(yes=yes, console=console, sig=sig),
+                        previous=previous, cancel=sig.cancel)
+    probes = None
+    if prep.inventory.probes:
+        from octavia_upgrade.probes import ProbeRunner
+
+        probes = ProbeRunner(prep.inventory.probes,
+                             lambda batch: store.record_probe_samples(run_id, batch)).start()
+    console.info(f"run {run_id}: {prep.runbook.metadata.name} on {prep.inventory.deployment} "
+                 f"({len(prep.inventory.hosts)} hosts); log: {log.path}")
+    result = RunResult("interrupted", message="interrupted")
+    try:
+        result = executor.execute()
+    except KeyboardInterrupt:
+        result = RunResult("interrupted", message="interrupted")
+    finally:
+        if probes:
+            probes.stop()
+        status = {"succeeded": "succeeded", "rolled_back": "rolled_back",
+                  "interrupted": "interrupted"}.get(result.status, "failed")
+        store.set_run_status(run_id, status)
+        store.release_lock(prep.inventory.deployment, run_id)
+        log.info("run-finished", status=status, message=result.message)
+        log.close()
+        restore()
+        if sig.abandon:
+            console.error(f"run {run_id} interrupted; running commands abandoned. "
+                          f"Resume with: octavia-upgrade resume {run_id}")
+            sys.stdout.flush()
+            os._exit(EXIT_INTERRUPTED)
+        pool.close_all()
+    summary = {"succeeded": "finished successfully", "failed": "FAILED",
+               "rolled_back": "FAILED and was rolled back", "interrupted": "was interrupted"}
+    console.info(f"\nrun {run_id} {summary.get(result.status, result.status)}"
+                 + (f": {result.message}" if result.message and result.status != "succeeded" else ""))
+    if result.status in ("failed", "interrupted"):
+        console.info(f"  inspect: octavia-upgrade show {run_id}\n"
+                     f"  continue: octavia-upgrade resume {run_id}")
+    console.info(f"  report: octavia-upgrade report {run_id} -f markdown -o report.md")
+    return exit_code(result)
+
+
+def previous_state(store: Any, run_id: str, plan: Plan, *, yes: bool, console: Console,
+                   confirm: Callable[[str], bool]) -> Previous:
+    """Load what an earlier execution recorded, deciding what to do with unknowns."""
+    unknown = store.mark_in_flight_unknown(run_id)
+    latest = store.latest_results(run_id)
+    rerun: set[tuple[str, str]] = set()
+    for r in unknown:
+        key = (r.step_id, r.host)
+        try:
+            idempotent = plan.step(r.step_id).idempotent
+        except KeyError:
+            idempotent = False
+        if idempotent:
+            console.info(f"  {r.step_id} on {r.host}: outcome unknown; idempotent, will run again")
+            rerun.add(key)
+        elif yes or confirm(f"{r.step_id} on {r.host} was in flight when the run stopped; its "
+                            "outcome is unknown. Run it again?"):
+            console.info(f"  {r.step_id} on {r.host}: outcome unknown; re-run confirmed")
+            rerun.add(key)
+        else:
+            raise Refused(f"step {r.step_id} on {r.host} has an unknown outcome and is not marked "
+                          f"idempotent: check the host, then resume with --yes to run it again")
+    return Previous(
+        status={k: v.status for k, v in latest.items()},
+        outputs={k: v.outputs for k, v in latest.items()},
+        attempts={k: v.attempt for k, v in latest.items()},
+        rerun_unknown=frozenset(rerun),
+    )
+
+
+def resume_run(store: Any, settings: Any, run_id: str, *, param_args: list[str], yes: bool,
+               make_console: Callable[[list[str]], Console],
+               redactor_factory: Callable[[list[str]], Any]) -> int:
+    """Continue ``run_id``: same runbook (sha256 checked), same inventory, same params."""
+    import hashlib
+
+    run = store.get_run(run_id)
+    if run.status == "succeeded":
+        print(f"run {run_id} already finished successfully; nothing to resume")
+        return EXIT_OK
+    path = Path(run.runbook_path)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the runbook of run {run_id}: {path}: "
+                           f"{exc.strerror or exc}") from None
+    if digest != run.runbook_sha256:
+        raise Refused(f"the runbook {path} changed since run {run_id} started (sha256 "
+                      f"{run.runbook_sha256[:12]} then, {digest[:12]} now): a run resumes only "
+                      "with the runbook it was planned from; start a new run instead")
+    overrides: dict[str, Any] = {k: v for k, v in (run.params or {}).items() if v != "***"}
+    given = parse_param_args(param_args)
+    overrides.update(given)
+    missing = [k for k, v in (run.params or {}).items() if v == "***" and k not in given]
+    if missing:
+        raise InvalidInput("secret parameter(s) are never stored; give them again: "
+                           + " ".join(f"--param {k}=..." for k in missing))
+    if not run.inventory_path:
+        raise InvalidInput(f"run {run_id} has no inventory recorded")
+    prep = prepare(str(path), run.inventory_path, overrides)
+    values = secret_values(prep)
+    console = make_console(values)
+    if hasattr(store, "set_redactor"):
+        store.set_redactor(redactor_factory(values))
+    user, hostname = operator_identity()
+    store.take_over_lock(prep.inventory.deployment, run_id, user, hostname, os.getpid())
+    console.info(f"resuming run {run_id} ({run.runbook_name}, status {run.status})")
+
+    def confirm(question: str) -> bool:
+        if not sys.stdin.isatty():
+            return False
+        sys.stdout.write(f"  {question} [y/N] ")
+        sys.stdout.flush()
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+    try:
+        previous = previous_state(store, run_id, prep.plan, yes=yes, console=console,
+                                  confirm=confirm)
+    except UpgradeError:
+        store.release_lock(prep.inventory.deployment, run_id)
+        raise
+    return execute_run(prep, Services(settings, store, console), yes=yes, run_id=run_id,
+                       previous=previous)
