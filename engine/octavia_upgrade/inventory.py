@@ -1,0 +1,169 @@
+"""Inventory loading: YAML with positions → JSON Schema → semantic checks → ``Inventory``.
+
+Semantic rules after the schema's:
+
+=====================  =====================================================
+rule                   meaning
+=====================  =====================================================
+``duplicate-address``  two hosts with the same ``address:port``
+``unknown-flavor``     ``flavor`` is neither a shipped flavor nor an existing file
+``no-db-migrate``      (warning) no host has the ``db-migrate`` role
+=====================  =====================================================
+
+Paths (``key_file``, ``ssh.known_hosts``, a flavor given as a path) are
+resolved: ``~`` is expanded and relative paths are taken relative to the
+inventory file's folder, so an inventory works from any working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from octavia_upgrade import model
+from octavia_upgrade.errors import Diagnostic, InvalidInput
+from octavia_upgrade.yamlpos import Document
+
+
+def check_inventory(path: str | Path) -> list[Diagnostic]:
+    """Every diagnostic (errors and warnings) for the inventory at ``path``, sorted."""
+    from octavia_upgrade.schemas import load_and_validate
+
+    doc, diags = load_and_validate(str(path), "inventory")
+    if doc is not None:
+        diags += _semantics(doc)
+    return sorted(set(diags))
+
+
+def check_document(doc: Document) -> list[Diagnostic]:
+    """Schema and semantic diagnostics for an already loaded inventory document."""
+    from octavia_upgrade.schemas import validate
+
+    return sorted(set(validate(doc, "inventory") + _semantics(doc)))
+
+
+def load_inventory(path: str | Path) -> model.Inventory:
+    """Load, validate and build the inventory at ``path``.
+
+    Raises:
+        InvalidInput: with every diagnostic found (sorted) when any is an error.
+    """
+    from octavia_upgrade import yamlpos
+
+    name = str(path)
+    doc = yamlpos.load(name)
+    diags = check_document(doc)
+    if any(d.severity == "error" for d in diags):
+        raise InvalidInput(f"inventory {name} is invalid", diags)
+    return build(doc)
+
+
+def resolve_path(value: str, base: Path) -> str:
+    """``~`` expanded; relative paths taken relative to ``base`` (a folder)."""
+    expanded = Path(os.path.expanduser(value))
+    return str(expanded if expanded.is_absolute() else (base / expanded).resolve())
+
+
+def is_flavor_path(value: str) -> bool:
+    """A flavor given as a file path rather than a shipped flavor's name."""
+    return "/" in value or value.endswith((".yaml", ".yml"))
+
+
+def _semantics(doc: Document) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+
+    def add(path: tuple[Any, ...], rule: str, message: str, severity: str = "error") -> None:
+        pos = doc.pos(path)
+        out.append(Diagnostic(doc.path, pos.line, pos.col, rule, message, severity))
+
+    data = doc.data
+    hosts = data.get("hosts")
+    if isinstance(hosts, dict):
+        seen: dict[tuple[str, int], str] = {}
+        any_db = False
+        for name, host in hosts.items():
+            if not isinstance(host, dict):
+                continue
+            roles = host.get("roles")
+            if isinstance(roles, list) and "db-migrate" in roles:
+                any_db = True
+            address, port = host.get("address"), host.get("port", 22)
+            if not isinstance(address, str) or not isinstance(port, int):
+                continue
+            key = (address.strip().lower(), port)
+            if key in seen:
+                add(("hosts", name, "address"), "duplicate-address",
+                    f"host {name!r} has the same address {address}:{port} as host "
+                    f"{seen[key]!r}")
+            else:
+                seen[key] = name
+        if hosts and not any_db:
+            add(("hosts",), "no-db-migrate",
+                "no host has the db-migrate role: backup and db_migrate steps cannot run",
+                "warning")
+    flavor = data.get("flavor")
+    if isinstance(flavor, str) and flavor:
+        base = Path(doc.path).resolve().parent
+        if is_flavor_path(flavor):
+            if not Path(resolve_path(flavor, base)).is_file():
+                add(("flavor",), "unknown-flavor", f"flavor file {flavor!r} does not exist "
+                    f"(relative paths are relative to {base})")
+        else:
+            shipped = _shipped_flavors()
+            if flavor not in shipped:
+                add(("flavor",), "unknown-flavor",
+                    f"unknown flavor {flavor!r}; shipped flavors: "
+                    f"{', '.join(shipped) or '(none)'}, or give a path to a flavor file")
+    return out
+
+
+def _shipped_flavors() -> list[str]:
+    from octavia_upgrade.resources import flavors_dir
+
+    try:
+        folder = flavors_dir()
+    except FileNotFoundError:
+        return []
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def build(doc: Document) -> model.Inventory:
+    """Build an :class:`~octavia_upgrade.model.Inventory` from a valid document."""
+    data = doc.data
+    base = Path(doc.path).resolve().parent
+    ssh = data.get("ssh") or {}
+    hosts = []
+    for name, raw in data["hosts"].items():
+        key_file = raw.get("key_file")
+        hosts.append(model.Host(
+            name=name,
+            address=raw["address"],
+            port=int(raw.get("port", 22)),
+            user=raw.get("user", "root"),
+            key_file=resolve_path(key_file, base) if key_file else None,
+            roles=tuple(raw.get("roles") or ()),
+            vars=dict(raw.get("vars") or {}),
+            pos=doc.key_pos(("hosts", name)),
+        ))
+    known_hosts = ssh.get("known_hosts")
+    flavor = data["flavor"]
+    return model.Inventory(
+        path=doc.path,
+        deployment=data["deployment"],
+        flavor=resolve_path(flavor, base) if is_flavor_path(flavor) else flavor,
+        hosts=tuple(hosts),
+        vars=dict(data.get("vars") or {}),
+        ssh=model.SshSettings(
+            known_hosts=resolve_path(known_hosts, base) if known_hosts else None,
+            connect_timeout=model.parse_duration(ssh.get("connect_timeout", 10)),
+            strict_host_key_checking=bool(ssh.get("strict_host_key_checking", True)),
+        ),
+        probes=tuple(
+            model.Probe(name=p["name"], url=p["url"],
+                        interval=model.parse_duration(p.get("interval", 1)),
+                        timeout=model.parse_duration(p.get("timeout", 2)))
+            for p in data.get("probes") or ()
+        ),
+        secrets=dict(data.get("secrets") or {}),
+    )
