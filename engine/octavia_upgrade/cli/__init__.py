@@ -23,6 +23,7 @@ from octavia_upgrade.errors import EXIT_INTERRUPTED, EXIT_INVALID, UpgradeError
 COMMANDS: dict[str, str] = {
     "releases": "octavia_upgrade.cli.releases",
     "schema": "octavia_upgrade.cli.schema",
+    "lint": "octavia_upgrade.cli.lint",
 }
 
 EPILOG = """\

@@ -1,0 +1,118 @@
+"""``lint``: check runbooks, inventories and flavors without touching any host.
+
+Each YAML file is loaded once; its top-level ``kind:`` (``Runbook``,
+``Inventory`` or ``Flavor``) decides which schema and semantic checks apply.
+Directories are searched recursively for ``*.yaml`` and ``*.yml`` (hidden
+folders such as ``.git`` are skipped).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from octavia_upgrade.errors import Diagnostic, InvalidInput
+from octavia_upgrade.yamlpos import Document
+
+#: Top-level ``kind:`` → the checker for that kind of file.
+KINDS = ("Runbook", "Inventory", "Flavor")
+
+
+@dataclass(frozen=True)
+class LintResult:
+    """What ``lint`` found: the files it read and every diagnostic, sorted."""
+
+    files: tuple[str, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity == "warning")
+
+    @property
+    def ok(self) -> bool:
+        return self.errors == 0
+
+
+def collect(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
+    """Expand files and directories into YAML files; missing paths are diagnostics."""
+    files: list[Path] = []
+    missing: list[Diagnostic] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = [f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file()
+                     and not any(part.startswith(".") for part in f.relative_to(p).parts[:-1])]
+            files.extend(sorted(found))
+        elif p.exists():
+            files.append(p)
+        else:
+            missing.append(Diagnostic(str(raw), 0, 0, "missing-path",
+                                      "no such file or directory"))
+    seen: set[Path] = set()
+    unique = []
+    for f in files:
+        if f not in seen:
+            seen.add(f)
+            unique.append(f)
+    return unique, missing
+
+
+def lint_file(path: str | Path) -> list[Diagnostic]:
+    """Every diagnostic for one file, whatever its kind, sorted."""
+    from octavia_upgrade import yamlpos
+
+    name = str(path)
+    try:
+        doc = yamlpos.load(name)
+    except InvalidInput as exc:
+        return sorted(exc.diagnostics)
+    return lint_document(doc)
+
+
+def lint_document(doc: Document) -> list[Diagnostic]:
+    """Dispatch a loaded document to the checks of its ``kind:``."""
+    kind = doc.data.get("kind")
+    checker = _checkers().get(kind) if isinstance(kind, str) else None
+    if checker is None:
+        if "kind" in doc.data:
+            pos = doc.pos(("kind",))
+            close = difflib.get_close_matches(str(kind), KINDS, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            msg = f"unknown document kind {kind!r}{hint}; expected one of: {', '.join(KINDS)}"
+        else:
+            pos = doc.pos(())
+            msg = f"no top-level 'kind:'; expected one of: {', '.join(KINDS)}"
+        return [Diagnostic(doc.path, pos.line, pos.col, "unknown-document-kind", msg)]
+    return checker(doc)
+
+
+def lint_paths(paths: Sequence[str | Path]) -> LintResult:
+    """Lint files and directories (recursively)."""
+    files, diags = collect(paths)
+    for f in files:
+        diags.extend(lint_file(f))
+    return LintResult(tuple(str(f) for f in files), tuple(sorted(set(diags))))
+
+
+def format_text(diag: Diagnostic) -> str:
+    """``path:line:col: rule: message``; warnings say so before the message."""
+    if diag.severity == "error":
+        return str(diag)
+    return f"{diag.path}:{diag.line}:{diag.col}: {diag.rule}: {diag.severity}: {diag.message}"
+
+
+def _checkers() -> dict[str, Callable[[Document], list[Diagnostic]]]:
+    from octavia_upgrade import flavors, inventory, loader
+
+    return {
+        "Runbook": lambda d: loader.check_document(d),
+        "Inventory": inventory.check_document,
+        "Flavor": flavors.check_document,
+    }
