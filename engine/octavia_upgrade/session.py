@@ -72,7 +72,7 @@ def prepare(runbook_path: str, inventory_path: str, overrides: Mapping[str, Any]
     catalog = load_catalog()
     runbook = load_runbook(runbook_path, catalog=catalog)
     inventory = limit_hosts(load_inventory(inventory_path), limit)
-    flavor = load_flavor(inventory.flavor, relative_to=Path(inventory.path).parent)
+    flavor = load_flavor(inventory.flavor)
     params = resolve_params(runbook, overrides)
     plan = build_plan(runbook, inventory, flavor, catalog, params, history)
     return Prepared(runbook, inventory, flavor, catalog, params, plan)
@@ -136,7 +136,7 @@ class RunSink:
 
     def approval(self, step: PlannedStep, approval: Approval) -> None:
         with self._lock:
-            self.store.record_approval(self.run_id, step.id, approval.user, approval.how)
+            self.store.record_approval(self.run_id, step.id, approval.how, user=approval.user)
         self.log.info("approved", step_id=step.id, user=approval.user, how=approval.how)
 
     def event(self, kind: str, **data: Any) -> None:
@@ -240,21 +240,29 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
     user, hostname = operator_identity()
     resuming = run_id is not None
     if run_id is None:
-        from octavia_upgrade.reports.provenance import provenance
+        from octavia_upgrade.reports.provenance import collect
+        from octavia_upgrade.state import new_run_id
 
-        run = store.create_run(
-            runbook_name=prep.runbook.metadata.name, runbook_path=prep.runbook.path,
-            runbook_sha256=prep.runbook.sha256, runbook_revision=prep.runbook.metadata.revision,
-            from_release=prep.runbook.metadata.from_, to_release=prep.runbook.metadata.to,
-            deployment=prep.inventory.deployment, inventory_path=prep.inventory.path,
-            user=user, hostname=hostname, pid=os.getpid(), params=dict(prep.plan.params),
-            plan=prep.plan.to_dict(), tool_version=__version__,
-            catalog_version=prep.catalog.version,
-            provenance=provenance(prep.runbook.path, prep.runbook.sha256,
-                                  prep.runbook.metadata.revision, prep.catalog.version),
-            lock=True,
-        )
-        run_id = run.id
+        run_id = new_run_id()
+        store.acquire_lock(prep.inventory.deployment, run_id, user, hostname, os.getpid())
+        try:
+            store.create_run(
+                run_id=run_id, runbook_name=prep.runbook.metadata.name,
+                runbook_path=prep.runbook.path, runbook_sha256=prep.runbook.sha256,
+                runbook_revision=prep.runbook.metadata.revision,
+                from_release=prep.runbook.metadata.from_, to_release=prep.runbook.metadata.to,
+                deployment=prep.inventory.deployment, inventory_path=prep.inventory.path,
+                user=user, hostname=hostname, pid=os.getpid(), params=dict(prep.plan.params),
+                plan=prep.plan.to_dict(), tool_version=__version__,
+                catalog_version=prep.catalog.version,
+                provenance=collect(prep.runbook.path, runbook_name=prep.runbook.metadata.name,
+                                   revision=prep.runbook.metadata.revision,
+                                   sha256=prep.runbook.sha256,
+                                   catalog_version=prep.catalog.version).to_dict(),
+            )
+        except BaseException:
+            store.release_lock(prep.inventory.deployment, run_id)
+            raise
     log = logs.run_logger(svc.settings.state_dir, run_id)
     sig = SignalState()
     restore = install_signals(sig, console)
@@ -371,10 +379,9 @@ def resume_run(store: Any, settings: Any, run_id: str, *, param_args: list[str],
     prep = prepare(str(path), run.inventory_path, overrides)
     values = secret_values(prep)
     console = make_console(values)
-    if hasattr(store, "set_redactor"):
-        store.set_redactor(redactor_factory(values))
+    store.redactor = redactor_factory(values)
     user, hostname = operator_identity()
-    store.take_over_lock(prep.inventory.deployment, run_id, user, hostname, os.getpid())
+    store.acquire_lock(prep.inventory.deployment, run_id, user, hostname, os.getpid())
     console.info(f"resuming run {run_id} ({run.runbook_name}, status {run.status})")
 
     def confirm(question: str) -> bool:

@@ -24,6 +24,10 @@ COMMANDS: dict[str, str] = {
     "releases": "octavia_upgrade.cli.releases",
     "schema": "octavia_upgrade.cli.schema",
     "lint": "octavia_upgrade.cli.lint",
+    "detect": "octavia_upgrade.cli.detect",
+    "plan": "octavia_upgrade.cli.plan",
+    "run": "octavia_upgrade.cli.run",
+    "resume": "octavia_upgrade.cli.resume",
 }
 
 EPILOG = """\

@@ -25,8 +25,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from octavia_upgrade.catalog import load_catalog
     from octavia_upgrade.detect import detect
     from octavia_upgrade.flavors import load_flavor
@@ -34,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from octavia_upgrade.transport import TransportPool
 
     inv = load_inventory(args.inventory)
-    flavor = load_flavor(inv.flavor, relative_to=Path(inv.path).parent)
+    flavor = load_flavor(inv.flavor)
     cat = load_catalog()
     with TransportPool(inv) as pool:
         det = detect(inv, flavor, cat, pool.get)

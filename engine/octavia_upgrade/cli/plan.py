@@ -121,7 +121,7 @@ def _check_chain_start(args: argparse.Namespace, hops) -> None:  # type: ignore[
     from octavia_upgrade.transport import TransportPool
 
     inv = load_inventory(args.inventory)
-    flavor = load_flavor(inv.flavor, relative_to=Path(inv.path).parent)
+    flavor = load_flavor(inv.flavor)
     cat = load_catalog()
     with TransportPool(inv) as pool:
         det = detect(inv, flavor, cat, pool.get)

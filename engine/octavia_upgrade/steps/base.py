@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from octavia_upgrade import templating
-from octavia_upgrade.errors import InvalidInput
 from octavia_upgrade.model import Flavor, Host, Inventory, Step
 
 if TYPE_CHECKING:
@@ -88,11 +87,9 @@ class TaskContext:
 
 def action(flavor: Flavor, name: str, ctx: Mapping[str, Any], **extra: Any) -> str:
     """Render a flavor action (a command template) for one host."""
-    try:
-        template = flavor.actions[name]
-    except KeyError:
-        raise InvalidInput(f"flavor {flavor.name!r} ({flavor.path}) has no action {name!r}") from None
-    return templating.render_command(template, {**ctx, **extra})
+    from octavia_upgrade.flavors import render_action
+
+    return render_action(flavor, name, {**ctx, **extra})
 
 
 def result_outcome(res: CommandResult, ok_rc: tuple[int, ...] = (0,), capture: str = "text",

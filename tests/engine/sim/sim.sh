@@ -1,0 +1,43 @@
+#!/bin/sh
+# A simulated Octavia control plane for engine tests on bare sshd nodes.
+# State lives under ROOT/HOST (nodes share the test machine's filesystem);
+# every action appends "<epoch> <host> <action> <args>" to ROOT/ops.log so
+# tests can assert the order in which things really happened on the nodes.
+root=$1; host=$2; act=$3; shift 3
+d="$root/$host"
+mkdir -p "$d/run"
+log() { echo "$(date +%s.%N) $host $*" >> "$root/ops.log"; }
+case "$act" in
+  stop)
+    log stop "$1"
+    if [ -f "$d/stuck-$1" ]; then sleep 600; fi
+    rm -f "$d/run/$1" ;;
+  start)   log start "$1"; touch "$d/run/$1" ;;
+  restart) log restart "$1"; touch "$d/run/$1" ;;
+  is-active)
+    if [ -f "$d/run/$1" ]; then echo active; else echo inactive; exit 3; fi ;;
+  version)     cat "$d/version" ;;
+  lib-version) cat "$d/lib-version" ;;
+  upgrade)
+    log upgrade "$1" "$2"
+    echo "$1" > "$d/version"; echo "$2" > "$d/lib-version"; echo "$3" > "$root/pending-head" ;;
+  db)
+    case "$1" in
+      current) echo "INFO  [alembic.runtime.migration] Context impl MySQLImpl."
+               echo "$(cat "$root/db-revision") (head)" ;;
+      upgrade)
+        log db-upgrade "$2"
+        if [ -f "$root/fail-migration" ]; then echo "migration failed: simulated" >&2; exit 1; fi
+        cp "$root/pending-head" "$root/db-revision" ;;
+      *) echo "unsupported: $*" >&2; exit 2 ;;
+    esac ;;
+  status)
+    log status
+    cat "$root/status-output" 2>/dev/null
+    exit "$(cat "$root/status-rc" 2>/dev/null || echo 0)" ;;
+  backup)
+    log backup "$1"
+    echo "-- dump of $2 ($(cat "$root/db-revision"))" | gzip > "$1" ;;
+  read-config) ls -1 "$d/octavia.conf" ;;
+  *) echo "sim: unknown action $act" >&2; exit 2 ;;
+esac

@@ -1,0 +1,110 @@
+"""The plan: hosts, batches and rendered commands, without touching any node."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from octavia_upgrade.catalog import load_catalog
+from octavia_upgrade.errors import InvalidInput
+from octavia_upgrade.flavors import load_flavor
+from octavia_upgrade.inventory import load_inventory
+from octavia_upgrade.loader import load_runbook
+from octavia_upgrade.plan import Plan, batch_sizes, build_plan, resolve_params
+
+SIM_FLAVOR = Path(__file__).parent / "engine" / "sim" / "sim.yaml"
+
+
+@pytest.mark.parametrize(("serial", "total", "expected"), [
+    ((), 5, [5]),
+    ((1,), 3, [1, 1, 1]),
+    ((2,), 5, [2, 2, 1]),
+    (("50%",), 5, [3, 2]),
+    ((1, "50%", "100%"), 6, [1, 3, 2]),
+    ((1, "100%"), 1, [1]),
+    (("30%",), 10, [3, 3, 3, 1]),
+])
+def test_batch_sizes(serial, total, expected) -> None:
+    assert batch_sizes(serial, total) == expected
+    assert sum(batch_sizes(serial, total)) == total
+
+
+def _write(tmp: Path, name: str, doc: dict) -> Path:
+    p = tmp / f"{name}.yaml"
+    p.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return p
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    inv = _write(tmp_path, "inv", {
+        "apiVersion": "octavia-upgrade/v1", "kind": "Inventory", "deployment": "prod",
+        "flavor": str(SIM_FLAVOR), "vars": {"sim": "/opt/sim.sh", "root": "/srv/sim"},
+        "hosts": {
+            "ctl1": {"address": "192.0.2.11", "roles": ["api", "worker", "db-migrate"]},
+            "ctl2": {"address": "192.0.2.12", "roles": ["api", "worker"]},
+            "hm1": {"address": "192.0.2.21", "roles": ["health-manager", "housekeeping"]},
+        }})
+    rb = _write(tmp_path, "epoxy", {
+        "apiVersion": "octavia-upgrade/v1", "kind": "Runbook",
+        "metadata": {"name": "epoxy", "from": "dalmatian", "to": "epoxy", "revision": 3},
+        "parameters": {"backup_dir": {"type": "string", "default": "/var/backups/octavia"},
+                       "pw": {"type": "string", "secret": True, "default": "x"}},
+        "steps": [
+            {"id": "stop-api", "name": "Stop API", "kind": "service", "serial": 1,
+             "with": {"action": "stop", "services": ["api"]}},
+            {"id": "stop-hm", "name": "Stop HM", "kind": "service",
+             "with": {"action": "stop", "services": ["health-manager"]}},
+            {"id": "backup", "name": "Backup", "kind": "backup",
+             "with": {"dest_dir": "{{ params.backup_dir }}"}},
+            {"id": "pkgs", "name": "Packages", "kind": "packages", "serial": [1, "100%"]},
+            {"id": "migrate", "name": "Migrate", "kind": "db_migrate"},
+            {"id": "ok", "name": "Approve", "kind": "approval",
+             "with": {"message": "go on?"}, "data_plane_impact": "none"},
+            {"id": "echo", "name": "Echo", "kind": "command",
+             "with": {"command": "echo {{ outputs.migrate.after }}"}},
+        ]})
+    catalog = load_catalog()
+    runbook = load_runbook(rb, catalog=catalog)
+    inventory = load_inventory(inv)
+    flavor = load_flavor(inventory.flavor)
+    return runbook, inventory, flavor, catalog
+
+
+def test_plan_places_steps_on_the_right_hosts(world) -> None:
+    runbook, inventory, flavor, catalog = world
+    plan = build_plan(runbook, inventory, flavor, catalog, resolve_params(runbook, {}))
+    by = {s.id: s for s in plan.steps}
+    assert by["stop-api"].hosts == ("ctl1", "ctl2")
+    assert [b.hosts for b in by["stop-api"].batches] == [("ctl1",), ("ctl2",)]
+    assert by["stop-hm"].hosts == ("hm1",)
+    assert by["backup"].hosts == ("ctl1",) and by["backup"].placement == "once"
+    assert by["migrate"].hosts == ("ctl1",)
+    assert [b.hosts for b in by["pkgs"].batches] == [("ctl1",), ("ctl2", "hm1")]
+    assert by["ok"].placement == "local" and by["ok"].approval == "go on?"
+    # commands come from the flavor, with the host's unit names and shell quoting
+    assert by["stop-api"].commands["ctl1"] == ("/opt/sim.sh /srv/sim ctl1 stop sim-api",)
+    assert "/var/backups/octavia/octavia-PLANNED-backup.sql.gz" in by["backup"].commands["ctl1"][1]
+    assert "16.0.1" in by["pkgs"].commands["hm1"][0]  # epoxy's Octavia from the catalog
+    # a command using an earlier step's outputs is rendered at run time
+    assert by["echo"].deferred and by["echo"].commands["ctl1"] == ("echo {{ outputs.migrate.after }}",)
+    assert plan.params["pw"] == "***"
+    assert plan.estimated_total is None
+
+
+def test_plan_round_trips_through_json_data(world) -> None:
+    runbook, inventory, flavor, catalog = world
+    plan = build_plan(runbook, inventory, flavor, catalog, resolve_params(runbook, {}),
+                      history={s.id: 2.0 for s in runbook.steps})
+    again = Plan.from_dict(plan.to_dict())
+    assert again == plan
+    assert plan.estimated_total == 2.0 * len(runbook.steps)
+
+
+def test_unknown_and_badly_typed_params_are_refused(world) -> None:
+    runbook = world[0]
+    with pytest.raises(InvalidInput, match="unknown parameter"):
+        resolve_params(runbook, {"nope": "1"})
+    assert resolve_params(runbook, {"backup_dir": "/x"})["backup_dir"] == "/x"
