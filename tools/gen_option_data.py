@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Regenerate the packaged option data: ``engine/octavia_upgrade/data/options/<series>.json``.
+
+For every release whose Octavia installs on this machine (13.x Bobcat … 19.x
+Hibiscus) the data comes from the real package: a venv per release with
+``octavia==N.*`` (plus the pins a release needs, as its upper-constraints
+would), then ``oslo-config-generator --format json`` over the 14 namespaces
+of Octavia's own ``etc/config/octavia-config-generator.conf``. Library option
+defaults depend on the installed oslo versions, which is why each release
+gets its own venv.
+
+Older releases (Pike … Antelope) do not install on Python 3.11; their files
+hold only the option changes INTO that release from
+``engine/octavia_upgrade/data/config_changes.yaml`` (release notes and
+``octavia/common/config.py`` diffs, each entry with its source) and are
+marked ``"complete": false``: the checker then reports renamed/removed/
+deprecated options but cannot call a name unknown.
+
+Usage::
+
+    python3 tools/gen_option_data.py [--venvs /tmp/octavia-option-venvs] [--only SERIES ...]
+
+Venvs are created under ``--venvs`` when missing (30–45 s each) and reused
+otherwise. The output is trimmed to what ``configcheck`` needs: per group and
+option the type, default, deprecated names, deprecation flags and ``secret``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "engine" / "octavia_upgrade" / "data"
+OUT = DATA / "options"
+
+#: Octavia's generator namespaces (etc/config/octavia-config-generator.conf).
+NAMESPACES = (
+    "octavia", "oslo.db", "oslo.log", "oslo.messaging", "oslo.middleware.cors",
+    "oslo.middleware.http_proxy_to_wsgi", "oslo.middleware.healthcheck",
+    "oslo.middleware.sizelimit", "oslo.policy", "oslo.reports", "keystonemiddleware.audit",
+    "keystonemiddleware.auth_token", "cotyledon", "castellan.config",
+)
+
+#: Releases that pip-install on Python 3.11, with the pins they need
+#: (migration 3b199c848b96 uses autoload=True, rejected by SQLAlchemy 2).
+INSTALLABLE = {
+    "bobcat": ("13", ("SQLAlchemy<2", "oslo.db==15.0.0", "alembic<1.14")),
+    "caracal": ("14", ("SQLAlchemy<2", "oslo.db==15.0.0", "alembic<1.14")),
+    "dalmatian": ("15", ()),
+    "epoxy": ("16", ()),
+    "flamingo": ("17", ()),
+    "gazpacho": ("18", ()),
+    "hibiscus": ("19", ()),
+}
+
+KEEP = ("type", "default", "deprecated_opts", "deprecated_for_removal", "deprecated_since",
+        "deprecated_reason", "secret")
+
+_IDENT = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+AUTH_PLUGIN_SCRIPT = """
+import json
+from keystoneauth1 import loading
+names = set()
+for plugin in loading.get_available_plugin_names():
+    try:
+        opts = loading.get_plugin_options(plugin)
+    except Exception:
+        continue
+    names.update(o.dest for o in opts)
+print(json.dumps(sorted(names)))
+"""
+
+
+def _series_of(release: str, catalog: list[dict]) -> str | None:
+    """``2023.1`` / ``pike`` / ``2026.2 (unreleased, master)`` → catalog series."""
+    key = release.split()[0].strip().lower()
+    for r in catalog:
+        if key in (r["series"], str(r.get("version_id"))):
+            return r["series"]
+    return None
+
+
+def _load_yaml(path: Path):
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def changes_by_series(catalog: list[dict]) -> dict[str, list[dict]]:
+    doc = _load_yaml(DATA / "config_changes.yaml")
+    out: dict[str, list[dict]] = {}
+    for c in doc["config_changes"]:
+        series = _series_of(str(c["release"]), catalog)
+        if series is None:
+            raise SystemExit(f"config_changes.yaml: unknown release {c['release']!r}")
+        entry = {k: c.get(k) for k in ("group", "option", "change", "replacement", "note_file",
+                                        "detail") if c.get(k) is not None}
+        entry["matchable"] = bool(_IDENT.match(str(c["group"])) and _IDENT.match(str(c["option"])))
+        if c.get("unverified"):
+            entry["unverified"] = True
+        out.setdefault(series, []).append(entry)
+    return out
+
+
+def ensure_venv(root: Path, major: str, pins: tuple[str, ...]) -> Path:
+    venv = root / major
+    if not (venv / "bin" / "oslo-config-generator").exists():
+        print(f"creating {venv} (octavia=={major}.*)", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"octavia=={major}.*", *pins],
+                       check=True)
+    return venv
+
+
+def _trim_default(value, secret: bool, venv: Path):
+    if secret:
+        return None
+    if isinstance(value, str) and str(venv) in value:
+        # A default computed from the install location: not a release fact.
+        return value.replace(str(venv), "<prefix>")
+    return value
+
+
+def generate(venv: Path) -> tuple[str, dict, list[str]]:
+    cmd = [str(venv / "bin" / "oslo-config-generator"), "--format", "json"]
+    for ns in NAMESPACES:
+        cmd += ["--namespace", ns]
+    raw = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    version = subprocess.run(
+        [str(venv / "bin" / "python"), "-c",
+         "import importlib.metadata as m; print(m.version('octavia'), m.version('oslo.config'))"],
+        check=True, capture_output=True, text=True).stdout.split()
+    auth = json.loads(subprocess.run([str(venv / "bin" / "python"), "-c", AUTH_PLUGIN_SCRIPT],
+                                     check=True, capture_output=True, text=True).stdout)
+    groups: dict[str, dict] = {}
+    for gname, group in sorted(raw["options"].items()):
+        opts = {}
+        for o in group["opts"]:
+            secret = bool(o.get("secret"))
+            default = o.get("sample_default") if o.get("sample_default") is not None else o.get("default")
+            item = {"type": o.get("type"), "default": _trim_default(default, secret, venv)}
+            if o.get("deprecated_opts"):
+                item["deprecated_opts"] = [[d.get("group") or gname, d["name"].replace("-", "_")]
+                                           for d in o["deprecated_opts"] if d.get("name")]
+            for k in ("deprecated_for_removal", "deprecated_since", "deprecated_reason", "secret"):
+                if o.get(k):
+                    item[k] = o[k]
+            opts[o["dest"]] = item
+        groups[gname] = opts
+    return f"octavia {version[0]}, oslo.config {version[1]}", groups, auth
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--venvs", default="/tmp/octavia-option-venvs", type=Path,
+                   help="where the per-release venvs live (created when missing)")
+    p.add_argument("--only", nargs="*", help="series to regenerate (default: all)")
+    args = p.parse_args(argv)
+    catalog = _load_yaml(DATA / "releases.yaml")["releases"]
+    changes = changes_by_series(catalog)
+    OUT.mkdir(parents=True, exist_ok=True)
+    args.venvs.mkdir(parents=True, exist_ok=True)
+    for rel in catalog:
+        series = rel["series"]
+        if series not in changes and series not in INSTALLABLE and rel.get("octavia_major") is None:
+            continue  # future series: nothing is known yet
+        if args.only and series not in args.only:
+            continue
+        doc: dict = {"format": 1, "series": series, "complete": series in INSTALLABLE}
+        if series in INSTALLABLE:
+            major, pins = INSTALLABLE[series]
+            venv = ensure_venv(args.venvs, major, pins)
+            source, groups, auth = generate(venv)
+            doc["source"] = (f"oslo-config-generator --format json over {len(NAMESPACES)} "
+                             f"namespaces in a venv with {source}"
+                             + (f" (pins: {', '.join(pins)})" if pins else ""))
+            doc["namespaces"] = list(NAMESPACES)
+            doc["groups"] = groups
+            doc["auth_plugin_options"] = auth
+        else:
+            doc["source"] = ("config_changes.yaml (release notes and octavia/common/config.py "
+                             "diffs); no complete option list for this release")
+            doc["groups"] = {}
+        doc["changes"] = changes.get(series, [])
+        path = OUT / f"{series}.json"
+        path.write_text(json.dumps(doc, indent=0, sort_keys=True, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+        n = sum(len(g) for g in doc["groups"].values())
+        print(f"{path.relative_to(ROOT)}: {n} options, {len(doc['changes'])} changes", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
