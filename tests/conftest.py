@@ -1,3 +1,4 @@
 pytest_plugins = [
     "fixtures.sshnodes",
+    "fixtures.dbservers",
 ]
