@@ -436,9 +436,10 @@ class LabNodes:
     def block(self, name: str) -> None:
         """Make node ``name`` unreachable: its packets are dropped, connections time out.
 
-        An nftables rule (in this lab's own table, :attr:`nft_table`, hooked
-        on output) drops every TCP packet to the node's address and port,
-        including those of connections already open. The sshd keeps running.
+        nftables rules (in this lab's own table, :attr:`nft_table`, hooked
+        on output) drop every TCP packet to and from the node's address and
+        SSH port, including those of connections already open: new
+        connections time out, open ones hang. The sshd keeps running.
         """
         node = self.node(name)
         state = self._load()
@@ -447,8 +448,11 @@ class LabNodes:
         self._nft(f"add table inet {self.nft_table}")
         self._nft(f"add chain inet {self.nft_table} output "
                   "{ type filter hook output priority 0 ; policy accept ; }")
+        # Both directions, so that even replies on open connections vanish.
         self._nft(f"add rule inet {self.nft_table} output ip daddr {node.address} "
                   f"tcp dport {node.port} drop comment \"{_rule_tag(name)}\"")
+        self._nft(f"add rule inet {self.nft_table} output ip saddr {node.address} "
+                  f"tcp sport {node.port} drop comment \"{_rule_tag(name)}\"")
         state["blocked"].append(name)
         self._save(state)
 

@@ -1,0 +1,629 @@
+"""Running commands on control-plane hosts (SSH) and on the operator machine.
+
+:class:`SshTransport` keeps one fabric ``Connection`` per host, opened on the
+first command and reused (a warm command costs a few milliseconds, see
+``docs/lab-nodes.md``). :class:`LocalTransport` runs commands on the operator
+machine with the same interface and the same timeout semantics.
+
+Timeouts really stop the command. On a host, the command runs under coreutils
+``timeout``, which signals the command's whole process group (SIGTERM, then
+SIGKILL ``kill_after`` seconds later), so background children die too; a local
+watchdog additionally drops the connection if the host does not answer within
+``timeout + kill_after + grace`` (host hung or network gone). Locally, the
+command gets its own process group and is killed the same way.
+
+Host keys are checked strictly by default: keys come from the inventory's
+``ssh.known_hosts`` (or ``~/.ssh/known_hosts``); an unknown host or a changed
+key is refused and nothing runs. The transport never logs commands or their
+output (they may hold secrets); callers decide what to record.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from octavia_upgrade.errors import InvalidInput, UpgradeError
+
+if TYPE_CHECKING:
+    from octavia_upgrade.model import Host, Inventory, SshSettings
+
+#: ``timeout`` exits 124 when it stopped the command with SIGTERM, and the
+#: command's status is 128+9 when SIGKILL was needed.
+TIMEOUT_EXIT_CODES = (124, 137)
+
+DEFAULT_KILL_AFTER = 5.0
+DEFAULT_GRACE = 5.0
+DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+# -- results and errors --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What one command did.
+
+    Attributes:
+        rc: exit status; None when the command was cut off without one (the
+            local watchdog dropped the connection).
+        stdout, stderr: decoded as UTF-8 (undecodable bytes replaced).
+        started, ended: wall-clock epoch seconds.
+        timed_out: the command was stopped because it exceeded its timeout.
+    """
+
+    rc: int | None
+    stdout: str
+    stderr: str
+    started: float
+    ended: float
+    timed_out: bool = False
+
+    @property
+    def duration(self) -> float:
+        return self.ended - self.started
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0 and not self.timed_out
+
+
+class TransportError(UpgradeError):
+    """A command could not be run on a host (the host's fault, not the command's)."""
+
+
+class HostUnreachable(TransportError):
+    """Connecting failed: refused, timed out, no route, or no SSH server answered."""
+
+
+class AuthenticationFailed(TransportError):
+    """The host refused our key (or the key file is missing)."""
+
+
+class HostKeyMismatch(TransportError):
+    """The host's key differs from the one in known_hosts: nothing was run."""
+
+
+class UnknownHostKey(TransportError):
+    """The host is not in known_hosts and strict checking is on: nothing was run."""
+
+
+class ConnectionLost(TransportError):
+    """The connection broke while a command was running; its outcome is unknown."""
+
+
+class FileUnreadable(TransportError):
+    """:meth:`Transport.read_text` could not read the file (missing, not readable)."""
+
+
+# -- the interface -------------------------------------------------------------
+
+
+class Transport(Protocol):
+    """Where commands run: a host over SSH, or the operator machine."""
+
+    name: str
+
+    def run(self, command: str, *, timeout: float | None = None,
+            env: dict[str, str] | None = None, stdin: str | None = None) -> CommandResult:
+        """Run a shell command; a non-zero exit is a result, not an exception.
+
+        Args:
+            command: shell command line (already quoted by the caller).
+            timeout: seconds after which the command (and every process of
+                its process group) is stopped; None = no limit.
+            env: extra environment variables for the command. They appear in
+                the host's process list, so pass secrets through ``stdin``.
+            stdin: text fed to the command's standard input; without it the
+                command reads from ``/dev/null``.
+
+        Raises:
+            TransportError: the command could not be started or its outcome
+                is unknown (see the subclasses).
+        """
+        ...
+
+    def read_text(self, path: str) -> str:
+        """The text of a file on this transport's machine; :class:`FileUnreadable` if missing."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the transport may still be used afterwards (it reconnects)."""
+        ...
+
+
+def _check_env(env: dict[str, str] | None) -> dict[str, str]:
+    env = dict(env or {})
+    for key in env:
+        if not _ENV_NAME.match(key):
+            raise InvalidInput(f"environment variable name {key!r} is not valid "
+                               "(letters, digits and _, not starting with a digit)")
+    return env
+
+
+def _seconds(value: float) -> str:
+    text = f"{max(value, 0.001):.3f}".rstrip("0").rstrip(".")
+    return text or "0.001"
+
+
+def remote_command(command: str, *, timeout: float | None = None,
+                   env: dict[str, str] | None = None, has_stdin: bool = False,
+                   kill_after: float = DEFAULT_KILL_AFTER) -> str:
+    """The command line sent to the host's login shell for :meth:`SshTransport.run`.
+
+    ``exec </dev/null; timeout -k KILL_AFTER T sh -c 'export K=V; COMMAND'; exit $?``:
+    ``timeout`` makes
+    itself a process-group leader and signals the whole group when time is
+    up, so children started in the background are stopped as well.
+    """
+    env = _check_env(env)
+    script = "".join(f"export {k}={shlex.quote(v)}; " for k, v in env.items()) + command
+    line = f"sh -c {shlex.quote(script)}"
+    if timeout is not None:
+        line = f"timeout -k {_seconds(kill_after)} {_seconds(timeout)} {line}"
+    if not has_stdin:
+        # Nothing ever closes the channel's stdin otherwise: a command that
+        # reads it would wait for its timeout.
+        line = f"exec </dev/null; {line}"
+    # The login shell must not exec the last command: a process killed by a
+    # signal makes sshd send "exit-signal", which paramiko ignores (the result
+    # would look like a lost connection). As a child, its status is 128+N.
+    return f"{line}; exit $?"
+
+
+def _timed_out(rc: int | None, timeout: float | None, duration: float) -> bool:
+    # A command may exit 124 on its own: only count it when the time was up.
+    return timeout is not None and rc in TIMEOUT_EXIT_CODES and duration >= timeout * 0.98
+
+
+# -- SSH -----------------------------------------------------------------------
+
+
+def _fingerprint(key: Any) -> str:
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def _known_hosts_name(address: str, port: int) -> str:
+    return address if port == 22 else f"[{address}]:{port}"
+
+
+def _known_hosts_line(path: Path, address: str, port: int) -> tuple[int, str] | None:
+    """(line number, key fingerprint) of ``address:port``'s entry in ``path``."""
+    import paramiko
+    from paramiko.hostkeys import HostKeyEntry
+
+    name = _known_hosts_name(address, port)
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for number, line in enumerate(lines, start=1):
+        try:
+            entry = HostKeyEntry.from_line(line, number)
+        except Exception:  # noqa: BLE001 - unparsable lines are skipped, as ssh does
+            continue
+        if entry is None:
+            continue
+        for host in entry.hostnames:
+            matches = (host == name or (host.startswith("|1|")
+                       and paramiko.HostKeys.hash_host(name, host) == host))
+            if matches:
+                return number, _fingerprint(entry.key)
+    return None
+
+
+def _make_runner_class() -> type:
+    """fabric's Remote runner, tuned (see ``data/ssh-performance.md``).
+
+    invoke polls every ``input_sleep`` seconds (10 ms by default); 1 ms brings
+    a warm command to ~5 ms. The session is opened with a timeout, so a host
+    that stopped answering cannot hang the opening of a channel forever.
+    """
+    from fabric.runners import Remote
+
+    class TunedRemote(Remote):
+        input_sleep = 0.001
+        read_chunk_size = 32768
+
+        def start(self, command: str, shell: str, env: dict[str, str],
+                  timeout: float | None = None) -> None:
+            # No pty (separate stdout/stderr, no echo) and no SSH env requests
+            # (the environment is part of the command line, see remote_command).
+            try:
+                self.channel = self.context.transport.open_session(
+                    timeout=self.context.connect_timeout or 10)
+            except Exception as exc:  # noqa: BLE001 - any failure here means "not started"
+                raise _NotStarted(str(exc) or type(exc).__name__) from None
+            self.send_start_message(command)
+
+        def _write_proc_stdin(self, data: bytes) -> None:
+            # A command may exit without reading its input, as with a local
+            # pipe whose reader is gone: the rest of the input is dropped.
+            if not self.channel.closed:
+                try:
+                    self.channel.sendall(data)
+                except OSError:
+                    pass
+
+        def close_proc_stdin(self) -> None:
+            if not self.channel.closed:
+                try:
+                    self.channel.shutdown_write()
+                except OSError:
+                    pass
+
+    return TunedRemote
+
+
+class _NotStarted(Exception):
+    """No session could be opened on a connected host: the command never started."""
+
+
+class _UnknownHost(Exception):
+    def __init__(self, key: Any) -> None:
+        super().__init__("unknown host key")
+        self.key = key
+
+
+class SshTransport:
+    """Commands on one host over SSH, through one reused fabric connection.
+
+    Args:
+        host: the inventory host (address, port, user, key file).
+        ssh: the inventory's SSH settings (known_hosts, connect timeout, strictness).
+        kill_after: seconds between SIGTERM and SIGKILL when a command times out.
+        grace: extra seconds the local watchdog waits beyond ``timeout +
+            kill_after`` before it drops the connection.
+
+    One command at a time per transport (a lock); use one transport per host
+    and as many threads as hosts.
+    """
+
+    def __init__(self, host: Host, ssh: SshSettings, *, kill_after: float = DEFAULT_KILL_AFTER,
+                 grace: float = DEFAULT_GRACE) -> None:
+        self.host = host
+        self.ssh = ssh
+        self.name = host.name
+        self.kill_after = kill_after
+        self.grace = grace
+        self._lock = threading.RLock()
+        self._conn: Any = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.host.name} ({self.host.user}@{self.host.address}:{self.host.port})"
+
+    @property
+    def known_hosts_path(self) -> Path:
+        return Path(os.path.expanduser(self.ssh.known_hosts or DEFAULT_KNOWN_HOSTS))
+
+    @property
+    def connection(self) -> Any:
+        """The open fabric ``Connection`` (opened now if needed)."""
+        with self._lock:
+            return self._connect()
+
+    # -- connecting --
+
+    def _connect(self) -> Any:
+        if self._conn is not None and self._conn.is_connected:
+            return self._conn
+        self._drop()
+        import fabric
+        import paramiko
+
+        known_hosts = self.known_hosts_path
+        key_file = os.path.expanduser(self.host.key_file) if self.host.key_file else None
+        if key_file and not os.path.isfile(key_file):
+            raise AuthenticationFailed(f"{self.where}: key file {key_file} does not exist")
+        timeout = max(1.0, float(self.ssh.connect_timeout))
+        connect_kwargs: dict[str, Any] = {"banner_timeout": timeout, "auth_timeout": timeout,
+                                          "channel_timeout": timeout}
+        if key_file:
+            connect_kwargs.update(key_filename=[key_file], look_for_keys=False,
+                                  allow_agent=False)
+        config = fabric.Config(ssh_config=paramiko.SSHConfig(), lazy=True, overrides={
+            "runners": {"remote": _make_runner_class()},
+            "load_ssh_configs": False,
+        })
+        conn = fabric.Connection(self.host.address, user=self.host.user, port=self.host.port,
+                                 config=config, connect_timeout=timeout,
+                                 connect_kwargs=connect_kwargs)
+        client = paramiko.SSHClient()
+        if known_hosts.is_file():
+            try:
+                client.load_system_host_keys(str(known_hosts))
+            except Exception as exc:  # noqa: BLE001 - paramiko raises various types here
+                raise UnknownHostKey(f"{self.where}: cannot read known_hosts file "
+                                     f"{known_hosts}: {exc}") from None
+        client.set_missing_host_key_policy(_policy(self.ssh.strict_host_key_checking))
+        conn.client = client
+        try:
+            conn.open()
+        except _UnknownHost as exc:
+            conn.close()
+            missing = "" if known_hosts.is_file() else " (the file does not exist)"
+            raise UnknownHostKey(
+                f"{self.where}: host key {exc.key.get_name()} {_fingerprint(exc.key)} is not in "
+                f"{known_hosts}{missing}; strict host-key checking refuses unknown hosts. "
+                f"Verify the key, then add it (e.g. ssh-keyscan -p {self.host.port} "
+                f"{self.host.address} >> {known_hosts})") from None
+        except paramiko.BadHostKeyException as exc:
+            conn.close()
+            entry = _known_hosts_line(known_hosts, self.host.address, self.host.port)
+            expected = (f"{known_hosts}:{entry[0]} expects {entry[1]}" if entry
+                        else f"{known_hosts} expects {_fingerprint(exc.expected_key)}")
+            raise HostKeyMismatch(
+                f"{self.where}: host key CHANGED: the host offers {exc.key.get_name()} "
+                f"{_fingerprint(exc.key)} but {expected}; refusing to connect (possible "
+                "man-in-the-middle, or the host was reinstalled: verify, then update "
+                "known_hosts)") from None
+        except paramiko.AuthenticationException as exc:
+            conn.close()
+            raise AuthenticationFailed(
+                f"{self.where}: authentication failed with "
+                f"{key_file or 'the default keys/agent'}: {exc}") from None
+        except (TimeoutError, socket.timeout):
+            conn.close()
+            raise HostUnreachable(f"{self.where}: connection timed out after "
+                                  f"{timeout:g}s") from None
+        except OSError as exc:
+            conn.close()
+            # paramiko's NoValidConnectionsError wraps one error per address.
+            inner = list(getattr(exc, "errors", {}).values())
+            first = inner[0] if inner else exc
+            reason = getattr(first, "strerror", None) or str(first) or type(first).__name__
+            raise HostUnreachable(f"{self.where}: cannot connect: {reason}") from None
+        except (paramiko.SSHException, EOFError) as exc:
+            conn.close()
+            raise HostUnreachable(f"{self.where}: SSH handshake failed: "
+                                  f"{exc or type(exc).__name__}") from None
+        # Nagle + delayed ACK cost ~40 ms per command; paramiko never disables it.
+        conn.transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._conn = conn
+        return conn
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001, S110 - closing a broken connection may fail
+                pass
+
+    # -- running --
+
+    def run(self, command: str, *, timeout: float | None = None,
+            env: dict[str, str] | None = None, stdin: str | None = None) -> CommandResult:
+        """See :meth:`Transport.run`."""
+        line = remote_command(command, timeout=timeout, env=env, has_stdin=stdin is not None,
+                              kill_after=self.kill_after)
+        with self._lock:
+            conn = self._connect()
+            fired = threading.Event()
+
+            def watchdog() -> None:
+                fired.set()
+                # Closing the connection unblocks every read of this command.
+                self._drop()
+
+            timer = None
+            if timeout is not None:
+                timer = threading.Timer(timeout + self.kill_after + self.grace, watchdog)
+                timer.daemon = True
+            started = time.time()
+            if timer:
+                timer.start()
+            try:
+                result = self._exec(conn, line, stdin)
+            except _NotStarted as exc:
+                self._drop()
+                raise HostUnreachable(f"{self.where}: the host stopped answering ({exc}); "
+                                      "the command was not started") from None
+            except Exception as exc:  # noqa: BLE001 - every failure mode is classified below
+                ended = time.time()
+                if fired.is_set():
+                    return CommandResult(None, "", "", started, ended, timed_out=True)
+                self._drop()
+                raise ConnectionLost(f"{self.where}: connection lost while running a command "
+                                     f"({type(exc).__name__}: {exc}); its outcome is "
+                                     "unknown") from None
+            finally:
+                if timer:
+                    timer.cancel()
+            ended = time.time()
+            rc = result.exited
+            if fired.is_set():
+                return CommandResult(None, _utf8(result.stdout), _utf8(result.stderr),
+                                     started, ended, timed_out=True)
+            if rc is None or rc < 0:
+                # The channel closed without an exit status: sshd or the host died.
+                self._drop()
+                raise ConnectionLost(f"{self.where}: the connection closed before the command "
+                                     "reported its exit status; its outcome is unknown")
+            return CommandResult(rc, _utf8(result.stdout), _utf8(result.stderr), started, ended,
+                                 timed_out=_timed_out(rc, timeout, ended - started))
+
+    @staticmethod
+    def _exec(conn: Any, line: str, stdin: str | None) -> Any:
+        import io
+
+        # latin-1 maps bytes 1:1 to characters, so invoke's chunk-wise decoding
+        # cannot split a multi-byte character; _utf8 decodes the whole output.
+        in_stream: Any = False
+        if stdin is not None:
+            in_stream = io.StringIO(stdin.encode("utf-8").decode("latin-1"))
+        return conn.run(line, hide=True, warn=True, pty=False, in_stream=in_stream,
+                        encoding="latin-1", echo=False)
+
+    def read_text(self, path: str) -> str:
+        """See :meth:`Transport.read_text`."""
+        result = self.run(f"cat -- {shlex.quote(path)}", timeout=60)
+        if not result.ok:
+            reason = result.stderr.strip().splitlines()[-1:] or [f"exit status {result.rc}"]
+            raise FileUnreadable(f"{self.where}: cannot read {path}: {reason[0]}")
+        return result.stdout
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def __enter__(self) -> SshTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _utf8(text: str) -> str:
+    return text.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def _policy(strict: bool) -> Any:
+    import paramiko
+
+    class RefuseUnknown(paramiko.RejectPolicy):
+        """Refuse unknown hosts (as RejectPolicy), telling which key was offered."""
+
+        def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+            raise _UnknownHost(key)
+
+    class AcceptUnknown(paramiko.MissingHostKeyPolicy):
+        """Strict checking off: accept an unknown host for this connection only."""
+
+        def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+            return None
+
+    # Changed keys are refused by paramiko whatever the policy.
+    return RefuseUnknown() if strict else AcceptUnknown()
+
+
+# -- local ---------------------------------------------------------------------
+
+
+class LocalTransport:
+    """Commands on the operator machine, with :class:`SshTransport`'s semantics.
+
+    The command runs in ``sh -c`` in a new process group; on timeout the
+    whole group gets SIGTERM, then SIGKILL ``kill_after`` seconds later.
+    """
+
+    def __init__(self, *, name: str = "local", kill_after: float = DEFAULT_KILL_AFTER) -> None:
+        self.name = name
+        self.kill_after = kill_after
+
+    def run(self, command: str, *, timeout: float | None = None,
+            env: dict[str, str] | None = None, stdin: str | None = None) -> CommandResult:
+        """See :meth:`Transport.run`."""
+        extra = _check_env(env)
+        started = time.time()
+        proc = subprocess.Popen(
+            ["sh", "-c", command], stdin=subprocess.PIPE if stdin is not None else
+            subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env={**os.environ, **extra}, start_new_session=True)
+        data = stdin.encode("utf-8") if stdin is not None else None
+        timed_out = False
+        try:
+            out, err = proc.communicate(data, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            out, err = self._stop_group(proc)
+        finally:
+            if proc.poll() is None:  # interrupted (KeyboardInterrupt): leave nothing behind
+                _killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        ended = time.time()
+        # As a shell reports it (and as SshTransport does): killed by signal N → 128+N.
+        rc = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+        return CommandResult(rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
+                             started, ended, timed_out=timed_out)
+
+    def _stop_group(self, proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
+        _killpg(proc.pid, signal.SIGTERM)
+        try:
+            return proc.communicate(timeout=self.kill_after)
+        except subprocess.TimeoutExpired:
+            _killpg(proc.pid, signal.SIGKILL)
+        try:
+            return proc.communicate(timeout=self.kill_after)
+        except subprocess.TimeoutExpired:
+            # A process that left the group still holds the pipes: stop waiting.
+            proc.kill()
+            proc.wait()
+            return b"", b""
+
+    def read_text(self, path: str) -> str:
+        """See :meth:`Transport.read_text`."""
+        try:
+            return Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise FileUnreadable(f"{self.name}: cannot read {path}: "
+                                 f"{exc.strerror or exc}") from None
+
+    def close(self) -> None:
+        return None
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+# -- pool ----------------------------------------------------------------------
+
+
+class TransportPool:
+    """One :class:`SshTransport` per inventory host, created on first use.
+
+    Thread-safe; use as a context manager so every connection is closed::
+
+        with TransportPool(inventory) as pool:
+            pool.get("ctl1").run("true")
+    """
+
+    def __init__(self, inventory: Inventory, *, kill_after: float = DEFAULT_KILL_AFTER,
+                 grace: float = DEFAULT_GRACE) -> None:
+        self.inventory = inventory
+        self.kill_after = kill_after
+        self.grace = grace
+        self._lock = threading.Lock()
+        self._transports: dict[str, SshTransport] = {}
+
+    def get(self, host_name: str) -> SshTransport:
+        """The transport of host ``host_name`` (KeyError if not in the inventory)."""
+        with self._lock:
+            transport = self._transports.get(host_name)
+            if transport is None:
+                host = self.inventory.host(host_name)
+                transport = SshTransport(host, self.inventory.ssh, kill_after=self.kill_after,
+                                         grace=self.grace)
+                self._transports[host_name] = transport
+            return transport
+
+    def close_all(self) -> None:
+        with self._lock:
+            transports = list(self._transports.values())
+        for transport in transports:
+            transport.close()
+
+    def __enter__(self) -> TransportPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close_all()

@@ -1,0 +1,455 @@
+"""SshTransport against real sshd lab nodes; LocalTransport on this machine."""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from octavia_upgrade.errors import InvalidInput, UpgradeError
+from octavia_upgrade.lab.nodes import LabNodes, default_specs, unavailable_reason
+from octavia_upgrade.model import Host, Inventory, SshSettings
+from octavia_upgrade.transport import (
+    AuthenticationFailed,
+    CommandResult,
+    ConnectionLost,
+    FileUnreadable,
+    HostKeyMismatch,
+    HostUnreachable,
+    LocalTransport,
+    SshTransport,
+    TransportPool,
+    UnknownHostKey,
+    remote_command,
+)
+
+needs_nodes = pytest.mark.skipif(unavailable_reason() is not None,
+                                 reason=f"lab sshd nodes unavailable: {unavailable_reason()}")
+
+
+def host_of(nodes: LabNodes, name: str, key_file: str | None = None) -> Host:
+    node = nodes.node(name)
+    return Host(name=name, address=node.address, port=node.port, user="root",
+                key_file=key_file or str(nodes.client_key))
+
+
+def settings(nodes: LabNodes, **kw: object) -> SshSettings:
+    return SshSettings(known_hosts=str(nodes.known_hosts), **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def node1(lab_nodes: LabNodes) -> Iterator[SshTransport]:
+    transport = SshTransport(host_of(lab_nodes, "node1"), settings(lab_nodes, connect_timeout=3),
+                             kill_after=1, grace=2)
+    try:
+        yield transport
+    finally:
+        transport.close()
+
+
+def live_processes_with(marker: str) -> list[str]:
+    """Command lines of running (not zombie) processes on this machine containing ``marker``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in cmdline and state != "Z" and int(entry) != os.getpid():
+            found.append(f"{entry}: {cmdline}")
+    return found
+
+
+def other_key(tmp_path: Path) -> Path:
+    key = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return key
+
+
+# -- command lines (pure) -------------------------------------------------------
+
+
+def test_remote_command_quotes_env_and_wraps_timeout() -> None:
+    value = "x'; touch /tmp/injected; \"$(id)\""
+    line = remote_command('printf %s "$A"', timeout=2.5, env={"A": value}, kill_after=3)
+    assert line.startswith("exec </dev/null; timeout -k 3 2.5 sh -c ")
+    # What a login shell on the host makes of it: the value, verbatim.
+    done = subprocess.run(["sh", "-c", line], capture_output=True, text=True, check=True)
+    assert done.stdout == value
+    assert remote_command("true", has_stdin=True) == "sh -c true; exit $?"
+
+
+def test_invalid_env_name_is_invalid_input() -> None:
+    with pytest.raises(InvalidInput, match="A-B"):
+        remote_command("true", env={"A-B": "1"})
+
+
+def test_command_result_properties() -> None:
+    assert CommandResult(0, "", "", 1.0, 3.5).duration == 2.5
+    assert CommandResult(0, "", "", 1.0, 3.5).ok
+    assert not CommandResult(1, "", "", 1.0, 3.5).ok
+    assert not CommandResult(0, "", "", 1.0, 3.5, timed_out=True).ok
+
+
+# -- SSH: running commands --------------------------------------------------------
+
+
+@needs_nodes
+def test_run_returns_rc_stdout_stderr(node1: SshTransport) -> None:
+    result = node1.run('echo "out $OCTAVIA_LAB_NODE"; echo err >&2; exit 3')
+    assert (result.rc, result.stdout, result.stderr) == (3, "out node1\n", "err\n")
+    assert not result.ok and not result.timed_out
+    assert 0 < result.duration < 10
+    assert node1.run("true").ok
+
+
+@needs_nodes
+def test_command_killed_by_a_signal_is_a_result_not_a_lost_connection(
+        node1: SshTransport) -> None:
+    result = node1.run("kill -KILL $$")
+    assert result.rc == 137 and not result.timed_out
+    assert node1.run("echo still").stdout == "still\n"
+
+
+@needs_nodes
+def test_env_values_arrive_verbatim(node1: SshTransport) -> None:
+    value = "a b 'c' \"d\" $HOME `id` ; exit 9"
+    result = node1.run('printf %s "$WEIRD"', env={"WEIRD": value, "OTHER": ""})
+    assert result.rc == 0
+    assert result.stdout == value
+
+
+@needs_nodes
+def test_stdin_is_fed_and_closed(node1: SshTransport) -> None:
+    result = node1.run("wc -c; cat >/dev/null", stdin="héllo\n")
+    assert result.stdout.strip() == str(len("héllo\n".encode()))
+    # Without stdin, a command reading it gets end-of-file at once.
+    started = time.monotonic()
+    assert node1.run("cat", timeout=10).stdout == ""
+    assert time.monotonic() - started < 5
+
+
+@needs_nodes
+def test_utf8_output_is_decoded_whole(node1: SshTransport) -> None:
+    result = node1.run("i=0; while [ $i -lt 20000 ]; do printf 'é'; i=$((i+1)); done")
+    assert result.stdout == "é" * 20000
+
+
+@needs_nodes
+def test_warm_connection_is_reused(node1: SshTransport) -> None:
+    first = node1.run('echo "$SSH_CONNECTION"').stdout
+    conn = node1.connection
+    paramiko_transport = conn.transport
+    for _ in range(20):
+        assert node1.run("true").ok
+    assert node1.run('echo "$SSH_CONNECTION"').stdout == first  # same client port
+    assert node1.connection is conn
+    assert node1.connection.transport is paramiko_transport
+    node1.close()
+    assert node1.run('echo "$SSH_CONNECTION"').stdout != first  # reconnected
+
+
+@needs_nodes
+def test_warm_command_is_fast(node1: SshTransport) -> None:
+    node1.run("true")
+    samples = []
+    for _ in range(30):
+        started = time.perf_counter()
+        node1.run("true", timeout=10)
+        samples.append(time.perf_counter() - started)
+    median = statistics.median(samples)
+    # Untuned fabric needs ~47 ms here (Nagle + 10 ms polling); tuned ~5 ms.
+    assert median < 0.035, f"median {median * 1000:.1f} ms per warm command"
+
+
+@needs_nodes
+def test_timeout_kills_the_remote_process_group(node1: SshTransport) -> None:
+    marker = str(3000 + uuid.uuid4().int % 5000)
+    started = time.monotonic()
+    result = node1.run(f"sleep {marker} & sleep {marker}; echo never", timeout=1)
+    elapsed = time.monotonic() - started
+    assert result.timed_out and not result.ok
+    assert result.rc in (124, 137)
+    assert "never" not in result.stdout
+    assert elapsed < 4
+    # The lab node shares this machine's process table: nothing of it is left.
+    deadline = time.monotonic() + 3
+    while live_processes_with(f"sleep {marker}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert live_processes_with(f"sleep {marker}") == []
+    assert node1.run(f"pgrep -f '[s]leep {marker}' || echo none").stdout == "none\n"
+
+
+@needs_nodes
+def test_timeout_escalates_to_sigkill(node1: SshTransport) -> None:
+    marker = str(8000 + uuid.uuid4().int % 1000)
+    result = node1.run(f"trap '' TERM; sleep {marker} & trap '' TERM; sleep {marker}; true",
+                       timeout=0.5)
+    assert result.timed_out
+    deadline = time.monotonic() + 3
+    while live_processes_with(f"sleep {marker}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert live_processes_with(f"sleep {marker}") == []
+
+
+@needs_nodes
+def test_exit_124_within_time_is_not_a_timeout(node1: SshTransport) -> None:
+    result = node1.run("exit 124", timeout=30)
+    assert result.rc == 124 and not result.timed_out
+
+
+@needs_nodes
+def test_watchdog_returns_when_host_stops_answering(lab_nodes: LabNodes) -> None:
+    transport = SshTransport(host_of(lab_nodes, "node2"), settings(lab_nodes, connect_timeout=2),
+                             kill_after=1, grace=1)
+    try:
+        assert transport.run("true").ok
+        blocker = threading.Timer(0.5, lambda: lab_nodes.block("node2"))
+        blocker.start()
+        started = time.monotonic()
+        result = transport.run("sleep 30", timeout=1)
+        elapsed = time.monotonic() - started
+        blocker.join()
+        assert result.timed_out and result.rc is None
+        assert 2.5 <= elapsed < 6  # timeout + kill_after + grace
+        with pytest.raises(HostUnreachable):
+            transport.run("true")
+    finally:
+        lab_nodes.unblock("node2")
+        transport.close()
+    assert transport.run("true").ok
+
+
+@needs_nodes
+def test_read_text(node1: SshTransport) -> None:
+    path = f"/tmp/octavia-transport-{uuid.uuid4().hex}"
+    try:
+        assert node1.run(f"printf 'a = 1\\n' > {path}").ok
+        assert node1.read_text(path) == "a = 1\n"
+    finally:
+        Path(path).unlink(missing_ok=True)
+    with pytest.raises(FileUnreadable, match=f"node1 .*{path}.*No such file"):
+        node1.read_text(path)
+
+
+@needs_nodes
+def test_secrets_are_not_logged(node1: SshTransport, caplog: pytest.LogCaptureFixture) -> None:
+    secret = f"s3cret-{uuid.uuid4().hex}"
+    with caplog.at_level(logging.DEBUG):
+        node1.close()
+        node1.run(f"echo {secret} >/dev/null", env={"DB_PASSWORD": secret}, stdin=secret)
+    assert caplog.records, "paramiko logs at DEBUG; the check below must see them"
+    assert secret not in caplog.text
+
+
+# -- SSH: failures ----------------------------------------------------------------
+
+
+@needs_nodes
+def test_blocked_host_is_unreachable_within_connect_timeout(lab_nodes: LabNodes) -> None:
+    transport = SshTransport(host_of(lab_nodes, "node3"), settings(lab_nodes, connect_timeout=2))
+    lab_nodes.block("node3")
+    try:
+        started = time.monotonic()
+        with pytest.raises(HostUnreachable, match=r"node3 \(root@127\.42\.100\.12:\d+\).*"
+                                                  "timed out after 2s"):
+            transport.run("true")
+        assert time.monotonic() - started < 4
+    finally:
+        lab_nodes.unblock("node3")
+    assert transport.run("true").ok
+    transport.close()
+
+
+@needs_nodes
+def test_refused_connection_is_unreachable(lab_nodes: LabNodes) -> None:
+    host = Host(name="ghost", address="127.42.100.99", port=22,
+                key_file=str(lab_nodes.client_key))
+    with pytest.raises(HostUnreachable, match=r"ghost \(root@127\.42\.100\.99:22\).*refused"):
+        SshTransport(host, settings(lab_nodes)).run("true")
+
+
+@needs_nodes
+def test_wrong_key_is_authentication_failure(lab_nodes: LabNodes, tmp_path: Path) -> None:
+    host = host_of(lab_nodes, "node1", key_file=str(other_key(tmp_path)))
+    with pytest.raises(AuthenticationFailed, match="node1 .*authentication failed"):
+        SshTransport(host, settings(lab_nodes)).run("true")
+
+
+@needs_nodes
+def test_missing_key_file_is_authentication_failure(lab_nodes: LabNodes,
+                                                    tmp_path: Path) -> None:
+    host = host_of(lab_nodes, "node1", key_file=str(tmp_path / "nope"))
+    with pytest.raises(AuthenticationFailed, match="key file .*nope does not exist"):
+        SshTransport(host, settings(lab_nodes)).run("true")
+
+
+@needs_nodes
+def test_changed_host_key_is_refused_and_nothing_runs(lab_nodes: LabNodes,
+                                                      tmp_path: Path) -> None:
+    node = lab_nodes.node("node1")
+    fake = other_key(tmp_path)
+    public = " ".join(Path(f"{fake}.pub").read_text().split()[:2])
+    known = tmp_path / "known_hosts"
+    name = node.address if node.port == 22 else f"[{node.address}]:{node.port}"
+    known.write_text(f"# operator's file\n127.9.9.9 {public}\n{name} {public}\n")
+    marker = Path(f"/tmp/octavia-must-not-exist-{uuid.uuid4().hex}")
+    transport = SshTransport(host_of(lab_nodes, "node1"), SshSettings(known_hosts=str(known)))
+    with pytest.raises(HostKeyMismatch) as caught:
+        transport.run(f"touch {marker}")
+    message = str(caught.value)
+    assert f"{known}:3" in message and "CHANGED" in message and "node1" in message
+    assert "\n" not in message
+    assert not marker.exists()
+
+
+@needs_nodes
+def test_hashed_known_hosts_entry_is_found(lab_nodes: LabNodes, tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text(lab_nodes.known_hosts.read_text())
+    subprocess.run(["ssh-keygen", "-H", "-f", str(known)], check=True, capture_output=True)
+    assert "|1|" in known.read_text()
+    transport = SshTransport(host_of(lab_nodes, "node2"), SshSettings(known_hosts=str(known)))
+    assert transport.run("echo ok").stdout == "ok\n"
+    transport.close()
+
+
+@needs_nodes
+def test_unknown_host_key_is_refused_and_nothing_runs(lab_nodes: LabNodes,
+                                                      tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    marker = Path(f"/tmp/octavia-must-not-exist-{uuid.uuid4().hex}")
+    transport = SshTransport(host_of(lab_nodes, "node1"), SshSettings(known_hosts=str(known)))
+    with pytest.raises(UnknownHostKey, match=f"node1 .*ssh-ed25519 SHA256:.* not in {known}"):
+        transport.run(f"touch {marker}")
+    assert not marker.exists()
+    missing = SshTransport(host_of(lab_nodes, "node1"),
+                           SshSettings(known_hosts=str(tmp_path / "absent")))
+    with pytest.raises(UnknownHostKey, match="does not exist"):
+        missing.run(f"touch {marker}")
+    assert not marker.exists()
+
+
+@needs_nodes
+def test_strict_checking_off_accepts_unknown_but_not_changed(lab_nodes: LabNodes,
+                                                             tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    loose = SshTransport(host_of(lab_nodes, "node1"),
+                         SshSettings(known_hosts=str(empty), strict_host_key_checking=False))
+    assert loose.run("echo ok").stdout == "ok\n"
+    loose.close()
+    assert empty.read_text() == ""  # accepted for this connection only, never saved
+
+
+@needs_nodes
+def test_connection_lost_mid_command(tmp_path: Path) -> None:
+    nodes = LabNodes(tmp_path / "lab")
+    try:
+        (node,) = nodes.start(default_specs(1, net="127.42.110"))
+        transport = SshTransport(Host("lost", node.address, node.port,
+                                      key_file=str(nodes.client_key)),
+                                 SshSettings(known_hosts=str(nodes.known_hosts)))
+        assert transport.run("true").ok
+        stopper = threading.Timer(0.5, nodes.stop)
+        stopper.start()
+        with pytest.raises(ConnectionLost, match="lost .*outcome is unknown"):
+            transport.run("sleep 20", timeout=30)
+        stopper.join()
+        with pytest.raises(HostUnreachable):
+            transport.run("true")
+    finally:
+        nodes.stop()
+
+
+@needs_nodes
+def test_errors_are_upgrade_errors_with_one_line() -> None:
+    for cls in (HostUnreachable, AuthenticationFailed, HostKeyMismatch, UnknownHostKey,
+                ConnectionLost, FileUnreadable):
+        assert issubclass(cls, UpgradeError)
+
+
+# -- threads and pool ---------------------------------------------------------------
+
+
+@needs_nodes
+def test_transports_in_parallel_threads(lab_nodes: LabNodes) -> None:
+    inventory = Inventory(
+        path="<test>", deployment="lab", flavor="deb", ssh=settings(lab_nodes),
+        hosts=tuple(host_of(lab_nodes, n) for n in ("node1", "node2", "node3")))
+    errors: list[str] = []
+    with TransportPool(inventory) as pool:
+        shared = pool.get("node1")
+
+        def work(name: str, worker: int) -> None:
+            transport = pool.get(name)
+            for i in range(15):
+                result = transport.run(f'echo "$OCTAVIA_LAB_NODE {worker} {i}"', timeout=20)
+                if result.stdout != f"{name} {worker} {i}\n":
+                    errors.append(f"{name}/{worker}/{i}: {result}")
+
+        threads = [threading.Thread(target=work, args=(name, w))
+                   for w in range(2) for name in ("node1", "node2", "node3")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == []
+        assert pool.get("node1") is shared
+        assert pool.get("node2") is not shared
+        with pytest.raises(KeyError):
+            pool.get("nodeX")
+        conns = [pool.get(n).connection for n in ("node1", "node2", "node3")]
+        assert all(c.is_connected for c in conns)
+    assert not any(c.is_connected for c in conns)
+
+
+# -- local ---------------------------------------------------------------------------
+
+
+def test_local_run_rc_output_env_stdin() -> None:
+    local = LocalTransport()
+    result = local.run('read x; echo "$x $V"; echo e >&2; exit 2', env={"V": "v'1"},
+                       stdin="hé\n")
+    assert (result.rc, result.stdout, result.stderr) == (2, "hé v'1\n", "e\n")
+    assert local.run("cat", timeout=5).stdout == ""  # stdin is /dev/null by default
+    assert local.name == "local"
+
+
+def test_local_timeout_kills_the_process_group() -> None:
+    marker = str(4000 + uuid.uuid4().int % 5000)
+    started = time.monotonic()
+    result = LocalTransport(kill_after=1).run(f"sleep {marker} & sleep {marker}; echo never",
+                                              timeout=0.5)
+    assert result.timed_out and "never" not in result.stdout
+    assert time.monotonic() - started < 3
+    assert live_processes_with(f"sleep {marker}") == []
+
+
+def test_local_timeout_escalates_to_sigkill() -> None:
+    marker = str(9000 + uuid.uuid4().int % 900)
+    result = LocalTransport(kill_after=0.5).run(
+        f"trap '' TERM; sleep {marker} & sleep {marker}", timeout=0.3)
+    assert result.timed_out and result.rc == 137
+    assert live_processes_with(f"sleep {marker}") == []
+
+
+def test_local_read_text(tmp_path: Path) -> None:
+    (tmp_path / "f.conf").write_text("x = 1\n")
+    assert LocalTransport().read_text(str(tmp_path / "f.conf")) == "x = 1\n"
+    with pytest.raises(FileUnreadable, match="missing.conf: No such file"):
+        LocalTransport().read_text(str(tmp_path / "missing.conf"))
