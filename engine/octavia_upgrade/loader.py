@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+from functools import lru_cache
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,8 +102,7 @@ def check_template(doc: Document, path: DataPath, text: str, *,
             form without ``{{ }}`` is allowed.
         names: the top-level names the template may use.
     """
-    import jinja2
-    from jinja2 import meta, nodes
+    from jinja2 import nodes
 
     from octavia_upgrade import templating
 
@@ -110,13 +110,12 @@ def check_template(doc: Document, path: DataPath, text: str, *,
     if expression and not templating.is_templated(text):
         source = "{{ " + text + " }}"
     env = templating.value_env()
-    try:
-        tree = templating.parse(source)
-        refs = templating.references(text)
-    except jinja2.TemplateSyntaxError as exc:
-        pos = _line_pos(doc, path, (exc.lineno or 1) - 1)
+    tree, error = _parse(source)
+    if error is not None:
+        pos = _line_pos(doc, path, error[0] - 1)
         return set(), [Diagnostic(doc.path, pos[0], pos[1], "jinja-syntax",
-                                  f"invalid template: {exc.message}")]
+                                  f"invalid template: {error[1]}")]
+    refs = _references(tree)
     diags: list[Diagnostic] = []
     pos = doc.pos(path)
     for node in tree.find_all((nodes.Filter, nodes.Test)):
@@ -128,7 +127,12 @@ def check_template(doc: Document, path: DataPath, text: str, *,
                                     f"unknown {what} {node.name!r}"
                                     f"{_suggest(node.name, sorted(table))}"))
     allowed = names | set(env.globals)
-    for name in sorted(meta.find_undeclared_variables(tree) - allowed):
+    # Names a template reads minus those it assigns itself ({% for %}, {% set %}).
+    # jinja2.meta.find_undeclared_variables does this by generating code,
+    # which costs more than the rest of lint together.
+    loaded = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
+    stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    for name in sorted(loaded - stored - allowed):
         diags.append(Diagnostic(doc.path, pos.line, pos.col, "unknown-variable",
                                 f"unknown template variable {name!r}"
                                 f"{_suggest(name, sorted(names))}; "
@@ -137,6 +141,43 @@ def check_template(doc: Document, path: DataPath, text: str, *,
 
 
 # -- checking -----------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _parse(source: str) -> tuple[Any, tuple[int, str] | None]:
+    """Parse a template once (runbooks repeat the same templates often).
+
+    Returns the tree, or ``None`` and ``(line, message)`` of the syntax error.
+    """
+    import jinja2
+
+    from octavia_upgrade import templating
+
+    try:
+        return templating.parse(source), None
+    except jinja2.TemplateSyntaxError as exc:
+        return None, (exc.lineno or 1, exc.message or "syntax error")
+
+
+def _references(tree: Any) -> set[tuple[str, ...]]:
+    """Attribute paths such as ``("params", "x")``, as :func:`templating.references`."""
+    from jinja2 import nodes
+
+    found: set[tuple[str, ...]] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        parts: list[str] = []
+        cur: Any = node
+        while isinstance(cur, (nodes.Getattr, nodes.Getitem)):
+            if isinstance(cur, nodes.Getattr):
+                parts.append(cur.attr)
+            elif isinstance(cur.arg, nodes.Const) and isinstance(cur.arg.value, str):
+                parts.append(cur.arg.value)
+            else:
+                parts.clear()
+            cur = cur.node
+        if isinstance(cur, nodes.Name) and parts:
+            found.add((cur.name, *reversed(parts)))
+    return found
 
 
 def _check(path: str, catalog: Catalog | None) -> tuple[Document | None, list[Diagnostic]]:
@@ -276,7 +317,8 @@ class _Semantics:
                 isinstance(default, bool) and ptype in ("integer", "number"))
             if not ok:
                 self.add(("parameters", name, "default"), "param-default",
-                         f"default {default!r} of parameter {name!r} is not a {ptype}")
+                         f"default {default!r} of parameter {name!r} is not "
+                         f"{'an' if ptype[0] in 'aeiou' else 'a'} {ptype}")
 
     # steps ---------------------------------------------------------------------
 
@@ -380,11 +422,8 @@ class _Semantics:
     def raw_params(self, path: DataPath, text: str) -> None:
         from jinja2 import nodes
 
-        from octavia_upgrade import templating
-
-        try:
-            tree = templating.parse(text)
-        except Exception:  # noqa: BLE001 - already reported as jinja-syntax
+        tree, error = _parse(text)
+        if error is not None:
             return
         for node in tree.find_all(nodes.Filter):
             if node.name != "raw" or node.node is None:

@@ -60,7 +60,87 @@ def _validator(name: str) -> Any:
     # CLI's start-up path may pay for it before it is needed.
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(load_schema(name))
+    return Draft202012Validator(_fast_schema(name))
+
+
+#: Top-level keys whose items are runbook steps.
+STEP_SECTIONS = ("steps", "rollback", "finally")
+
+
+@cache
+def _fast_schema(name: str) -> dict[str, Any]:
+    """The schema as validated here: steps are validated one by one.
+
+    The published runbook schema dispatches ``with:`` on ``kind`` through an
+    ``allOf`` of twelve ``if``/``then`` pairs, so jsonschema evaluates twelve
+    conditions per step. :func:`validate` instead checks each step against
+    the step schema without that chain, then its ``with:`` directly against
+    the ``then`` of its kind, read from the same schema: the findings are
+    the same, identical steps (common across runbooks) are validated once,
+    and lint stays fast.
+    """
+    schema = load_schema(name)
+    defs = dict(schema.get("$defs", {}))
+    fast = _inline({k: v for k, v in schema.items() if k != "$defs"}, defs)
+    if "step" in defs:
+        props = dict(fast.get("properties", {}))
+        for section in STEP_SECTIONS:
+            if section in props:
+                props[section] = {k: v for k, v in props[section].items() if k != "items"}
+        fast["properties"] = props
+    return fast if isinstance(fast, dict) else schema
+
+
+@cache
+def _step_validator(name: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    defs = load_schema(name)["$defs"]
+    step = {k: v for k, v in defs["step"].items() if k != "allOf"}
+    return Draft202012Validator(_inline(step, defs))
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """Replace local ``$ref``s by the definitions they name.
+
+    Resolving a ``$ref`` through jsonschema's registry on every step costs
+    more than the rest of the validation; the schemas have no recursive
+    references, so inlining is exact.
+    """
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] in defs:
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        return _inline({**defs[ref[8:]], **rest}, defs)
+    return {k: (_inline(v, defs) if k not in ("const", "enum", "default") else v)
+            for k, v in node.items()}
+
+
+@cache
+def _kind_rules(name: str) -> dict[str, tuple[str | None, bool]]:
+    """Step kind → (``$defs`` name of its ``with:`` schema, whether ``with:`` is required)."""
+    step = load_schema(name).get("$defs", {}).get("step", {})
+    rules: dict[str, tuple[str | None, bool]] = {}
+    for branch in step.get("allOf", ()):
+        kind = branch.get("if", {}).get("properties", {}).get("kind", {}).get("const")
+        then = branch.get("then", {})
+        ref = then.get("properties", {}).get("with", {}).get("$ref")
+        sub = ref.removeprefix("#/$defs/") if isinstance(ref, str) else None
+        if isinstance(kind, str):
+            rules[kind] = (sub, "with" in then.get("required", ()))
+    return rules
+
+
+@cache
+def _with_validator(name: str, kind: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    sub, _required = _kind_rules(name)[kind]
+    defs = load_schema(name).get("$defs", {})
+    return Draft202012Validator(_inline(defs[sub], defs))
 
 
 def validate(doc: Document, name: str) -> list[Diagnostic]:
@@ -68,14 +148,59 @@ def validate(doc: Document, name: str) -> list[Diagnostic]:
     out: set[Diagnostic] = set()
     for error in _validator(name).iter_errors(doc.data):
         out.update(_diagnostics(doc, error))
+    if "step" in load_schema(name).get("$defs", {}):
+        for section in STEP_SECTIONS:
+            items = doc.data.get(section)
+            if isinstance(items, list):
+                for i, step in enumerate(items):
+                    out.update(_step_diagnostics(doc, name, (section, i), step))
     return sorted(out)
+
+
+_STEP_CACHE: dict[tuple[str, str], list[tuple[DataPath, Any]]] = {}
+
+
+def _step_errors(name: str, step: Any) -> list[tuple[DataPath, Any]]:
+    """(path prefix, jsonschema error) pairs for one step; memoized by content."""
+    key = (name, json.dumps(step, sort_keys=True, default=repr))
+    cached = _STEP_CACHE.get(key)
+    if cached is not None:
+        return cached
+    found: list[tuple[DataPath, Any]] = [((), e) for e in _step_validator(name).iter_errors(step)]
+    rules = _kind_rules(name)
+    if isinstance(step, dict) and step.get("kind") in rules:
+        sub, required = rules[step["kind"]]
+        if "with" not in step:
+            if required:
+                found.append(((), None))  # reported as a missing 'with'
+        elif sub is not None and isinstance(step["with"], dict):
+            found += [(("with",), e) for e in _with_validator(name, step["kind"]).iter_errors(
+                step["with"])]
+    if len(_STEP_CACHE) > 4096:
+        _STEP_CACHE.clear()
+    _STEP_CACHE[key] = found
+    return found
+
+
+def _step_diagnostics(doc: Document, name: str, path: DataPath, step: Any) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for prefix, error in _step_errors(name, step):
+        if error is None:
+            kind = str(step.get("kind"))
+            article = "an" if kind[:1] in tuple("aeiou") else "a"
+            out.append(_diag(doc, doc.pos(path), "missing-field",
+                             f"missing required field 'with' in {_noun({'x-noun': 'step'}, path)}"
+                             f" ({article} {kind} step needs it)"))
+        else:
+            out.extend(_diagnostics(doc, error, prefix=(*path, *prefix)))
+    return out
 
 
 # -- error conversion ---------------------------------------------------------
 
 
-def _diagnostics(doc: Document, error: Any) -> list[Diagnostic]:
-    path: DataPath = tuple(error.absolute_path)
+def _diagnostics(doc: Document, error: Any, prefix: DataPath = ()) -> list[Diagnostic]:
+    path: DataPath = (*prefix, *error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
     keyword = error.validator
     rule = _rule(schema, keyword)

@@ -250,30 +250,20 @@ class _Builder:
         """Consume one event; True when the document is complete."""
         import yaml
 
-        if isinstance(event, yaml.DocumentStartEvent):
-            self.documents += 1
-            if self.documents > 1:
-                line, col = _mark(event.start_mark)
-                raise _fail(self.path, line, col, "yaml-syntax",
-                            "expected a single document in the file, but found another one")
-            return False
-        if isinstance(event, yaml.StreamEndEvent):
-            return True
-        if isinstance(event, (yaml.StreamStartEvent, yaml.DocumentEndEvent)):
-            return False
-        line, col = _mark(event.start_mark)
-        if isinstance(event, yaml.AliasEvent):
-            raise _fail(self.path, line, col, "yaml-alias",
-                        "YAML aliases (*name) are not allowed: write the value out")
-        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+        cls = type(event)
+        if cls in (yaml.MappingEndEvent, yaml.SequenceEndEvent):
             self.stack.pop()
             return False
+        if cls not in (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent):
+            return self._other(event)
+        mark = event.start_mark
+        line, col = mark.line + 1, mark.column + 1
         # A node starts: is it a mapping key, a mapping value or a list item?
         path: DataPath = ()
         parent = self.stack[-1] if self.stack else None
         if parent is not None:
             container, ppath, pending = parent
-            if isinstance(container, dict):
+            if type(container) is dict:
                 if pending is None:
                     self._key(event, parent, line, col)
                     return False
@@ -285,24 +275,36 @@ class _Builder:
             raise _fail(self.path, line, col, "yaml-too-deep",
                         f"nesting deeper than {MAX_DEPTH} levels")
         self.values[path] = (line, col)
-        if isinstance(event, yaml.MappingStartEvent):
-            self._check_tag(event.tag, "map", line, col)
-            value: Any = {}
-            self.stack.append([value, path, None])
-        elif isinstance(event, yaml.SequenceStartEvent):
-            self._check_tag(event.tag, "seq", line, col)
-            value = []
-            self.stack.append([value, path, None])
+        if cls is yaml.ScalarEvent:
+            value: Any = self._scalar(event, path, line, col)
         else:
-            value = self._scalar(event, path, line, col)
+            expected = "map" if cls is yaml.MappingStartEvent else "seq"
+            self._check_tag(event.tag, expected, line, col)
+            value = {} if expected == "map" else []
+            self.stack.append([value, path, None])
         if parent is None:
             self.root = value
-            self.root_kind = type(event).__name__
-        elif isinstance(parent[0], dict):
+            self.root_kind = cls.__name__
+        elif type(parent[0]) is dict:
             parent[0][path[-1]] = value
         else:
             parent[0].append(value)
         return False
+
+    def _other(self, event: Any) -> bool:
+        import yaml
+
+        if isinstance(event, yaml.AliasEvent):
+            line, col = _mark(event.start_mark)
+            raise _fail(self.path, line, col, "yaml-alias",
+                        "YAML aliases (*name) are not allowed: write the value out")
+        if isinstance(event, yaml.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                line, col = _mark(event.start_mark)
+                raise _fail(self.path, line, col, "yaml-syntax",
+                            "expected a single document in the file, but found another one")
+        return isinstance(event, yaml.StreamEndEvent)
 
     def _key(self, event: Any, frame: list[Any], line: int, col: int) -> None:
         import yaml
@@ -342,9 +344,13 @@ class _Builder:
     def _scalar(self, event: Any, path: DataPath, line: int, col: int) -> Any:
         import yaml
 
-        tag = self._resolve(event)
-        if event.style in ("|", ">"):
+        style = event.style
+        if style in ("|", ">"):
             self.blocks.append(path)
+        if event.tag is None and style and style != ":":
+            # Quoted and block scalars without a tag are always strings.
+            return event.value
+        tag = self._resolve(event)
         if tag in (_TAG + "str", _TAG + "timestamp"):
             return str(event.value)
         if tag == _TAG + "null":
