@@ -1,0 +1,156 @@
+"""Plan a multi-release upgrade as a chain of sequential runbooks.
+
+The upstream upgrade guide supports sequential upgrades only ("upgrading from
+Pike to Queens is supported while from Pike to Rocky is not"), so a longer
+upgrade is a list of adjacent hops, each with its own reviewed runbook. For
+every hop this module gathers the facts an operator plans around: the
+runbook, the steps with stated data-plane impact, how many database
+migrations run, and whether a new amphora image is required or recommended.
+
+Pure: it reads packaged data and the runbook files, nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from octavia_upgrade.errors import Refused
+
+#: Why skip-level (SLURP) jumps are refused, for messages and docs.
+SEQUENTIAL_ONLY = (
+    "the Octavia upgrade guide supports sequential upgrades only (e.g. Pike to Queens, "
+    "not Pike to Rocky); skip-level (SLURP) upgrades are not part of it, so every "
+    "release in between is upgraded to in turn"
+)
+
+
+@dataclass(frozen=True)
+class ImpactStep:
+    """A runbook step whose author stated a data-plane impact."""
+
+    step_id: str
+    name: str
+    impact: str
+
+
+@dataclass(frozen=True)
+class AmphoraFacts:
+    image: str  # required | recommended | none
+    failover: bool
+    ordering: str | None = None
+    reasons: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    inferred: bool = False
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One sequential upgrade ``src`` → ``dst`` and its runbook."""
+
+    src: str
+    dst: str
+    runbook: Path
+    migrations: tuple[str, ...]
+    data_plane: tuple[ImpactStep, ...]
+    amphora: AmphoraFacts
+    dst_slurp: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def name(self) -> str:
+        return f"{self.src}-to-{self.dst}"
+
+    @property
+    def migration_count(self) -> int:
+        return len(self.migrations)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "hop": self.name, "from": self.src, "to": self.dst, "runbook": str(self.runbook),
+            "migrations": self.migration_count, "migration_revisions": list(self.migrations),
+            "data_plane_impact": [{"step": s.step_id, "name": s.name, "impact": s.impact}
+                                  for s in self.data_plane],
+            "amphora_image": self.amphora.image, "amphora_failover": self.amphora.failover,
+            "ordering": self.amphora.ordering, "amphora_reasons": list(self.amphora.reasons),
+            "release_notes": list(self.amphora.notes), "to_is_slurp": self.dst_slurp,
+            "notes": list(self.notes),
+        }
+
+
+@cache
+def amphora_facts() -> dict[str, AmphoraFacts]:
+    """Per release upgraded into: image/failover/ordering facts (``amphora_facts.yaml``)."""
+    import yaml
+
+    from octavia_upgrade.resources import data_path
+
+    raw = yaml.safe_load(data_path("amphora_facts.yaml").read_text(encoding="utf-8"))
+    return {series: AmphoraFacts(image=f["image"], failover=bool(f["failover"]),
+                                 ordering=f.get("ordering"),
+                                 reasons=tuple(f.get("reasons") or ()),
+                                 notes=tuple(f.get("notes") or ()),
+                                 inferred=bool(f.get("inferred", False)))
+            for series, f in raw["releases"].items()}
+
+
+def skip_level_message(src: str, dst: str) -> str:
+    """The refusal for a direct ``src`` → ``dst`` jump, naming the chain to use."""
+    from octavia_upgrade.catalog import load_catalog
+
+    cat = load_catalog()
+    a, b = cat.get(src), cat.get(dst)
+    names = cat.chain_names(a.series, b.series)
+    slurp = " (both are SLURP releases)" if a.slurp and b.slurp else ""
+    return (f"{a.series}-to-{b.series}{slurp} is not a sequential upgrade: {SEQUENTIAL_ONLY}. "
+            f"Use the chain: {', '.join(names)}")
+
+
+def plan_chain(src: str, dst: str, runbooks_dir: str | Path | None = None) -> list[Hop]:
+    """The sequential hops from ``src`` to ``dst`` with the facts of each.
+
+    Args:
+        src: deployed release (series or version id).
+        dst: wanted release.
+        runbooks_dir: where ``<from>-to-<to>.yaml`` files are; default: the shipped ones.
+
+    Raises:
+        Refused: a downgrade, an unknown release, or a hop without a runbook.
+        InvalidInput: a hop's runbook does not load (it is reported with its position).
+    """
+    from octavia_upgrade.catalog import UnknownRelease, load_catalog, migrations_between
+    from octavia_upgrade.loader import load_runbook
+
+    cat = load_catalog()
+    try:
+        pairs = cat.chain(src, dst)
+    except UnknownRelease as exc:
+        raise Refused(f"unknown release {exc.args[0]!r}; known: {', '.join(cat.names())}") from None
+    if runbooks_dir is None:
+        from octavia_upgrade.resources import runbooks_dir as shipped
+
+        runbooks_dir = shipped()
+    root = Path(runbooks_dir)
+    missing = [f"{a.series}-to-{b.series}" for a, b in pairs
+               if not (root / f"{a.series}-to-{b.series}.yaml").is_file()]
+    if missing:
+        raise Refused(f"no runbook for {', '.join(missing)} in {root}: the chain "
+                      f"{src} → {dst} cannot be planned ({SEQUENTIAL_ONLY})")
+    facts = amphora_facts()
+    hops: list[Hop] = []
+    for a, b in pairs:
+        path = root / f"{a.series}-to-{b.series}.yaml"
+        rb = load_runbook(path, catalog=cat)
+        impact = tuple(ImpactStep(s.id, s.name, s.data_plane_impact)
+                       for s in rb.steps if s.data_plane_impact)
+        migs = tuple(m["revision"] for m in migrations_between(a.series, b.series))
+        notes: list[str] = []
+        if b.unverified:
+            notes.append(f"{b.label} facts are not confirmed by an upstream release tag")
+        hops.append(Hop(src=a.series, dst=b.series, runbook=path, migrations=migs,
+                        data_plane=impact,
+                        amphora=facts.get(b.series, AmphoraFacts(image="none", failover=False)),
+                        dst_slurp=b.slurp, notes=tuple(notes)))
+    return hops
