@@ -11,10 +11,10 @@ Keys and trust are real too: the lab generates a client key, one host key per
 node, an ``authorized_keys`` file and a ``known_hosts`` file listing every
 node's host key, so clients keep strict host-key checking on.
 
-A node can be made *unreachable* (:meth:`LabNodes.block`): an nftables rule in
-a table owned by this lab drops every packet to the node's address and port,
-so connections time out exactly as with a host that left the network, while
-its sshd keeps running.
+A node can be made *unreachable* (:meth:`LabNodes.block`): nftables rules in
+a table owned by this lab drop every packet to and from the node's address and
+SSH port, so connections time out exactly as with a host that left the
+network, while its sshd keeps running.
 
 Everything the lab starts is recorded in ``BASE/nodes.json`` (PID plus the
 process start time, so a recycled PID is never signalled) and stopped by PID in
