@@ -114,6 +114,11 @@ class Settings:
     #: Options present in a file that this version does not know (typos?).
     warnings: tuple[Diagnostic, ...] = ()
 
+    @property
+    def database_url(self) -> str | None:
+        """``[database] connection``, or None for the SQLite default in state_dir."""
+        return self.database_connection
+
     def secret_values(self) -> list[str]:
         """Values of secret options (to register with the log redactor)."""
         from urllib.parse import unquote, urlsplit

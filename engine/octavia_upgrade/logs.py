@@ -61,7 +61,14 @@ class Redactor:
         self.add(*values)
 
     def add(self, *values: Any) -> None:
-        """Register secret values (strings or numbers); their quoted forms too."""
+        """Register secret values (strings or numbers); their quoted forms too.
+
+        A value registered with any redactor is also registered with the
+        process-wide :data:`REDACTOR`: a secret anywhere is a secret everywhere.
+        """
+        glob = globals().get("REDACTOR")
+        if glob is not None and glob is not self:
+            glob.add(*values)
         with self._lock:
             for value in values:
                 if value is None or isinstance(value, bool):
@@ -169,7 +176,9 @@ def register_secrets(*values: Any) -> None:
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 #: Events after which the JSON log is fsynced (a crash right after must not lose them).
-SYNC_EVENTS = frozenset({"run.start", "run.end", "step.end", "run.interrupted", "run.resumed"})
+SYNC_EVENTS = frozenset({"run.start", "run.end", "step.end", "run.interrupted", "run.resumed",
+                         "run-started", "run-finished", "attempt-finished", "resumed",
+                         "interrupted", "approved"})
 #: JSON field order: the identifying fields first, the rest as logged.
 _FIRST = ("timestamp", "level", "event", "run_id", "step_id", "host", "attempt", "phase",
           "status", "rc", "duration")
@@ -245,15 +254,48 @@ class _Sink:
 _SINK: _Sink | None = None
 
 
+def _processors(redactor: Redactor | None) -> list[Any]:
+    import structlog
+
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+        structlog.processors.format_exc_info,
+        # Last before the sinks, so nothing added later escapes it.
+        redactor if redactor is not None else REDACTOR,
+        lambda _logger, _name, event_dict: event_dict,
+    ]
+
+
+def _open_json(state_dir: Path, run_id: str) -> tuple[Path, TextIO]:
+    path = run_log_path(state_dir, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Appended to: a resumed run continues its own log.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    return path, os.fdopen(fd, "a", encoding="utf-8")
+
+
+def _console(color: str, console_file: TextIO | None) -> Any:
+    from rich.console import Console
+
+    return Console(file=console_file, stderr=console_file is None, highlight=False,
+                   markup=False, emoji=False, no_color=color == "never",
+                   force_terminal=True if color == "always" else None)
+
+
+def _console_level(verbosity: int, quiet: bool) -> int:
+    return LEVELS["warning"] if quiet else LEVELS["debug"] if verbosity > 0 else LEVELS["info"]
+
+
 def configure(*, state_dir: Path | None = None, run_id: str | None = None, verbosity: int = 0,
               quiet: bool = False, color: str = "auto", redactor: Redactor | None = None,
               console: bool = True, console_file: TextIO | None = None) -> Path | None:
-    """Set up logging for this process; returns the run's JSON log path (if ``run_id``).
+    """Set up process-wide logging (``get_logger``); returns the run's JSON log path.
 
     Args:
         state_dir: where ``logs/<run_id>.jsonl`` goes (needed with ``run_id``).
-        run_id: the run being executed; bound to every event. The file is
-            appended to, so a resumed run continues its log.
+        run_id: the run being executed; bound to every event.
         verbosity: ``-v`` count; 1+ shows debug events on the console.
         quiet: only warnings and errors on the console.
         color: ``auto``, ``always`` or ``never`` (``[console] color``).
@@ -261,44 +303,76 @@ def configure(*, state_dir: Path | None = None, run_id: str | None = None, verbo
         console_file: where console lines go (default: standard error).
     """
     import structlog
-    from rich.console import Console
 
     global _SINK
     close()
-    path = None
-    json_file = None
+    path = json_file = None
     if run_id is not None:
         if state_dir is None:
             raise ValueError("configure(run_id=...) needs state_dir")
-        path = run_log_path(state_dir, run_id)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        json_file = os.fdopen(fd, "a", encoding="utf-8")
-    rich_console = None
-    if console:
-        rich_console = Console(file=console_file, stderr=console_file is None, highlight=False,
-                               markup=False, emoji=False, no_color=color == "never",
-                               force_terminal=True if color == "always" else None)
-    level = LEVELS["warning"] if quiet else LEVELS["debug"] if verbosity > 0 else LEVELS["info"]
-    _SINK = _Sink(json_file, rich_console, level, verbosity > 0)
-    sink = _SINK
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
-            structlog.processors.format_exc_info,
-            redactor if redactor is not None else REDACTOR,
-            lambda _logger, _name, event_dict: event_dict,
-        ],
-        logger_factory=lambda *args: sink,
-        wrapper_class=structlog.BoundLogger,
-        cache_logger_on_first_use=False,
-    )
+        path, json_file = _open_json(state_dir, run_id)
+    _SINK = sink = _Sink(json_file, _console(color, console_file) if console else None,
+                         _console_level(verbosity, quiet), verbosity > 0)
+    structlog.configure(processors=_processors(redactor), logger_factory=lambda *args: sink,
+                        wrapper_class=structlog.BoundLogger, cache_logger_on_first_use=False)
     structlog.contextvars.clear_contextvars()
     if run_id is not None:
         structlog.contextvars.bind_contextvars(run_id=run_id)
     return path
+
+
+class RunLog:
+    """The JSON log of one run, independent of the process-wide configuration.
+
+    ``log.info("attempt-finished", step_id=..., host=..., rc=0)`` writes one
+    redacted JSON line to :attr:`path` (and, if asked, the console).
+    """
+
+    def __init__(self, path: Path, sink: _Sink, logger: Any) -> None:
+        self.path = path
+        self._sink = sink
+        self._logger = logger
+
+    def bind(self, **values: Any) -> RunLog:
+        return RunLog(self.path, self._sink, self._logger.bind(**values))
+
+    def debug(self, event: str, **kw: Any) -> None:
+        self._logger.debug(event, **kw)
+
+    def info(self, event: str, **kw: Any) -> None:
+        self._logger.info(event, **kw)
+
+    def warning(self, event: str, **kw: Any) -> None:
+        self._logger.warning(event, **kw)
+
+    def error(self, event: str, **kw: Any) -> None:
+        self._logger.error(event, **kw)
+
+    def exception(self, event: str, **kw: Any) -> None:
+        self._logger.error(event, exc_info=True, **kw)
+
+    def sync(self) -> None:
+        self._sink.sync()
+
+    def close(self) -> None:
+        self._sink.close()
+
+
+def run_logger(state_dir: Path, run_id: str, *, redactor: Redactor | None = None,
+               console: bool = False, verbosity: int = 0, quiet: bool = False,
+               color: str = "auto", console_file: TextIO | None = None) -> RunLog:
+    """Open ``<state_dir>/logs/<run_id>.jsonl`` for appending; every event carries ``run_id``.
+
+    The console is off by default (the CLI's progress display owns it).
+    """
+    import structlog
+
+    path, json_file = _open_json(Path(state_dir), run_id)
+    sink = _Sink(json_file, _console(color, console_file) if console else None,
+                 _console_level(verbosity, quiet), verbosity > 0)
+    logger = structlog.wrap_logger(sink, processors=_processors(redactor),
+                                   wrapper_class=structlog.BoundLogger, run_id=run_id)
+    return RunLog(path, sink, logger)
 
 
 def get_logger(**initial: Any) -> Any:
