@@ -395,8 +395,8 @@ def test_connection_lost_mid_command(tmp_path: Path) -> None:
         nodes.stop()
 
 
-@needs_nodes
-def test_errors_are_upgrade_errors_with_one_line() -> None:
+def test_transport_errors_are_upgrade_errors() -> None:
+    # The CLI maps UpgradeError to an exit code and a message, never a traceback.
     for cls in (HostUnreachable, AuthenticationFailed, HostKeyMismatch, UnknownHostKey,
                 ConnectionLost, FileUnreadable):
         assert issubclass(cls, UpgradeError)

@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,7 +181,7 @@ def test_stop_from_a_new_process_after_a_crash(tmp_path: Path) -> None:
         # Another process (``lab down`` after the test runner died) knows
         # nothing but the directory.
         done = subprocess.run(
-            ["python3", "-c", "import sys; from octavia_upgrade.lab.nodes import LabNodes; "
+            [sys.executable, "-c", "import sys; from octavia_upgrade.lab.nodes import LabNodes; "
                               "LabNodes(sys.argv[1]).stop()", str(base)],
             capture_output=True, text=True, timeout=60, check=False,
             env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "engine")})
