@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "plan": "octavia_upgrade.cli.plan",
     "run": "octavia_upgrade.cli.run",
     "resume": "octavia_upgrade.cli.resume",
+    "report": "octavia_upgrade.cli.report",
 }
 
 EPILOG = """\
