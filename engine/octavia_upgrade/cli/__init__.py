@@ -29,6 +29,9 @@ COMMANDS: dict[str, str] = {
     "run": "octavia_upgrade.cli.run",
     "resume": "octavia_upgrade.cli.resume",
     "report": "octavia_upgrade.cli.report",
+    "runs": "octavia_upgrade.cli.runs",
+    "show": "octavia_upgrade.cli.show",
+    "unlock": "octavia_upgrade.cli.unlock",
 }
 
 EPILOG = """\

@@ -1,0 +1,112 @@
+"""``octavia-upgrade show RUN_ID``: one run as recorded, step by step."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from octavia_upgrade.cli.output import add_format, dump, emit, table
+
+HELP = "show one run: summary, latest result per step and host, approvals, events"
+DESCRIPTION = """\
+Show what the state database recorded for RUN_ID: who ran which runbook
+where and when, the latest attempt of every (step, host) with status, exit
+code and duration, the approvals given, and the run's events (resumed,
+interrupted, lock broken, ...). With -v, the recorded output of steps that
+did not succeed. -f json adds every attempt and the recorded evidence.
+Secrets were masked before they were stored.
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_id", metavar="RUN_ID", help="a run id from `octavia-upgrade runs`")
+    add_format(p, ("table", "json"), "table")
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 60:
+        return f"{value:.1f}s"
+    return f"{int(value // 60)}m{int(value % 60):02d}s"
+
+
+def run(args: argparse.Namespace) -> int:
+    from octavia_upgrade.cli.common import open_store
+    from octavia_upgrade.logs import Redactor
+
+    settings, store = open_store(args)
+    try:
+        run_ = store.get_run(args.run_id)
+        latest = list(store.latest_results(run_.id).values())
+        attempts = store.results(run_.id)
+        approvals = store.approvals(run_.id)
+        events = store.events(run_.id)
+        evidence = store.evidence(run_.id)
+        lock = store.get_lock(run_.deployment)
+    finally:
+        store.close()
+    holds_lock = lock is not None and lock.run_id == run_.id
+    redactor = Redactor(settings.secret_values())
+    if args.format == "json":
+        emit(dump(redactor.redact({
+            "run": run_.as_dict(), "results": [r.as_dict() for r in latest],
+            "attempts": [r.as_dict() for r in attempts],
+            "approvals": [a.as_dict() for a in approvals],
+            "events": [e.as_dict() for e in events],
+            "evidence": [e.as_dict() for e in evidence],
+            "lock": lock.as_dict() if holds_lock and lock else None,
+        }), "json"))
+        return 0
+    emit(redactor.redact(_text(run_, latest, approvals, events, holds_lock, lock,
+                               args.verbose)))
+    return 0
+
+
+def _text(run_: Any, latest: list[Any], approvals: list[Any], events: list[Any],
+          holds_lock: bool, lock: Any, verbose: int) -> str:
+    from octavia_upgrade.state import isoformat
+
+    out = [
+        f"run         {run_.id}",
+        f"status      {run_.status}",
+        f"runbook     {run_.runbook_name} revision {run_.runbook_revision} "
+        f"({run_.runbook_path}, sha256 {run_.runbook_sha256[:12]})",
+        f"upgrade     {run_.from_release} → {run_.to_release}",
+        f"deployment  {run_.deployment}" + (f" (inventory {run_.inventory_path})"
+                                           if run_.inventory_path else ""),
+        f"operator    {run_.user} on {run_.hostname}, pid {run_.pid}",
+        f"started     {isoformat(run_.started_at)}",
+        f"ended       {isoformat(run_.ended_at) or '-'}"
+        + (f" ({_seconds(run_.duration)})" if run_.duration is not None else ""),
+        f"tool        octavia-upgrade {run_.tool_version or '?'}, "
+        f"catalog {run_.catalog_version or '?'}",
+    ]
+    if holds_lock:
+        out.append(f"lock        this run holds the lock of {run_.deployment} "
+                   f"(pid {lock.pid} on {lock.hostname})")
+    if latest:
+        rows = [[r.step_id, r.host or "-", r.phase, r.attempt, r.status,
+                 "-" if r.rc is None else r.rc, isoformat(r.started_at), _seconds(r.duration),
+                 r.message.splitlines()[0] if r.message else ""] for r in latest]
+        out += ["", "steps (latest attempt per step and host)",
+                table(["step", "host", "phase", "attempt", "status", "rc", "started",
+                       "duration", "message"], rows)]
+    else:
+        out += ["", "no steps recorded"]
+    if approvals:
+        out += ["", "approvals", table(["step", "user", "how", "at"], [
+            [a.step_id, a.user, a.how, isoformat(a.approved_at)] for a in approvals])]
+    if events:
+        out += ["", "events", table(["at", "event", "details"], [
+            [isoformat(e.at), e.kind,
+             ", ".join(f"{k}={v}" for k, v in e.data.items() if not isinstance(v, dict))]
+            for e in events])]
+    if verbose:
+        for r in latest:
+            if r.status != "succeeded" and (r.stdout_tail or r.stderr_tail):
+                out += ["", f"output of {r.step_id} on {r.host or '-'} "
+                            f"(attempt {r.attempt}, {r.status})"]
+                out += [f"  | {line}" for line in r.stdout_tail.splitlines()]
+                out += [f"  ! {line}" for line in r.stderr_tail.splitlines()]
+    return "\n".join(out)

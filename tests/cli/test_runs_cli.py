@@ -1,0 +1,168 @@
+"""``runs``, ``show`` and ``unlock`` as an operator runs them, against a real state DB."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from octavia_upgrade.state import Store, open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = str(ROOT / ".venv/bin/octavia-upgrade")
+
+
+def cli(state_dir: Path, *argv: str, config: Path | None = None) -> subprocess.CompletedProcess:
+    pre = ["--config-file", str(config)] if config else []
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(state_dir.parent),
+           "OCTAVIA_UPGRADE_STATE_DIR": str(state_dir)}
+    return subprocess.run([CLI, *pre, *argv], capture_output=True, text=True, check=False,
+                          env=env, timeout=60)
+
+
+def make_run(store: Store, deployment: str = "lab", **kw: Any) -> Any:
+    return store.create_run(
+        runbook_name="dalmatian-to-epoxy", runbook_path="runbooks/dalmatian-to-epoxy.yaml",
+        runbook_sha256="cd" * 32, runbook_revision=2, from_release="dalmatian",
+        to_release="epoxy", deployment=deployment, inventory_path="inventory/lab.yaml",
+        catalog_version="2026.11", **kw)
+
+
+@pytest.fixture
+def populated(tmp_path: Path) -> tuple[Path, list[Any]]:
+    state = tmp_path / "state"
+    with open_store(None, state) as store:
+        done = make_run(store)
+        for host in ("ctl1", "ctl2"):
+            rid = store.record_start(done.id, "stop-housekeeping", host, 1)
+            store.record_end(rid, "succeeded", 0, "stopped\n")
+        store.record_approval(done.id, "approve-migration", "prompt", user="alice")
+        store.set_run_status(done.id, "succeeded")
+
+        failed = make_run(store, deployment="prod-east")
+        first = store.record_start(failed.id, "db-migrate", "ctl1", 1)
+        store.record_end(first, "failed", 1, "", "alembic: lock timeout\n",
+                         message="exit code 1")
+        store.record_start(failed.id, "db-migrate", "ctl1", 2)
+        store.mark_in_flight_unknown(failed.id)
+        store.record_event(failed.id, "interrupted", {"signal": "SIGTERM"})
+        store.set_run_status(failed.id, "interrupted")
+    return state, [done, failed]
+
+
+def test_runs_lists_newest_last(populated: tuple[Path, list[Any]]) -> None:
+    state, (done, failed) = populated
+    res = cli(state, "runs")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].split() == ["id", "runbook", "deployment", "status", "started", "ended"]
+    assert lines[2].startswith(done.id) and "succeeded" in lines[2] and "lab" in lines[2]
+    assert lines[3].startswith(failed.id) and "interrupted" in lines[3]
+    assert "dalmatian-to-epoxy (rev 2)" in lines[2]
+
+    data = json.loads(cli(state, "runs", "-f", "json").stdout)
+    assert [r["id"] for r in data] == [done.id, failed.id]
+    assert data[0]["status"] == "succeeded" and data[0]["ended_at"].endswith("Z")
+    only = json.loads(cli(state, "runs", "-f", "json", "-d", "prod-east").stdout)
+    assert [r["id"] for r in only] == [failed.id]
+
+
+def test_runs_on_an_empty_state_dir(tmp_path: Path) -> None:
+    res = cli(tmp_path / "fresh", "runs")
+    assert res.returncode == 0 and res.stdout.startswith("no runs recorded in sqlite:///")
+    assert json.loads(cli(tmp_path / "fresh", "runs", "-f", "json").stdout) == []
+
+
+def test_show_table_and_json(populated: tuple[Path, list[Any]]) -> None:
+    state, (done, failed) = populated
+    res = cli(state, "show", done.id)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert f"run         {done.id}" in out and "status      succeeded" in out
+    assert "dalmatian → epoxy" in out and "inventory/lab.yaml" in out
+    steps = [line.split() for line in out.splitlines() if line.startswith("stop-housekeeping")]
+    assert [(s[1], s[4], s[5]) for s in steps] == [("ctl1", "succeeded", "0"),
+                                                   ("ctl2", "succeeded", "0")]
+    assert "approve-migration  alice  prompt" in out
+
+    res = cli(state, "-v", "show", failed.id)
+    assert "db-migrate" in res.stdout and "unknown" in res.stdout
+    assert "interrupted" in res.stdout and "signal=SIGTERM" in res.stdout
+
+    data = json.loads(cli(state, "show", failed.id, "-f", "json").stdout)
+    assert data["run"]["id"] == failed.id
+    assert [(r["attempt"], r["status"]) for r in data["results"]] == [(2, "unknown")]
+    assert [(r["attempt"], r["status"]) for r in data["attempts"]] == [
+        (1, "failed"), (2, "unknown")]
+    assert data["attempts"][0]["stderr_tail"] == "alembic: lock timeout\n"
+    assert data["events"][0]["kind"] == "interrupted"
+
+
+def test_show_unknown_run_is_invalid_input(populated: tuple[Path, list[Any]]) -> None:
+    state, _ = populated
+    res = cli(state, "show", "20990101-000000-dead")
+    assert res.returncode == 2
+    assert "no run '20990101-000000-dead'" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_unlock_breaks_only_stale_locks_unless_forced(populated: tuple[Path, list[Any]]) -> None:
+    state, (done, failed) = populated
+    res = cli(state, "unlock", "lab")
+    assert res.returncode == 0 and "not locked; nothing to do" in res.stdout
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    with open_store(None, state) as store:
+        store.acquire_lock("prod-east", failed.id, user="bob", pid=gone.pid)
+        store.acquire_lock("lab", done.id, pid=os.getpid())  # this test process: alive
+        store.acquire_lock("remote", "20261125-000000-beef", hostname="ctl-far-away")
+
+    res = cli(state, "unlock", "lab")
+    assert res.returncode == 3
+    assert f"deployment 'lab' is locked by run {done.id}" in res.stderr
+    assert "still running" in res.stderr and "--force" in res.stderr
+
+    res = cli(state, "unlock", "remote")
+    assert res.returncode == 3 and "check on host ctl-far-away" in res.stderr
+
+    res = cli(state, "unlock", "prod-east", "--run", done.id)
+    assert res.returncode == 3 and f"not by run {done.id}" in res.stderr
+
+    res = cli(state, "unlock", "prod-east", "--run", failed.id)
+    assert res.returncode == 0, res.stderr
+    assert f"broke the lock of deployment 'prod-east' held by run {failed.id}" in res.stdout
+    assert f"pid {gone.pid} is no longer running" in res.stdout
+
+    res = cli(state, "unlock", "lab", "--force")
+    assert res.returncode == 0, res.stderr
+    with open_store(None, state) as store:
+        assert store.get_lock("lab") is None and store.get_lock("prod-east") is None
+        assert store.get_lock("remote") is not None
+        (ev,) = [e for e in store.events(done.id) if e.kind == "lock-broken"]
+        assert ev.data["forced"] is True
+        (ev,) = [e for e in store.events(failed.id) if e.kind == "lock-broken"]
+        assert ev.data["forced"] is False and ev.data["lock"]["user"] == "bob"
+
+
+def test_commands_use_the_configured_database(tmp_path: Path,
+                                              postgres_server: Any) -> None:
+    url = postgres_server.create_database("cli_runs")
+    try:
+        with open_store(url, tmp_path / "state") as store:
+            run = make_run(store)
+        conf = tmp_path / "octavia-upgrade.conf"
+        conf.write_text(f"[database]\nconnection = {url}\n")
+        res = cli(tmp_path / "state", "runs", config=conf)
+        assert res.returncode == 0, res.stderr
+        assert run.id in res.stdout
+        assert postgres_server.password not in res.stdout + res.stderr
+        assert not (tmp_path / "state" / "state.db").exists()
+        res = cli(tmp_path / "state", "show", "nope", config=conf)
+        assert res.returncode == 2 and postgres_server.password not in res.stderr
+        assert "postgresql+psycopg://octavia:***@127.0.0.1" in res.stderr
+    finally:
+        postgres_server.drop_database("cli_runs")
