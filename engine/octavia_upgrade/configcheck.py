@@ -288,6 +288,12 @@ def _check_setting(s: Setting, data: OptionData, prev: OptionData | None,
             return [Finding(*here, "error", "renamed",
                             f"{name} → {repl}: renamed in {when}; use the new name{note}",
                             replacement=repl)]
+        renamed = [series for series, c in changes if c["change"] == "renamed"]
+        if renamed and repl:
+            return [Finding(*here, "error", "renamed",
+                            f"{name} → {repl}: renamed in {renamed[0].capitalize()}, the old "
+                            f"name was removed in {when} (not read by {label}){note}",
+                            replacement=repl)]
         return [Finding(*here, "error", "removed",
                         f"{name} was removed in {when}" + (f": use {repl}" if repl else "")
                         + f" (not read by {label}){note}", replacement=repl)]

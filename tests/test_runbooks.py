@@ -1,0 +1,407 @@
+"""The shipped runbooks: complete, lint clean, and faithful to the upgrade guide.
+
+The structural tests read each runbook as loaded by the engine and check the
+cold-upgrade order of the upstream guide, plus what the release notes of each
+pair require. Rendering tests build a real plan of every runbook for the
+deb, rdo, devstack and kolla flavors and check the commands against the
+service and package names those deployment tools use.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from octavia_upgrade.catalog import load_catalog, migrations_between
+from octavia_upgrade.chain import amphora_facts
+from octavia_upgrade.loader import load_runbook
+from octavia_upgrade.model import Runbook, Step
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNBOOKS = ROOT / "runbooks"
+CAT = load_catalog()
+SERIES = CAT.names()[: CAT.names().index("hibiscus") + 1]
+PAIRS = [f"{a}-to-{b}" for a, b in zip(SERIES, SERIES[1:])]
+
+
+def _load(name: str) -> Runbook:
+    return load_runbook(RUNBOOKS / f"{name}.yaml")
+
+
+@pytest.fixture(scope="module", params=PAIRS)
+def runbook(request: pytest.FixtureRequest) -> Runbook:
+    return _load(request.param)
+
+
+def _ids(rb: Runbook) -> list[str]:
+    return [s.id for s in rb.steps]
+
+
+def _index(rb: Runbook, step_id: str) -> int:
+    ids = _ids(rb)
+    assert step_id in ids, f"{rb.metadata.name}: no step {step_id!r}"
+    return ids.index(step_id)
+
+
+def _rel(series: str):
+    return CAT.get(series)
+
+
+# --------------------------------------------------------------------------- the set
+
+
+def test_exactly_the_sequential_pairs_pike_to_hibiscus() -> None:
+    files = sorted(p.stem for p in RUNBOOKS.glob("*.yaml"))
+    assert files == sorted(PAIRS)
+    assert len(files) == 18
+    assert PAIRS[0] == "pike-to-queens" and PAIRS[-1] == "gazpacho-to-hibiscus"
+
+
+def test_metadata_names_adjacent_releases(runbook: Runbook) -> None:
+    md = runbook.metadata
+    assert md.name == Path(runbook.path).stem == f"{md.from_}-to-{md.to}"
+    assert CAT.is_adjacent(md.from_, md.to)
+    assert md.revision >= 1
+
+
+@pytest.mark.skipif(importlib.util.find_spec("octavia_upgrade.lint") is None,
+                    reason="octavia_upgrade.lint is not available")
+def test_every_runbook_lints_clean() -> None:
+    from octavia_upgrade.lint import lint_paths
+
+    result = lint_paths([RUNBOOKS])
+    assert [str(d) for d in result.diagnostics] == []  # warnings included
+    assert result.ok
+
+
+def test_references_cite_the_guide_and_target_release_notes(runbook: Runbook) -> None:
+    refs = runbook.metadata.references
+    to = _rel(runbook.metadata.to)
+    assert "https://docs.openstack.org/octavia/latest/admin/guides/upgrade.html" in refs
+    expected = ("unreleased" if to.series == "hibiscus" else (to.version_id or to.series))
+    assert f"https://docs.openstack.org/releasenotes/octavia/{expected}.html" in refs
+    notes = [r for r in refs if "/releasenotes/notes/" in r]
+    assert notes, "no release note file cited"
+    assert all(r.endswith(".yaml") for r in notes)
+
+
+# --------------------------------------------------------------------------- the guide's order
+
+
+def _image_step(rb: Runbook) -> int:
+    return _index(rb, "amphora-image-upload")
+
+
+def test_mandatory_stages_in_the_guides_order(runbook: Runbook) -> None:
+    frm = _rel(runbook.metadata.from_)
+    order = []
+    if frm.octavia_status:
+        order.append("upgrade-check")
+    else:
+        order.append("preflight-config-check")
+    order += ["stop-housekeeping", "stop-health-manager", "stop-api", "stop-worker"]
+    if frm.driver_agent:
+        order.append("stop-driver-agent")
+    order += ["db-backup", "upgrade-packages", "config-check", "db-upgrade", "start-services",
+              "wait-api"]
+    positions = [_index(runbook, i) for i in order]
+    assert positions == sorted(positions), list(zip(order, positions))
+    image = _image_step(runbook)
+    if runbook.metadata.name == "pike-to-queens":
+        # Queens: amphorae must run the new image BEFORE the controllers are upgraded.
+        assert image < _index(runbook, "stop-housekeeping")
+        assert image < _index(runbook, "failover-ping-hm-amphorae") < _index(runbook, "stop-housekeeping")
+    else:
+        assert image > _index(runbook, "start-services")
+        assert image > _index(runbook, "wait-api")
+
+
+def test_queens_to_rocky_upgrades_health_managers_before_the_image() -> None:
+    rb = _load("queens-to-rocky")
+    start = rb.step("start-services")
+    assert "health-manager" in start.with_["services"]
+    assert _index(rb, "start-services") < _index(rb, "amphora-image-upload")
+
+
+def test_services_are_stopped_one_kind_at_a_time_on_their_hosts(runbook: Runbook) -> None:
+    for svc in ("housekeeping", "health-manager", "api", "worker"):
+        s = runbook.step(f"stop-{svc}")
+        assert s.kind == "service"
+        assert s.with_["action"] == "stop" and list(s.with_["services"]) == [svc]
+        assert s.targets.roles == (svc,)
+        assert s.idempotent and s.retry.attempts >= 2 and s.timeout
+
+
+def test_driver_agent_only_from_stein_on(runbook: Runbook) -> None:
+    frm, to = _rel(runbook.metadata.from_), _rel(runbook.metadata.to)
+    assert ("stop-driver-agent" in _ids(runbook)) == frm.driver_agent
+    started = runbook.step("start-services").with_["services"]
+    assert ("driver-agent" in started) == to.driver_agent
+    assert started[-1] == "housekeeping"
+    assert started.index("worker") < started.index("api")
+
+
+def test_backup_is_a_parameter_on_by_default(runbook: Runbook) -> None:
+    p = runbook.parameters["backup"]
+    assert p.type == "boolean" and p.default is True
+    s = runbook.step("db-backup")
+    assert s.kind == "backup" and s.when and "params.backup" in s.when
+    assert s.with_["database"] == "octavia"
+
+
+def test_packages_include_octavia_lib_from_stein(runbook: Runbook) -> None:
+    to = _rel(runbook.metadata.to)
+    s = runbook.step("upgrade-packages")
+    assert s.kind == "packages" and s.with_["release"] == to.series
+    expected = ["octavia", "octavia-lib"] if to.octavia_lib_versions else ["octavia"]
+    assert list(s.with_["packages"]) == expected
+    assert not s.targets.roles and not s.targets.hosts  # every control-plane node
+
+
+def test_config_check_targets_the_new_release_and_stops_on_errors(runbook: Runbook) -> None:
+    s = runbook.step("config-check")
+    assert s.kind == "config_check"
+    assert s.with_["release"] == runbook.metadata.to
+    assert s.with_["fail_on"] == "error"
+
+
+def test_db_upgrade_runs_once_and_rolls_back(runbook: Runbook) -> None:
+    s = runbook.step("db-upgrade")
+    assert s.kind == "db_migrate" and s.with_ == {"action": "upgrade", "revision": "head"}
+    assert s.on_failure == "rollback" and not s.idempotent
+    assert str(len(migrations_between(runbook.metadata.from_, runbook.metadata.to))) in s.name
+
+
+def test_persistence_upgrade_only_with_the_jobboard_from_ussuri(runbook: Runbook) -> None:
+    to = runbook.metadata.to
+    has = "db-upgrade-persistence" in _ids(runbook)
+    assert has == (SERIES.index(to) >= SERIES.index("ussuri"))
+    if has:
+        assert runbook.parameters["jobboard_enabled"].default is False
+        s = runbook.step("db-upgrade-persistence")
+        assert s.with_["action"] == "upgrade_persistence"
+        assert s.when == "{{ params.jobboard_enabled }}"
+        assert _index(runbook, "db-upgrade") < _index(runbook, "db-upgrade-persistence") \
+            < _index(runbook, "start-services")
+
+
+def test_database_revision_is_checked_before_and_after(runbook: Runbook) -> None:
+    before = runbook.step("assert-db-at-from")
+    after = runbook.step("assert-db-at-to")
+    assert "release.from.alembic_head" in before.with_["that"]
+    assert "release.to.alembic_head" in after.with_["that"]
+    assert _index(runbook, "assert-db-at-from") < _index(runbook, "stop-housekeeping")
+    assert _index(runbook, "assert-db-at-to") > _index(runbook, "db-upgrade")
+
+
+# --------------------------------------------------------------------------- octavia-status
+
+
+def _checks(rb: Runbook) -> list[Step]:
+    return [s for s in rb.steps if s.kind == "upgrade_check"]
+
+
+def test_octavia_status_only_where_the_release_ships_it(runbook: Runbook) -> None:
+    frm, to = _rel(runbook.metadata.from_), _rel(runbook.metadata.to)
+    ids = [s.id for s in _checks(runbook)]
+    expected = (["upgrade-check"] if frm.octavia_status else []) + (
+        ["upgrade-check-target"] if frm.octavia_status and to.octavia_status else [])
+    assert ids == expected
+    if not frm.octavia_status:
+        s = runbook.step("preflight-config-check")
+        assert s.with_ == {"release": frm.series, "fail_on": "never"}
+
+
+def test_exit_255_is_never_success(runbook: Runbook) -> None:
+    for s in _checks(runbook):
+        assert s.with_.get("on_error", "fail") in ("approve", "fail")
+        if s.with_.get("on_error") == "approve":
+            assert s.with_.get("known_error"), f"{s.id}: approval without a named cause"
+
+
+@pytest.mark.parametrize("name", ["antelope-to-bobcat", "bobcat-to-caracal",
+                                  "caracal-to-dalmatian", "dalmatian-to-epoxy"])
+def test_known_oslo_policy_crash_is_an_approval_gate(name: str) -> None:
+    rb = _load(name)
+    for s in _checks(rb):
+        release = rb.metadata.from_ if s.id == "upgrade-check" else rb.metadata.to
+        if 13 <= _rel(release).octavia_major <= 16:
+            assert s.with_["on_error"] == "approve"
+            assert "NoSuchOptError" in s.with_["known_error"]
+            assert "oslo_policy" in s.with_["known_error"]
+
+
+def test_checks_run_before_stopping_and_with_new_code_before_migrating(runbook: Runbook) -> None:
+    ids = _ids(runbook)
+    if "upgrade-check" in ids:
+        assert _index(runbook, "upgrade-check") < _index(runbook, "stop-housekeeping")
+    if "upgrade-check-target" in ids:
+        assert _index(runbook, "upgrade-packages") < _index(runbook, "upgrade-check-target") \
+            < _index(runbook, "db-upgrade")
+
+
+# --------------------------------------------------------------------------- release notes
+
+
+def _impact_steps(rb: Runbook) -> list[Step]:
+    return [s for s in rb.steps if s.data_plane_impact]
+
+
+@pytest.mark.parametrize("name, step_id, before", [
+    ("zed-to-antelope", "failover-pre-train-amphorae", "stop-housekeeping"),
+    ("epoxy-to-flamingo", "failover-udp-and-default-cipher-lbs", None),
+    ("pike-to-queens", "failover-ping-hm-amphorae", "stop-housekeeping"),
+])
+def test_data_plane_actions_are_gated_with_stated_downtime(name: str, step_id: str,
+                                                            before: str | None) -> None:
+    rb = _load(name)
+    s = rb.step(step_id)
+    assert s.kind == "approval"
+    assert s.data_plane_impact and "minute" in s.data_plane_impact
+    if before:
+        assert _index(rb, step_id) < _index(rb, before)
+    else:  # after the control plane is updated and the new image is available
+        assert _index(rb, step_id) > _index(rb, "amphora-image-upload")
+
+
+def test_every_failover_release_has_a_gated_impact_step() -> None:
+    facts = amphora_facts()
+    for name in PAIRS:
+        to = name.split("-to-")[1]
+        if facts[to].failover:
+            assert _impact_steps(_load(name)), f"{name}: failover needed but no impact stated"
+
+
+@pytest.mark.parametrize("name, step_id, words", [
+    ("stein-to-train", "confirm-no-neutron-lbaas", ("neutron-lbaas", "v1")),
+    ("dalmatian-to-epoxy", "confirm-rbac-defaults", ("load_balancer_", "keystone default roles")),
+    ("epoxy-to-flamingo", "confirm-no-octavia-wsgi", ("octavia-wsgi",
+                                                      "octavia.wsgi.api:application")),
+])
+def test_removals_are_checked_before_the_control_plane_goes_down(name: str, step_id: str,
+                                                                 words: tuple[str, ...]) -> None:
+    rb = _load(name)
+    s = rb.step(step_id)
+    assert s.kind == "approval"
+    assert _index(rb, step_id) < _index(rb, "stop-housekeeping")
+    for w in words:
+        assert w in s.with_["message"]
+
+
+def test_image_step_skipped_without_an_image_file(runbook: Runbook) -> None:
+    upload, reminder = runbook.step("amphora-image-upload"), runbook.step("amphora-image-reminder")
+    assert upload.kind == "local" and reminder.kind == "approval"
+    assert runbook.parameters["amphora_image_file"].default == ""
+    from octavia_upgrade.templating import evaluate
+
+    ctx = {"params": {"amphora_image_file": ""}}
+    assert not evaluate(upload.when, ctx) and evaluate(reminder.when, ctx)
+    ctx = {"params": {"amphora_image_file": "/srv/amphora.qcow2"}}
+    assert evaluate(upload.when, ctx) and not evaluate(reminder.when, ctx)
+    assert "--tag" in upload.with_["command"]
+
+
+# --------------------------------------------------------------------------- rollback / finally
+
+
+def test_rollback_reinstalls_the_old_release_and_restores_the_backup(runbook: Runbook) -> None:
+    frm = runbook.metadata.from_
+    ids = [s.id for s in runbook.rollback]
+    # Listed in undo order; the engine runs the list bottom-up.
+    assert ids[::-1] == ["rollback-stop-services", "rollback-packages", "rollback-no-backup",
+                         "rollback-restore-db", "rollback-start-services"]
+    assert runbook.step("rollback-packages").with_["release"] == frm
+    assert "db-upgrade" in runbook.step("rollback-restore-db").when
+    assert [s.kind for s in runbook.finally_] == ["service", "db_migrate"]
+    assert all(s.with_["action"] in ("status", "current") for s in runbook.finally_)
+
+
+def test_shared_step_ids_are_used_everywhere(runbook: Runbook) -> None:
+    shared = {"db-revision-before", "assert-db-at-from", "approve-control-plane-outage",
+              "stop-housekeeping", "stop-health-manager", "stop-api", "stop-worker",
+              "db-backup", "upgrade-packages", "config-check", "db-upgrade", "start-services",
+              "wait-api", "verify-services", "db-revision-after", "assert-db-at-to",
+              "amphora-image-upload", "amphora-image-reminder"}
+    assert shared <= set(_ids(runbook))
+    doc = (ROOT / "docs" / "runbooks.md").read_text(encoding="utf-8")
+    for step_id in [s.id for s in runbook.all_steps()]:
+        assert f"`{step_id}`" in doc, f"step id {step_id} is not documented in docs/runbooks.md"
+
+
+# --------------------------------------------------------------------------- flavors
+
+
+def _inventory(tmp_path: Path, flavor: str) -> Path:
+    p = tmp_path / f"{flavor}.yaml"
+    p.write_text(f"""apiVersion: octavia-upgrade/v1
+kind: Inventory
+deployment: rehearsal
+flavor: {flavor}
+hosts:
+  ctl1: {{address: 192.0.2.11, roles: [api, worker, health-manager, housekeeping, driver-agent, db-migrate]}}
+  ctl2: {{address: 192.0.2.12, roles: [api, worker, health-manager, housekeeping, driver-agent]}}
+""", encoding="utf-8")
+    return p
+
+
+#: (flavor, stop-api command, packages fragment, db_manage fragment) from services.md.
+FLAVOR_FACTS = {
+    "deb": ("systemctl stop octavia-api", "python3-octavia python3-octavia-lib",
+            "octavia-db-manage --config-file /etc/octavia/octavia.conf upgrade head"),
+    "rdo": ("systemctl stop octavia-api", "dnf -y upgrade 'openstack-octavia-*' python3-octavia",
+            "octavia-db-manage --config-file /usr/share/octavia/octavia-dist.conf"),
+    "devstack": ("systemctl stop devstack@o-api.service",
+                 "git -C /opt/stack/octavia checkout -f stable/2025.1",
+                 "/opt/stack/data/venv/bin/octavia-db-manage --config-file"),
+    "kolla": ("docker stop octavia_api", "quay.io/openstack.kolla/\"$img\":2025.1-ubuntu-noble",
+              "--entrypoint octavia-db-manage quay.io/openstack.kolla/octavia-api:2025.1"),
+}
+
+
+@pytest.mark.parametrize("flavor", sorted(FLAVOR_FACTS))
+def test_every_runbook_renders_for_the_flavor(tmp_path: Path, flavor: str) -> None:
+    from octavia_upgrade.flavors import load_flavor
+    from octavia_upgrade.inventory import load_inventory
+    from octavia_upgrade.plan import build_plan, resolve_params
+
+    inv = load_inventory(_inventory(tmp_path, flavor))
+    fl = load_flavor(flavor)
+    units = set(fl.services.values())
+    for name in PAIRS:
+        rb = _load(name)
+        plan = build_plan(rb, inv, fl, CAT, resolve_params(rb, {}))
+        for ps in plan.steps:
+            for host, cmds in ps.commands.items():
+                for c in cmds:
+                    if not ps.deferred:
+                        assert "{{" not in c.replace("'{{.", "") and "{%" not in c, (name, ps.id, c)
+        stops = {ps.id: ps.commands["ctl1"] for ps in plan.steps if ps.id.startswith("stop-")}
+        for cmds in stops.values():
+            assert len(cmds) == 1 and cmds[0].split()[-1] in units
+
+
+@pytest.mark.parametrize("flavor", sorted(FLAVOR_FACTS))
+def test_dalmatian_to_epoxy_commands_per_flavor(tmp_path: Path, flavor: str) -> None:
+    from octavia_upgrade.flavors import load_flavor
+    from octavia_upgrade.inventory import load_inventory
+    from octavia_upgrade.plan import build_plan, resolve_params
+
+    rb = _load("dalmatian-to-epoxy")
+    plan = build_plan(rb, load_inventory(_inventory(tmp_path, flavor)), load_flavor(flavor),
+                      CAT, resolve_params(rb, {}))
+    stop_api, pkg, dbm = FLAVOR_FACTS[flavor]
+    assert plan.step("stop-api").commands["ctl1"] == (stop_api,)
+    assert pkg in plan.step("upgrade-packages").commands["ctl1"][0]
+    assert plan.step("db-upgrade").hosts == ("ctl1",)
+    assert dbm in plan.step("db-upgrade").commands["ctl1"][0]
+    backup = plan.step("db-backup").commands["ctl1"]
+    dump = [c for c in backup if "mysqldump" in c]
+    assert len(dump) == 1 and "mysqldump --defaults-extra-file=" in dump[0]
+    # Credentials come from the options file, never from the command line.
+    assert not re.search(r"\s(-p\S*|--password\S*)", dump[0])
+    assert plan.step("upgrade-check").hosts == ("ctl1",)
+    assert plan.step("wait-api").commands["ctl2"] == (
+        "wait up to 300s for http http://192.0.2.12:9876/",)
