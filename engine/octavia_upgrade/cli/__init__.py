@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "runs": "octavia_upgrade.cli.runs",
     "show": "octavia_upgrade.cli.show",
     "unlock": "octavia_upgrade.cli.unlock",
+    "lab": "octavia_upgrade.cli.lab",
 }
 
 EPILOG = """\

@@ -1,0 +1,141 @@
+"""``octavia-upgrade lab up|status|down|fault``: the rehearsal lab on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "rehearsal lab: a real Octavia control plane on this machine (up|status|down|fault)"
+DESCRIPTION = """\
+A rehearsal control plane on one machine, built on real parts: N sshd nodes on
+loopback addresses, each in its own mount namespace with its own Octavia venv
+running the five real services (managed by a systemctl stand-in), one MariaDB
+and one RabbitMQ, a load balancer created through the real API and kept ONLINE
+by heartbeats, and a haproxy VIP. `lab up` writes DIR/inventory.yaml for the
+engine (flavor venv). Needs root. See docs/lab.md.
+
+  lab up [--nodes 3] [--release dalmatian] [--bare]
+  lab status [-f table|json]
+  lab fault NODE unreachable | stuck-service UNIT | fail-migration |
+                 slow [DELAY] | disk-full [PATH] | clear
+  lab down
+
+DIR defaults to ./lab (in the current directory). The first `lab up` of a
+release builds its wheelhouse from PyPI into ~/.cache/octavia-upgrade/
+(OCTAVIA_UPGRADE_CACHE overrides); later labs install offline.
+
+exit codes: 0 ok, 1 the lab failed to start or a fault could not be made,
+2 invalid arguments, 3 refused (a lab is already up in DIR, not root).
+"""
+
+DEFAULT_DIR = "lab"
+
+
+def _dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dir", default=DEFAULT_DIR, metavar="DIR",
+                   help=f"lab directory (default: ./{DEFAULT_DIR})")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="lab_command", metavar="ACTION", parser_class=type(p))
+    sub.required = True
+    up = sub.add_parser("up", help="bring a lab up (minutes the first time)")
+    _dir(up)
+    up.add_argument("--nodes", type=int, default=3, metavar="N",
+                    help="number of nodes (default 3; up to 5, or 50 with --bare)")
+    up.add_argument("--release", default="dalmatian", metavar="SERIES",
+                    help="release to install (bobcat … hibiscus; default dalmatian)")
+    up.add_argument("--bare", action="store_true",
+                    help="sshd nodes only, no Octavia (benchmarks, up to 50 nodes)")
+    up.add_argument("--name", help="lab name; the deployment is lab-NAME "
+                                   "(default: the directory's name)")
+    up.add_argument("--net", default="127.42.0", metavar="A.B.C",
+                    help="loopback /24 for nodes and VIP (default 127.42.0)")
+    st = sub.add_parser("status", help="nodes, services, load balancers, amphorae, VIP")
+    _dir(st)
+    st.add_argument("-f", "--format", choices=("table", "json"), default="table")
+    down = sub.add_parser("down", help="stop everything the lab started and remove it")
+    _dir(down)
+    fault = sub.add_parser("fault", help="inject a fault on a node, or clear its faults")
+    _dir(fault)
+    fault.add_argument("node", metavar="NODE")
+    fault.add_argument("kind", metavar="KIND",
+                       choices=("unreachable", "stuck-service", "fail-migration", "slow",
+                                "disk-full", "clear"),
+                       help="unreachable | stuck-service | fail-migration | slow | "
+                            "disk-full | clear")
+    fault.add_argument("arg", nargs="?", metavar="ARG",
+                       help="stuck-service: UNIT; slow: DELAY (150ms); "
+                            "disk-full: PATH (/var/log/octavia)")
+
+
+def _print(text: str) -> None:
+    print(text, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from octavia_upgrade.lab.core import Lab
+
+    quiet = getattr(args, "quiet", False)
+    lab = Lab(args.dir, log=(lambda _t: None) if quiet else _print)
+    if args.lab_command == "up":
+        st = lab.up(nodes=args.nodes, release=args.release, bare=args.bare,
+                    net=args.net, name=args.name)
+        print(f"inventory: {lab.inventory_file}")
+        if not st.get("bare"):
+            print(f"try: octavia-upgrade lab status --dir {args.dir}")
+        return 0
+    if args.lab_command == "status":
+        data = lab.status()
+        if args.format == "json":
+            import json
+
+            print(json.dumps(data, indent=2))
+        else:
+            print(render_status(data))
+        return 0
+    if args.lab_command == "down":
+        left = lab.down()
+        return 1 if left else 0
+    if args.lab_command == "fault":
+        print(lab.fault(args.node, args.kind, args.arg))
+        return 0
+    print(f"unknown lab action {args.lab_command}", file=sys.stderr)
+    return 2
+
+
+def render_status(data: dict) -> str:
+    """The table form of ``lab status``."""
+    from octavia_upgrade.cli.output import table
+    from octavia_upgrade.lab.services import UNITS
+
+    short = [u.removeprefix("octavia-") for u in UNITS]
+    lines = [f"lab {data['dir']}: {data.get('status')}, release {data.get('release') or '-'}"
+             f", deployment {data.get('deployment')}"]
+    rows = []
+    for n in data["nodes"]:
+        svc = n.get("services") or {}
+        rows.append([n["name"], n.get("address") or "-", n["sshd"],
+                     *[svc.get(u, "-") for u in UNITS], ",".join(n["faults"]) or "-"])
+    lines.append(table(["node", "address", "sshd", *short, "faults"], rows))
+    if data.get("bare"):
+        return "\n".join(lines)
+    infra = data.get("infrastructure", {})
+    lines.append("")
+    lines.append("infrastructure: " + ", ".join(f"{k} {v}" for k, v in infra.items()))
+    vip = data.get("vip")
+    if vip:
+        lines.append(f"VIP {vip['url']}: {'reachable' if vip['reachable'] else 'NOT reachable'}")
+    lines.append("")
+    if data.get("api_error"):
+        lines.append(f"Octavia API: {data['api_error']}")
+    lbs = data.get("loadbalancers", [])
+    lines.append(table(["load balancer", "name", "vip", "provisioning", "operating"],
+                       [[lb["id"], lb["name"], lb["vip_address"], lb["provisioning_status"],
+                         lb["operating_status"]] for lb in lbs]))
+    lines.append("")
+    lines.append(table(["amphora", "load balancer", "status"],
+                       [[a["id"], a["loadbalancer_id"], a["status"]]
+                        for a in data.get("amphorae", [])]))
+    lines.append(f"\ninventory: {data['inventory']}")
+    return "\n".join(lines)

@@ -1,0 +1,262 @@
+"""Fault injection on lab nodes: what can go wrong on a real control-plane node.
+
+Each fault is made with the mechanism closest to the real failure:
+
+``unreachable``
+    The node leaves the network: an nftables rule (``LabNodes.block``) drops
+    every packet to its SSH address and port; new connections time out and
+    open ones hang. The node itself keeps running.
+``stuck-service UNIT``
+    The unit's processes are frozen with SIGSTOP, like a process hung in the
+    kernel: ``systemctl stop`` sends SIGTERM, waits its timeout, reports the
+    failure and exits 1; the process survives until ``systemctl kill -s KILL``.
+    ``clear`` sends SIGCONT; a SIGTERM sent meanwhile is then delivered and
+    the service stops, as it would have.
+``fail-migration``
+    Every ``octavia-db-manage upgrade`` on the node fails (exit 1, before any
+    migration runs) until ``clear``: a ``.pth`` hook in the venv's
+    site-packages wraps alembic's upgrade command. pip upgrades leave unknown
+    files alone, so the fault survives a package upgrade of the node.
+``slow [DELAY]``
+    Adds DELAY (default 150ms) in each direction to new SSH connections to the
+    node: an nftables DNAT rule in a table the lab owns sends them through a
+    relay (``lab.delayproxy``). (This kernel has no ``netem``.)
+``disk-full [PATH]``
+    PATH (default ``/var/log/octavia``) becomes a small tmpfs inside the
+    node's mount namespace with a copy of its files, then is filled: every
+    write there fails with ENOSPC. Processes that already had a file open
+    keep writing to the original.
+``clear``
+    Undoes every fault on the node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from octavia_upgrade.errors import InvalidInput
+from octavia_upgrade.lab import delayproxy
+from octavia_upgrade.lab.procs import Proc, free_port, wait_tcp
+from octavia_upgrade.lab.services import UNITS
+
+KINDS = ("unreachable", "stuck-service", "fail-migration", "slow", "disk-full", "clear")
+
+DEFAULT_DELAY = "150ms"
+DEFAULT_FULL_PATH = "/var/log/octavia"
+
+_HOOK_MODULE = "octavia_lab_fault_fail_migration"
+
+_HOOK_SOURCE = '''\
+"""Lab fault "fail-migration": octavia-db-manage upgrade fails until `lab fault NODE clear`."""
+import sys
+
+
+def _install():
+    try:
+        with open("/proc/self/cmdline", "rb") as f:
+            argv = [a.decode(errors="replace") for a in f.read().split(b"\\0") if a]
+    except OSError:
+        return
+    if not any(a.endswith("octavia-db-manage") for a in argv[:2]):
+        return
+    if not any(a.startswith("upgrade") for a in argv):
+        return
+    import alembic.command
+
+    def upgrade(*args, **kwargs):
+        raise RuntimeError("migration failed: fault injected by the octavia-upgrade lab "
+                           "(lab fault NODE fail-migration); clear it with "
+                           "`octavia-upgrade lab fault NODE clear`")
+
+    alembic.command.upgrade = upgrade
+
+
+_install()
+'''
+
+
+@dataclass(frozen=True)
+class Target:
+    """A node as faults need it."""
+
+    name: str
+    address: str
+    port: int
+    #: PID of the node's sshd: its mount namespace is the node's.
+    sshd_pid: int
+    #: Host folder holding the node's private paths (``fs/etc/octavia`` ...).
+    fs: Path
+    lab_dir: Path
+
+
+def parse_delay(text: str) -> float:
+    from octavia_upgrade.model import parse_duration
+
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        raise InvalidInput(f"slow: {exc}") from None
+    if not 0 < value <= 10:
+        raise InvalidInput(f"slow: delay {text} must be between 1ms and 10s")
+    return value
+
+
+def nat_table(lab_dir: Path) -> str:
+    digest = hashlib.sha256(str(lab_dir.resolve()).encode()).hexdigest()[:10]
+    return f"octavia_labnat_{digest}"
+
+
+def _nsenter(t: Target, script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["nsenter", "-t", str(t.sshd_pid), "-m", "--", "sh", "-c", script],
+                          capture_output=True, text=True, check=False, timeout=120)
+
+
+def _site_packages(t: Target) -> Path:
+    found = sorted((t.fs / "opt/octavia/venv/lib").glob("python3*/site-packages"))
+    if not found:
+        raise InvalidInput(f"{t.name} has no Octavia venv (a --bare lab?)")
+    return found[-1]
+
+
+def _unit_pid(t: Target, unit: str) -> Proc | None:
+    try:
+        parts = (t.fs / "run/octavia" / f"{unit}.pid").read_text().split()
+    except OSError:
+        return None
+    proc = Proc(unit, int(parts[0]), int(parts[1]) if len(parts) > 1 else None)
+    return proc if proc.alive() else None
+
+
+# -- inject -----------------------------------------------------------------------
+
+
+def stuck_service(t: Target, unit: str) -> dict[str, Any]:
+    unit = unit.removesuffix(".service")
+    if unit not in UNITS:
+        raise InvalidInput(f"stuck-service: unknown unit {unit!r}; one of {', '.join(UNITS)}")
+    proc = _unit_pid(t, unit)
+    if proc is None:
+        raise InvalidInput(f"stuck-service: {unit} is not running on {t.name}")
+    os.killpg(proc.pid, signal.SIGSTOP)
+    return {"unit": unit, "pid": proc.pid, "started": proc.started}
+
+
+def fail_migration(t: Target) -> dict[str, Any]:
+    site = _site_packages(t)
+    (site / f"{_HOOK_MODULE}.py").write_text(_HOOK_SOURCE)
+    (site / f"{_HOOK_MODULE}.pth").write_text(f"import {_HOOK_MODULE}\n")
+    return {"site_packages": str(site)}
+
+
+def slow(t: Target, delay_text: str, nodes_nft: Any = None) -> dict[str, Any]:
+    delay = parse_delay(delay_text)
+    port = free_port(t.address)
+    log_dir = t.lab_dir / "faults"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / f"{t.name}-slow.log", "ab") as log:
+        p = subprocess.Popen(
+            [sys.executable, "-m", "octavia_upgrade.lab.delayproxy", t.address, str(port),
+             t.address, str(t.port), str(delay), hex(delayproxy.MARK)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    proc = Proc.of(f"slow-{t.name}", p.pid)
+    if not wait_tcp(t.address, port, 10, proc):
+        proc.stop(5)
+        raise RuntimeError(f"slow: the delay relay for {t.name} did not start; "
+                           f"see {log_dir}/{t.name}-slow.log")
+    table = nat_table(t.lab_dir)
+    try:
+        _nft(f"add table ip {table}")
+        _nft(f"add chain ip {table} output "
+             "{ type nat hook output priority -100 ; policy accept ; }")
+        _nft(f"add rule ip {table} output ip daddr {t.address} tcp dport {t.port} "
+             f"meta mark != {hex(delayproxy.MARK)} dnat to {t.address}:{port} "
+             f"comment \"slow-{t.name}\"")
+    except BaseException:
+        proc.stop(5)
+        raise
+    return {"delay": delay, "relay_port": port, "proc": proc.as_dict(), "table": table}
+
+
+def disk_full(t: Target, path: str) -> dict[str, Any]:
+    if not path.startswith("/") or path in ("/", "/proc", "/sys", "/dev"):
+        raise InvalidInput(f"disk-full: {path!r} must be an absolute folder such as "
+                           f"{DEFAULT_FULL_PATH}")
+    host_view = t.fs / path.lstrip("/")
+    usage = _du(host_view) if host_view.is_dir() else 0
+    size_kb = usage // 1024 + 512
+    if size_kb > 256 * 1024:
+        raise InvalidInput(f"disk-full: {path} holds {usage // 2**20} MiB; "
+                           "the lab fills folders up to 256 MiB")
+    stage = t.lab_dir / "faults" / f"{t.name}-disk"
+    stage.mkdir(parents=True, exist_ok=True)
+    q, s = shlex.quote(path), shlex.quote(str(stage))
+    script = (
+        f"set -e; test -d {q}; "
+        f"mount -t tmpfs -o size={size_kb}k,mode=0755 octavia-lab-disk-full {s}; "
+        f"cp -a {q}/. {s}/; mount --move {s} {q}; "
+        # Fill what is left; dd stops at ENOSPC, which is the point.
+        f"dd if=/dev/zero of={q}/.lab-disk-full bs=4k 2>/dev/null || true; "
+        f"dd if=/dev/zero of={q}/.lab-disk-full-tail bs=512 2>/dev/null || true")
+    done = _nsenter(t, script)
+    if done.returncode != 0:
+        raise RuntimeError(f"disk-full on {t.name}:{path}: {done.stderr.strip()}")
+    return {"path": path}
+
+
+def _du(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def _nft(command: str) -> None:
+    done = subprocess.run(["nft", command], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"nft {command}: {done.stderr.strip()}")
+
+
+# -- clear ------------------------------------------------------------------------
+
+
+def clear_one(t: Target | None, kind: str, record: dict[str, Any]) -> None:
+    """Undo one recorded fault. ``t`` is None when the node is gone (down)."""
+    if kind == "stuck-service":
+        proc = Proc(record["unit"], int(record["pid"]), record.get("started"))
+        if proc.alive():
+            os.killpg(proc.pid, signal.SIGCONT)
+    elif kind == "fail-migration":
+        site = Path(record["site_packages"])
+        for suffix in (".pth", ".py"):
+            (site / f"{_HOOK_MODULE}{suffix}").unlink(missing_ok=True)
+    elif kind == "slow":
+        table = record["table"]
+        listing = subprocess.run(["nft", "-a", "list", "chain", "ip", table, "output"],
+                                 capture_output=True, text=True, check=False)
+        tag = f'"slow-{t.name}"' if t else None
+        for line in listing.stdout.splitlines():
+            if tag and tag in line and "# handle" in line:
+                handle = line.rsplit("# handle", 1)[1].strip()
+                subprocess.run(["nft", f"delete rule ip {table} output handle {handle}"],
+                               capture_output=True, check=False)
+        Proc.from_dict(record["proc"]).stop(5)
+    elif kind == "disk-full":
+        if t is not None:
+            _nsenter(t, f"umount {shlex.quote(record['path'])}")
+
+
+def drop_nat_table(lab_dir: Path) -> None:
+    subprocess.run(["nft", f"delete table ip {nat_table(lab_dir)}"],
+                   capture_output=True, check=False)

@@ -1,0 +1,106 @@
+"""Octavia on the lab nodes: the venv, the database schema, the five services.
+
+Everything here happens over SSH on the node (:class:`NodeShell`), with the
+commands an operator of a venv deployment would type: ``python3 -m venv``,
+``pip install``, ``octavia-db-manage upgrade head``, ``systemctl start``.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from octavia_upgrade.lab.api import OctaviaApi
+from octavia_upgrade.lab.octaviaconf import CONFIG_FILE, VENV
+from octavia_upgrade.lab.shell import NodeShell
+
+#: Unit names in the order the lab starts them (the API first: the others
+#: are of no use to a client until it listens).
+UNITS = ("octavia-api", "octavia-worker", "octavia-health-manager",
+         "octavia-housekeeping", "octavia-driver-agent")
+
+NODE_PYTHON = "/usr/bin/python3"
+
+
+def install_venv(shell: NodeShell, pip_args: str, requirements: Sequence[str]) -> str:
+    """Create ``/opt/octavia/venv`` on the node and install Octavia offline; return the version."""
+    reqs = " ".join(shlex.quote(r) for r in requirements)
+    shell.check(f"{NODE_PYTHON} -m venv {VENV}", timeout=120, what="python3 -m venv")
+    shell.check(f"{VENV}/bin/pip install --disable-pip-version-check -q {pip_args} {reqs}",
+                timeout=900, what="pip install octavia")
+    return installed_version(shell)
+
+
+def installed_version(shell: NodeShell, package: str = "octavia") -> str:
+    out = shell.check(f"{VENV}/bin/python -c 'import importlib.metadata as m; "
+                      f"print(m.version(\"{package}\"))'", timeout=60)
+    return out.strip()
+
+
+def clone_venv(source: Path, dest: Path) -> None:
+    """Copy a node's venv folder to another node's (host paths of their ``/opt/octavia``).
+
+    Every node sees its venv at the same path, ``/opt/octavia/venv``, so a
+    copy is byte for byte what ``pip`` would have written there: the
+    shebangs and ``pyvenv.cfg`` name that path, not the host folder. Each node
+    still owns its copy and upgrades it independently.
+    """
+    if dest.exists():
+        shutil.rmtree(dest)
+    subprocess.run(["cp", "-a", "--reflink=auto", str(source), str(dest)], check=True)
+
+
+def db_upgrade(shell: NodeShell) -> str:
+    """``octavia-db-manage upgrade head`` on the node; return ``current`` afterwards."""
+    base = f"{VENV}/bin/octavia-db-manage --config-file {CONFIG_FILE}"
+    shell.check(f"{base} upgrade head", timeout=300, what="octavia-db-manage upgrade head")
+    out = shell.check(f"{base} current", timeout=120)
+    # oslo.log writes INFO lines to stdout too; the revision line is the last one.
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def start_units(shell: NodeShell, units: Sequence[str] = UNITS) -> None:
+    shell.check("systemctl start " + " ".join(units), timeout=120,
+                what=f"systemctl start {' '.join(units)}")
+
+
+def unit_states(shell: NodeShell, units: Sequence[str] = UNITS) -> dict[str, str]:
+    """``systemctl is-active`` of each unit on the node (``unreachable`` if SSH fails)."""
+    script = "; ".join(f"printf '%s ' {u}; systemctl is-active {u}" for u in units)
+    try:
+        res = shell.run(script, timeout=30)
+    except subprocess.TimeoutExpired:
+        return {u: "unreachable" for u in units}
+    if res.rc == 255:
+        return {u: "unreachable" for u in units}
+    states = dict.fromkeys(units, "unknown")
+    for line in res.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in states:
+            states[parts[0]] = parts[1]
+    return states
+
+
+def wait_apis(apis: Sequence[OctaviaApi], timeout: float = 180.0,
+              log: Callable[[str], None] = print) -> None:
+    """Poll ``GET /`` of every API until all answer (on 2 cores: 10–50 s).
+
+    Raises:
+        RuntimeError: an API still does not answer after ``timeout`` seconds.
+    """
+    pending = list(apis)
+    deadline = time.monotonic() + timeout
+    while pending:
+        pending = [a for a in pending if not a.ready()]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("Octavia API not answering after "
+                               f"{timeout:.0f}s: {', '.join(a.base_url for a in pending)}")
+        time.sleep(1.0)
+    log("all Octavia APIs answer")
