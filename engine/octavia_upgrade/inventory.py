@@ -73,8 +73,9 @@ def is_flavor_path(value: str) -> bool:
 def _semantics(doc: Document) -> list[Diagnostic]:
     out: list[Diagnostic] = []
 
-    def add(path: tuple[Any, ...], rule: str, message: str, severity: str = "error") -> None:
-        pos = doc.pos(path)
+    def add(path: tuple[Any, ...], rule: str, message: str, severity: str = "error",
+            *, key: bool = False) -> None:
+        pos = doc.key_pos(path) if key else doc.pos(path)
         out.append(Diagnostic(doc.path, pos.line, pos.col, rule, message, severity))
 
     data = doc.data
@@ -101,7 +102,7 @@ def _semantics(doc: Document) -> list[Diagnostic]:
         if hosts and not any_db:
             add(("hosts",), "no-db-migrate",
                 "no host has the db-migrate role: backup and db_migrate steps cannot run",
-                "warning")
+                "warning", key=True)
     flavor = data.get("flavor")
     if isinstance(flavor, str) and flavor:
         base = Path(doc.path).resolve().parent
