@@ -82,17 +82,12 @@ def supported_release(name: str) -> Release:
     return rel
 
 
-def _next_minor(version: str) -> str:
-    major, minor = version.split(".")[:2]
-    return f"{major}.{int(minor) + 1}"
-
-
 def requirements(rel: Release) -> tuple[str, ...]:
     """pip requirement specifiers for ``rel``: Octavia, its octavia-lib, pins."""
     reqs = [f"octavia=={rel.octavia_major}.*"]
     libs = rel.octavia_lib_versions
     if libs:
-        reqs.append(f"octavia-lib>={libs[0]},<{_next_minor(libs[-1])}")
+        reqs.append(f"octavia-lib>={libs[0]},<={libs[-1]}")
     else:
         reqs.append("octavia-lib")
     return (*reqs, *PINS.get(rel.octavia_major, ()))
