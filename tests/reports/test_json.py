@@ -1,0 +1,49 @@
+"""JSON reports: valid against the shipped schema, stable keys, both report types."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from octavia_upgrade.reports import execution_report, model, plan_report, render
+from octavia_upgrade.reports.json import schema_path, validate
+from reports import scenarios
+
+
+@pytest.mark.parametrize("name", sorted(scenarios.SCENARIOS))
+def test_execution_report_json_is_valid(stored, name) -> None:  # type: ignore[no-untyped-def]
+    doc = json.loads(render(execution_report(**stored(name)), "json"))
+    assert doc["type"] == "execution" and doc["schema_version"] == 1
+    assert validate(doc) == []
+
+
+def test_plan_report_json_is_valid() -> None:
+    doc = json.loads(render(plan_report(scenarios.plan(), runbook=scenarios.runbook()), "json"))
+    assert doc["type"] == "plan"
+    assert validate(doc) == []
+    assert list(doc)[:2] == ["type", "schema_version"]
+
+
+def test_schema_rejects_wrong_shapes() -> None:
+    doc = json.loads(render(plan_report(scenarios.plan()), "json"))
+    doc["type"] = "execution"  # the discriminator selects the other shape
+    assert validate(doc)
+    doc = json.loads(render(plan_report(scenarios.plan()), "json"))
+    del doc["estimate"]
+    assert any("estimate" in e for e in validate(doc))
+    doc = json.loads(render(plan_report(scenarios.plan()), "json"))
+    doc["procedure"][0]["phase"] = "later"
+    assert any("procedure" in e for e in validate(doc))
+
+
+def test_schema_covers_every_model_field() -> None:
+    """The schema and the dataclasses cannot drift apart silently."""
+    schema = json.loads(schema_path().read_text(encoding="utf-8"))
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"].endswith("report.schema.json")
+    for name, cls in vars(model).items():
+        if dataclasses.is_dataclass(cls) and cls.__module__ == model.__name__:
+            fields = [f.name for f in dataclasses.fields(cls)]
+            assert schema["$defs"][name]["required"] == fields, name
