@@ -35,6 +35,7 @@ import copy
 import difflib
 from functools import lru_cache
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,61 +103,87 @@ def check_template(doc: Document, path: DataPath, text: str, *,
             form without ``{{ }}`` is allowed.
         names: the top-level names the template may use.
     """
-    from jinja2 import nodes
-
     from octavia_upgrade import templating
 
     source = text
     if expression and not templating.is_templated(text):
         source = "{{ " + text + " }}"
-    env = templating.value_env()
-    tree, error = _parse(source)
-    if error is not None:
-        pos = _line_pos(doc, path, error[0] - 1)
+    facts = _analyse(source)
+    if facts.error is not None:
+        pos = _line_pos(doc, path, facts.error[0] - 1)
         return set(), [Diagnostic(doc.path, pos[0], pos[1], "jinja-syntax",
-                                  f"invalid template: {error[1]}")]
-    refs = _references(tree)
+                                  f"invalid template: {facts.error[1]}")]
+    env = templating.value_env()
     diags: list[Diagnostic] = []
+    for what, name, lineno in facts.unknown_callables:
+        table = env.filters if what == "filter" else env.tests
+        line, col = _line_pos(doc, path, lineno - 1)
+        diags.append(Diagnostic(doc.path, line, col, "jinja-syntax",
+                                f"unknown {what} {name!r}{_suggest(name, sorted(table))}"))
     pos = doc.pos(path)
-    for node in tree.find_all((nodes.Filter, nodes.Test)):
-        table = env.filters if isinstance(node, nodes.Filter) else env.tests
-        if node.name not in table:
-            what = "filter" if isinstance(node, nodes.Filter) else "test"
-            line, col = _line_pos(doc, path, node.lineno - 1)
-            diags.append(Diagnostic(doc.path, line, col, "jinja-syntax",
-                                    f"unknown {what} {node.name!r}"
-                                    f"{_suggest(node.name, sorted(table))}"))
-    allowed = names | set(env.globals)
-    # Names a template reads minus those it assigns itself ({% for %}, {% set %}).
-    # jinja2.meta.find_undeclared_variables does this by generating code,
-    # which costs more than the rest of lint together.
-    loaded = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
-    stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
-    for name in sorted(loaded - stored - allowed):
+    for name in sorted(facts.free_names - names):
         diags.append(Diagnostic(doc.path, pos.line, pos.col, "unknown-variable",
                                 f"unknown template variable {name!r}"
                                 f"{_suggest(name, sorted(names))}; "
                                 f"templates see: {', '.join(sorted(names))}"))
-    return refs, diags
+    return set(facts.refs), diags
 
 
-# -- checking -----------------------------------------------------------------
+@dataclass(frozen=True)
+class _Facts:
+    """What lint needs to know about one template source."""
+
+    error: tuple[int, str] | None = None
+    refs: frozenset[tuple[str, ...]] = frozenset()
+    #: (``filter``|``test``, name, line) of filters and tests Jinja does not know.
+    unknown_callables: tuple[tuple[str, str, int], ...] = ()
+    #: Names read but not assigned by the template, minus Jinja's globals.
+    free_names: frozenset[str] = frozenset()
+    #: A ``params`` value goes through ``| raw``.
+    raw_param: bool = False
 
 
 @lru_cache(maxsize=4096)
-def _parse(source: str) -> tuple[Any, tuple[int, str] | None]:
-    """Parse a template once (runbooks repeat the same templates often).
-
-    Returns the tree, or ``None`` and ``(line, message)`` of the syntax error.
-    """
+def _analyse(source: str) -> _Facts:
+    """Parse and inspect a template once (runbooks repeat the same templates)."""
     import jinja2
+    from jinja2 import nodes
 
     from octavia_upgrade import templating
 
     try:
-        return templating.parse(source), None
+        tree = templating.parse(source)
     except jinja2.TemplateSyntaxError as exc:
-        return None, (exc.lineno or 1, exc.message or "syntax error")
+        return _Facts(error=(exc.lineno or 1, exc.message or "syntax error"))
+    env = templating.value_env()
+    unknown: list[tuple[str, str, int]] = []
+    loaded: set[str] = set()
+    stored: set[str] = set()
+    raw_param = False
+    for node in tree.find_all((nodes.Filter, nodes.Test, nodes.Name)):
+        if isinstance(node, nodes.Name):
+            # Names a template reads minus those it assigns ({% for %}, {% set %}):
+            # jinja2.meta.find_undeclared_variables generates code to find them,
+            # which costs more than the rest of lint together.
+            (loaded if node.ctx == "load" else stored).add(node.name)
+            continue
+        table = env.filters if isinstance(node, nodes.Filter) else env.tests
+        if node.name not in table:
+            what = "filter" if isinstance(node, nodes.Filter) else "test"
+            unknown.append((what, node.name, node.lineno))
+        if isinstance(node, nodes.Filter) and node.name == "raw" and node.node is not None:
+            inner = [node.node, *node.node.find_all(nodes.Name)]
+            raw_param = raw_param or any(
+                isinstance(n, nodes.Name) and n.name == "params" for n in inner)
+    return _Facts(
+        refs=frozenset(_references(tree)),
+        unknown_callables=tuple(unknown),
+        free_names=frozenset(loaded - stored - set(env.globals)),
+        raw_param=raw_param,
+    )
+
+
+# -- checking -----------------------------------------------------------------
 
 
 def _references(tree: Any) -> set[tuple[str, ...]]:
@@ -420,20 +447,10 @@ class _Semantics:
         return t_index > i if section == "rollback" else t_index < i
 
     def raw_params(self, path: DataPath, text: str) -> None:
-        from jinja2 import nodes
-
-        tree, error = _parse(text)
-        if error is not None:
-            return
-        for node in tree.find_all(nodes.Filter):
-            if node.name != "raw" or node.node is None:
-                continue
-            names = [node.node, *node.node.find_all(nodes.Name)]
-            if any(isinstance(n, nodes.Name) and n.name == "params" for n in names):
-                self.add(path, "raw-param",
-                         "a parameter is inserted with | raw: it is not shell-quoted, so "
-                         "its value can change the command", severity="warning")
-                return
+        if _analyse(text).raw_param:
+            self.add(path, "raw-param",
+                     "a parameter is inserted with | raw: it is not shell-quoted, so "
+                     "its value can change the command", severity="warning")
 
 
 # -- building the model -------------------------------------------------------
