@@ -111,3 +111,44 @@ def test_skip_level_message_names_the_chain() -> None:
     assert "SLURP" in msg and SEQUENTIAL_ONLY in msg
     assert msg.endswith("Use the chain: caracal-to-dalmatian, dalmatian-to-epoxy")
     assert "(both are SLURP releases)" not in skip_level_message("pike", "rocky")
+
+
+def test_render_chain_formats() -> None:
+    import json
+
+    from octavia_upgrade.chain import render_chain
+
+    hops = plan_chain("zed", "bobcat", RUNBOOKS)
+    table = render_chain(hops, "table")
+    lines = table.splitlines()
+    assert lines[0].split()[:3] == ["#", "runbook", "migrations"]
+    assert lines[1].split()[:3] == ["1", "zed-to-antelope", "0"]
+    assert "failover-pre-train-amphorae:" in lines[1]
+    assert lines[2].split()[:3] == ["2", "antelope-to-bobcat", "1"]
+    assert "2 sequential hop(s), 1 database migration(s)" in table
+    md = render_chain(hops, "markdown")
+    assert md.splitlines()[2].startswith("| 1 | zed-to-antelope | 0 | none, failover |")
+    doc = json.loads(render_chain(hops, "json"))
+    assert [h["hop"] for h in doc["hops"]] == ["zed-to-antelope", "antelope-to-bobcat"]
+    assert "sequential upgrades only" in doc["sequential_only"]
+    assert render_chain([], "table").startswith("nothing to do")
+
+
+def test_plan_cli_prints_the_chain() -> None:
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "octavia_upgrade", "plan", "--from", "bobcat",
+                          "--to", "hibiscus", "-f", "json"], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    import json
+
+    hops = json.loads(res.stdout)["hops"]
+    assert [h["hop"] for h in hops] == ["bobcat-to-caracal", "caracal-to-dalmatian",
+                                        "dalmatian-to-epoxy", "epoxy-to-flamingo",
+                                        "flamingo-to-gazpacho", "gazpacho-to-hibiscus"]
+    assert [h["migrations"] for h in hops] == [1, 0, 3, 0, 0, 0]
+    res = subprocess.run([sys.executable, "-m", "octavia_upgrade", "plan", "--from", "epoxy",
+                          "--to", "caracal"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 3 and "downgrade" in res.stderr and "Traceback" not in res.stderr

@@ -154,3 +154,50 @@ def plan_chain(src: str, dst: str, runbooks_dir: str | Path | None = None) -> li
                         amphora=facts.get(b.series, AmphoraFacts(image="none", failover=False)),
                         dst_slurp=b.slurp, notes=tuple(notes)))
     return hops
+
+
+def _image(h: Hop) -> str:
+    a = h.amphora
+    text = a.image
+    if a.failover:
+        text += ", failover"
+    if a.ordering == "images-before-controllers":
+        text += ", images BEFORE controllers"
+    elif a.ordering == "controllers-before-images":
+        text += ", controllers before images"
+    return text
+
+
+def _impact(h: Hop) -> str:
+    return "; ".join(f"{s.step_id}: {s.impact}" for s in h.data_plane) or "none stated"
+
+
+def render_chain(hops: list[Hop], fmt: str = "table") -> str:
+    """The chain as ``table`` (console), ``markdown`` or ``json`` text."""
+    if fmt == "json":
+        import json
+
+        return json.dumps({"sequential_only": SEQUENTIAL_ONLY,
+                           "hops": [h.as_dict() for h in hops]}, indent=2)
+    if not hops:
+        return "nothing to do: the source and target releases are the same"
+    header = ["#", "runbook", "migrations", "amphora image", "data-plane impact"]
+    rows = [[str(i), h.name, str(h.migration_count), _image(h), _impact(h)]
+            for i, h in enumerate(hops, 1)]
+    total = sum(h.migration_count for h in hops)
+    foot = (f"{len(hops)} sequential hop(s), {total} database migration(s); each hop is a "
+            f"separate run of its runbook. Upgrades are sequential only: {SEQUENTIAL_ONLY}.")
+    notes = [f"{h.name}: {n}" for h in hops for n in h.notes]
+    if fmt == "markdown":
+        def cell(v: str) -> str:
+            return v.replace("|", "\\|").replace("\n", " ")
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
+        lines += ["", foot] + [f"- {n}" for n in notes]
+        return "\n".join(lines)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    out = ["  ".join(c.ljust(w) for c, w in zip(header, widths)) + "  " + header[-1]]
+    for r in rows:
+        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+    out += ["", foot] + notes
+    return "\n".join(out)
