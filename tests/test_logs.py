@@ -91,10 +91,11 @@ def test_secret_never_reaches_the_file(tmp_path: Path) -> None:
 
 
 def test_redact_for_other_modules_and_short_values() -> None:
-    r = Redactor(["abc", "", None, 12345678])
+    r = Redactor(["abc", "", None, 12345678, 4321])
     assert len(r) > 0
-    assert r.redact({"a": ("x abc y", 12345678, "id 12345678")}) == {
-        "a": ["x abc y", 12345678, f"id {MASK}"]}
+    # Short values are masked where they are the whole value, not inside text.
+    assert r.redact({"a": ("x abc y", "abc", 12345678, 4321, 7, "id 12345678", "")}) == {
+        "a": ["x abc y", MASK, MASK, MASK, 7, f"id {MASK}", ""]}
     assert r.redact({"secrets": {"a": "1", "b": ["2"]}, "token": None}) == {
         "secrets": {"a": MASK, "b": [MASK]}, "token": None}
     # Values given to any redactor are known process-wide.

@@ -52,11 +52,13 @@ class Redactor:
     Thread-safe: values can be added while other threads log.
     """
 
-    __slots__ = ("_lock", "_pattern", "_values")
+    __slots__ = ("_exact", "_lock", "_pattern", "_values")
 
     def __init__(self, values: Iterable[Any] = ()) -> None:
         self._lock = threading.Lock()
         self._values: set[str] = set()
+        # Whole values equal to a secret are masked whatever their length.
+        self._exact: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self.add(*values)
 
@@ -74,6 +76,8 @@ class Redactor:
                 if value is None or isinstance(value, bool):
                     continue
                 raw = str(value)
+                if raw:
+                    self._exact.add(raw)
                 if len(raw) < MIN_SECRET_LENGTH:
                     continue
                 # The forms a value takes when it passes through a URL, a
@@ -105,6 +109,8 @@ class Redactor:
         return len(self._values)
 
     def redact_text(self, text: str) -> str:
+        if text in self._exact:
+            return MASK
         pattern = self._pattern
         if pattern is not None:
             text = pattern.sub(MASK, text)
@@ -123,8 +129,10 @@ class Redactor:
             return [self.redact(v) for v in value]
         if isinstance(value, (bytes, bytearray)):
             return self.redact_text(bytes(value).decode("utf-8", errors="replace"))
-        if isinstance(value, (int, float, bool)) or value is None:
+        if isinstance(value, bool) or value is None:
             return value
+        if isinstance(value, (int, float)):
+            return MASK if str(value) in self._exact else value
         return self.redact_text(str(value))
 
     def __call__(self, logger: Any, method_name: str,
