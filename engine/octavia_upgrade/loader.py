@@ -423,7 +423,7 @@ class _Semantics:
             if ref[0] == "params" and len(ref) > 1 and ref[1] not in self.params:
                 declared = sorted(self.params)
                 self.add(path, "undefined-param",
-                         f"parameter {ref[1]!r} is not declared in parameters:"
+                         f"parameter {ref[1]!r} is not declared under parameters"
                          f"{_suggest(ref[1], declared)}")
             elif ref[0] == "outputs" and len(ref) > 1:
                 target = ref[1]
