@@ -52,6 +52,9 @@ DataPath = tuple[Any, ...]
 MAX_DEPTH = 64
 
 _TAG = "tag:yaml.org,2002:"
+
+#: Plain scalar text → resolved YAML tag (the resolver's regexes are slow).
+_RESOLVED: dict[tuple[str, Any], str] = {}
 _BOM = "\ufeff"
 
 
@@ -312,8 +315,8 @@ class _Builder:
         if not isinstance(event, yaml.ScalarEvent):
             raise _fail(self.path, line, col, "yaml-key",
                         "a mapping key must be a plain string, not a list or mapping")
-        tag = self._resolve(event)
-        if tag == _TAG + "merge":
+        plain = event.tag is None and not event.style
+        if (plain and event.value == "<<") or event.tag == _TAG + "merge":
             raise _fail(self.path, line, col, "yaml-merge-key",
                         "YAML merge keys (<<) are not allowed: write the keys out")
         key = str(event.value)
@@ -335,7 +338,15 @@ class _Builder:
             return str(event.tag)
         if event.tag == "!":
             return _TAG + "str"
-        return str(self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit))
+        # Plain scalars repeat a lot (true, 1, names): resolve each text once.
+        key = (event.value, event.implicit)
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = str(self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit))
+            if len(_RESOLVED) > 8192:
+                _RESOLVED.clear()
+            _RESOLVED[key] = tag
+        return tag
 
     def _check_tag(self, tag: str | None, expected: str, line: int, col: int) -> None:
         if tag not in (None, "!", _TAG + expected):
