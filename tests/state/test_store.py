@@ -374,3 +374,49 @@ def test_database_newer_than_the_tool_is_refused(state_db: Any) -> None:
     store.close()
     with pytest.raises(StateError, match="revision ffff9999, which this version"):
         state_db.open()
+
+
+@pytest.fixture
+def tiny_volume(tmp_path: Path) -> Iterator[Any]:
+    """``mount(size, ro=False)`` → a private tmpfs, unmounted whatever happens."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mounted: list[Path] = []
+
+    def mount(size: str, ro: bool = False) -> Path:
+        point = tmp_path / f"vol{len(mounted)}"
+        point.mkdir()
+        opts = f"size={size}" + (",ro" if ro else "")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(point)], check=True)
+        mounted.append(point)
+        return point
+
+    try:
+        yield mount
+    finally:
+        for point in mounted:
+            subprocess.run(["umount", str(point)], check=False)
+
+
+def test_full_or_read_only_state_volume_is_a_clear_error(tiny_volume: Any) -> None:
+    from octavia_upgrade.state import open_store
+
+    read_only = tiny_volume("1m", ro=True)
+    with pytest.raises(StateError, match=f"state directory {read_only} is not writable"):
+        open_store(None, read_only)
+
+    volume = tiny_volume("400k")
+    store = open_store(None, volume / "state", tail_bytes=1 << 20)
+    try:
+        run = new_run(store)
+        kept = store.record_start(run.id, "s", "ctl1", 1)
+        store.record_end(kept, "succeeded", 0, "small")
+        with pytest.raises(StateError, match="the state volume is full: database or disk is full"):
+            for attempt in range(2, 100):
+                rid = store.record_start(run.id, "big", "ctl1", attempt)
+                store.record_end(rid, "succeeded", 0, os.urandom(20_000).hex())
+        # What was committed before the volume filled up is intact.
+        assert store.latest_results(run.id)[("s", "ctl1")].stdout_tail == "small"
+        assert store.integrity_check() == []
+    finally:
+        store.close()

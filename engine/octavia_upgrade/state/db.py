@@ -110,8 +110,9 @@ def prepare_state_dir(state_dir: Path) -> None:
         raise StateError(f"cannot create state directory {state_dir}: "
                          f"{e.strerror or e}") from None
     if not os.access(state_dir, os.W_OK | os.X_OK):
-        raise StateError(f"state directory {state_dir} is not writable by this user "
-                         f"(uid {os.getuid()}); set [DEFAULT] state_dir or "
+        raise StateError(f"state directory {state_dir} is not writable (by uid "
+                         f"{os.geteuid()}, or its file system is read-only); set "
+                         "[DEFAULT] state_dir or "
                          "OCTAVIA_UPGRADE_STATE_DIR to a writable directory")
 
 
