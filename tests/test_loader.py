@@ -23,6 +23,9 @@ def write(tmp_path: Path, name: str, body: str, *, frm: str = "queens", to: str 
     return path
 
 
+ONE_STEP = "steps:\n  - {id: s, kind: sleep, with: {duration: 1}}\n"
+
+
 def rules(path: Path) -> list[tuple[str, int, int]]:
     return [(d.rule, d.line, d.col) for d in loader.check_runbook(path)]
 
@@ -79,7 +82,7 @@ def test_load_raises_with_every_diagnostic_sorted(tmp_path: Path) -> None:
 
 
 def test_non_sequential_names_the_chain(tmp_path: Path) -> None:
-    path = write(tmp_path, "pike-to-stein", "steps:\n  - {id: s, kind: sleep, with: {duration: 1}}\n",
+    path = write(tmp_path, "pike-to-stein", ONE_STEP,
                  frm="pike", to="stein")
     [diag] = loader.check_runbook(path)
     assert (diag.rule, diag.line, diag.col) == ("non-sequential", 6, 7)
@@ -92,7 +95,7 @@ def test_slurp_skip_level_is_refused_and_says_so(tmp_path: Path) -> None:
     cat = load_catalog()
     slurps = [r.series for r in cat.releases if r.slurp]
     a, b = slurps[0], slurps[1]
-    path = write(tmp_path, f"{a}-to-{b}", "steps:\n  - {id: s, kind: sleep, with: {duration: 1}}\n",
+    path = write(tmp_path, f"{a}-to-{b}", ONE_STEP,
                  frm=a, to=b)
     [diag] = loader.check_runbook(path)
     assert diag.rule == "non-sequential" and "SLURP" in diag.message
@@ -100,7 +103,7 @@ def test_slurp_skip_level_is_refused_and_says_so(tmp_path: Path) -> None:
 
 
 def test_downgrade_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, "rocky-to-pike", "steps:\n  - {id: s, kind: sleep, with: {duration: 1}}\n",
+    path = write(tmp_path, "rocky-to-pike", ONE_STEP,
                  frm="rocky", to="pike")
     assert [d.rule for d in loader.check_runbook(path)] == ["downgrade"]
 

@@ -72,7 +72,8 @@ def test_runbook_schema_matches_the_model() -> None:
     step = defs["step"]
     assert step["properties"]["kind"]["enum"] == list(model.STEP_KINDS)
     assert step["properties"]["on_failure"]["enum"] == list(model.FAILURE_POLICIES)
-    assert step["properties"]["targets"]["properties"]["roles"]["items"]["enum"] == list(model.ROLES)
+    targets = step["properties"]["targets"]["properties"]
+    assert targets["roles"]["items"]["enum"] == list(model.ROLES)
     assert defs["with_service"]["properties"]["services"]["items"]["enum"] == list(model.SERVICES)
     kinds = [b["if"]["properties"]["kind"]["const"] for b in step["allOf"]]
     assert kinds == list(model.STEP_KINDS)

@@ -82,7 +82,8 @@ def test_json_format() -> None:
 def test_missing_path_exits_2_with_a_clear_message(tmp_path: Path) -> None:
     res = cli("lint", str(tmp_path / "nope.yaml"))
     assert res.returncode == 2
-    assert res.stdout.strip() == f"{tmp_path / 'nope.yaml'}:0:0: missing-path: no such file or directory"
+    assert res.stdout.strip() == (
+        f"{tmp_path / 'nope.yaml'}:0:0: missing-path: no such file or directory")
 
 
 def test_random_bytes_never_give_a_traceback(tmp_path: Path) -> None:
