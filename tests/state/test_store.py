@@ -420,3 +420,29 @@ def test_full_or_read_only_state_volume_is_a_clear_error(tiny_volume: Any) -> No
         assert store.integrity_check() == []
     finally:
         store.close()
+
+
+def test_threads_of_one_process_record_concurrently(store: Store) -> None:
+    import threading
+
+    run = new_run(store)
+    errors: list[BaseException] = []
+
+    def host_worker(host: str) -> None:
+        try:
+            for attempt in range(1, 11):
+                store.record_end(store.record_start(run.id, "restart-api", host, attempt),
+                                 "failed", 1, f"{host} attempt {attempt}")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=host_worker, args=(f"ctl{n}",)) for n in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(store.results(run.id)) == 50
+    assert {k: v.attempt for k, v in store.latest_results(run.id).items()} == {
+        ("restart-api", f"ctl{n}"): 10 for n in range(5)}
+    assert store.integrity_check() == []

@@ -26,7 +26,14 @@ from octavia_upgrade.state.records import (
     new_run_id,
     utcnow,
 )
-from octavia_upgrade.state.store import Store, open_store
+
+def __getattr__(name: str) -> object:
+    # The store pulls in SQLAlchemy; records alone (used by reports) do not.
+    if name in ("Store", "open_store"):
+        from octavia_upgrade.state import store
+
+        return getattr(store, name)
+    raise AttributeError(name)
 
 __all__ = [
     "APPROVAL_METHODS", "FINAL_RUN_STATUSES", "LOCAL_HOST", "LOCK_STATES", "PHASES",
