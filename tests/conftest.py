@@ -1,4 +1,5 @@
 pytest_plugins = [
     "fixtures.sshnodes",
     "fixtures.dbservers",
+    "fixtures.lab",
 ]

@@ -1,0 +1,54 @@
+"""``octavia-upgrade lab ...`` (``cli.lab``): exit codes and output."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from octavia_upgrade.cli import main
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["lab", "up", "--release", "pike"], "cannot install Pike"),
+    (["lab", "up", "--nodes", "9"], "--nodes must be between 1 and 5"),
+    (["lab", "up", "--bare", "--nodes", "51"], "between 1 and 50"),
+])
+def test_invalid_up_arguments_exit_2_before_doing_anything(argv, message, tmp_path, capsys):
+    assert main([*argv, "--dir", str(tmp_path / "lab")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "lab").exists()
+
+
+def test_status_and_fault_without_a_lab_exit_2(tmp_path, capsys):
+    assert main(["lab", "status", "--dir", str(tmp_path)]) == 2
+    assert "no lab in" in capsys.readouterr().err
+    assert main(["lab", "fault", "node1", "slow", "--dir", str(tmp_path)]) == 2
+
+
+def test_unknown_fault_kind_is_an_argument_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["lab", "fault", "node1", "meteor", "--dir", str(tmp_path)])
+    assert exc.value.code == 2
+
+
+def test_down_without_a_lab_is_a_no_op(tmp_path, capsys):
+    assert main(["lab", "down", "--dir", str(tmp_path / "none")]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+
+
+@pytest.mark.lab
+def test_status_of_the_running_lab(lab, capsys):
+    assert main(["lab", "status", "--dir", str(lab.dir)]) == 0
+    out = capsys.readouterr().out
+    assert "ONLINE" in out and "reachable" in out and "node3" in out
+    assert main(["lab", "status", "--dir", str(lab.dir), "-f", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [n["name"] for n in data["nodes"]] == ["node1", "node2", "node3"]
+
+
+@pytest.mark.lab
+def test_up_on_a_running_lab_is_refused_with_exit_3(lab, capsys):
+    assert main(["lab", "up", "--dir", str(lab.dir)]) == 3
+    assert "already up" in capsys.readouterr().err
+    assert lab.state()["status"] == "up"
