@@ -87,6 +87,10 @@ class Executor:
         self.outputs: dict[str, dict[str, Any]] = {}
         self.dropped: dict[str, str] = {}  # host -> step id where it failed
         self._lock = threading.Lock()
+        #: Serialises state writes with abandonment (see :meth:`_abandon`).
+        self._state_lock = threading.Lock()
+        self.in_flight: dict[int, tuple[PlannedStep, str, int, float]] = {}
+        self.abandoned = False
         self._restore_outputs()
 
     # ------------------------------------------------------------------ public
@@ -108,9 +112,28 @@ class Executor:
                                    "finished with failed hosts: " + ", ".join(sorted(self.dropped)))
             self._run_phase(self.plan.phase("finally"), tolerant=True)
         except (Interrupted, KeyboardInterrupt):
-            self.sink.event("interrupted")
+            left = self._abandon()
+            self.sink.event("interrupted", in_flight=left)
             return RunResult("interrupted", dict(self.dropped), "interrupted; resume to continue")
         return result
+
+    def _abandon(self) -> list[str]:
+        """Record every attempt still running as ``unknown``; ignore their later results.
+
+        Called when a signal stops the run: the remote commands may still be
+        running (or may have finished), so their outcome is genuinely unknown.
+        """
+        with self._state_lock:
+            self.abandoned = True
+            left = []
+            for token, (ps, host, attempt, started) in list(self.in_flight.items()):
+                self.sink.attempt_finished(
+                    token, ps, host, attempt,
+                    Outcome("unknown", message="interrupted while running; the outcome on the "
+                                               "host is unknown"), started, time.time())
+                left.append(f"{ps.id}@{host}")
+            self.in_flight.clear()
+        return left
 
     # ------------------------------------------------------------------ phases
 
@@ -132,7 +155,10 @@ class Executor:
 
     def _run_step(self, ps: PlannedStep) -> bool:
         step = self.runbook.step(ps.id)
-        hosts = tuple(h for h in ps.hosts if h == LOCAL or h not in self.dropped)
+        # Failed hosts drop out of later main steps; rollback and finally steps
+        # still run there (that is where undoing and recording matter most).
+        dropped = self.dropped if ps.phase == "main" else {}
+        hosts = tuple(h for h in ps.hosts if h == LOCAL or h not in dropped)
         todo = [h for h in hosts if not self._already_done(ps, h)]
         if not todo:
             return True
@@ -141,11 +167,11 @@ class Executor:
             for h in todo:
                 self._record_skip(ps, h, f"skipped: when {ps.when!r} is false")
             return True
-        for gone in (h for h in ps.hosts if h in self.dropped):
-            self._record_skip(ps, gone, f"skipped: host dropped after failing {self.dropped[gone]}")
+        for gone in (h for h in ps.hosts if h in dropped):
+            self._record_skip(ps, gone, f"skipped: host dropped after failing {dropped[gone]}")
         failed_here = False
         for batch in ps.batches:
-            members = [h for h in batch.hosts if h in todo and (h == LOCAL or h not in self.dropped)]
+            members = [h for h in batch.hosts if h in todo and (h == LOCAL or h not in dropped)]
             if not members:
                 continue
             outcomes = self._run_batch(ps, step, members)
@@ -163,17 +189,23 @@ class Executor:
     # ------------------------------------------------------------------ tasks
 
     def _run_batch(self, ps: PlannedStep, step: Step, hosts: list[str]) -> dict[str, Outcome]:
-        if len(hosts) == 1:
-            return {hosts[0]: self._run_task(ps, step, hosts[0])}
+        """Run one batch, one thread per host; the main thread watches for signals."""
         results: dict[str, Outcome] = {}
-        with ThreadPoolExecutor(max_workers=len(hosts), thread_name_prefix=ps.id) as pool:
+        pool = ThreadPoolExecutor(max_workers=len(hosts), thread_name_prefix=ps.id)
+        interrupted = False
+        try:
             futures: dict[Future[Outcome], str] = {
                 pool.submit(self._run_task, ps, step, h): h for h in hosts}
             pending = set(futures)
             while pending:
+                if self.cancel.is_set():
+                    interrupted = True
+                    raise Interrupted("interrupted")
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for f in done:
                     results[futures[f]] = f.result()
+        finally:
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
         return results
 
     def _run_task(self, ps: PlannedStep, step: Step, host_name: str) -> Outcome:
@@ -187,8 +219,12 @@ class Executor:
                 delay = retry.delay_before(attempt - first + 1)
                 if delay and self.cancel.wait(delay):
                     raise Interrupted("interrupted")
-            token = self.sink.attempt_started(ps, host_name, attempt)
-            started = time.time()
+            with self._state_lock:
+                if self.abandoned:
+                    raise Interrupted("interrupted")
+                token = self.sink.attempt_started(ps, host_name, attempt)
+                started = time.time()
+                self.in_flight[token] = (ps, host_name, attempt, started)
             try:
                 runner = self.local if host is None else self.runners(host_name)
                 ctx = self._context(host)
@@ -197,8 +233,6 @@ class Executor:
                                  timeout=step.timeout, local=self.local)
                 outcome = kind.run(tc)
             except (KeyboardInterrupt, Interrupted):
-                outcome = Outcome("failed", message="interrupted")
-                self.sink.attempt_finished(token, ps, host_name, attempt, outcome, started, time.time())
                 raise Interrupted("interrupted") from None
             except Refused:
                 raise
@@ -207,7 +241,12 @@ class Executor:
                 outcome = Outcome(status, message=str(exc))
             except Exception as exc:  # noqa: BLE001 - recorded, never lost
                 outcome = Outcome("failed", message=f"{type(exc).__name__}: {exc}")
-            self.sink.attempt_finished(token, ps, host_name, attempt, outcome, started, time.time())
+            with self._state_lock:
+                if self.abandoned:
+                    raise Interrupted("interrupted")
+                self.in_flight.pop(token, None)
+                self.sink.attempt_finished(token, ps, host_name, attempt, outcome, started,
+                                           time.time())
             with self._lock:
                 entry = self.outputs.setdefault(ps.id, {"hosts": {}})
                 entry["hosts"][host_name] = outcome.outputs

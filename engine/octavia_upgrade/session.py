@@ -151,8 +151,6 @@ class RunSink:
 @dataclass
 class SignalState:
     cancel: threading.Event = field(default_factory=threading.Event)
-    prompting: bool = False
-    abandon: bool = False
 
 
 class ApprovalUnavailable(UpgradeError):
@@ -174,13 +172,9 @@ def make_prompter(*, yes: bool, console: Console, sig: SignalState,
         if not stdin.isatty():
             raise ApprovalUnavailable(f"step {step.id} needs an approval, but there is no terminal "
                                       "to ask on: resume with --yes to approve")
-        sig.prompting = True
-        try:
-            sys.stdout.write("  Type 'yes' to approve, anything else to stop: ")
-            sys.stdout.flush()
-            answer = stdin.readline().strip().lower()
-        finally:
-            sig.prompting = False
+        sys.stdout.write("  Type 'yes' to approve, anything else to stop: ")
+        sys.stdout.flush()
+        answer = stdin.readline().strip().lower()
         if answer != "yes":
             raise ApprovalDeclined(f"step {step.id} was not approved (answer {answer!r})")
         return Approval(user, "prompt", time.time())
@@ -193,16 +187,14 @@ class ApprovalDeclined(UpgradeError):
 
 
 def install_signals(sig: SignalState, console: Console) -> Callable[[], None]:
+    """SIGINT/SIGTERM stop the run promptly: running attempts become ``unknown``."""
+
     def handler(signum: int, _frame: Any) -> None:
-        if sig.prompting:
-            raise KeyboardInterrupt
-        if sig.cancel.is_set():
-            sig.abandon = True
-            raise KeyboardInterrupt
+        if not sig.cancel.is_set():
+            name = signal.Signals(signum).name
+            console.warn(f"{name} received: stopping; the state is saved and running "
+                         "commands are recorded as 'unknown'")
         sig.cancel.set()
-        name = signal.Signals(signum).name
-        console.warn(f"{name} received: letting running commands finish and saving the state; "
-                     "send it again to abandon them (their outcome becomes 'unknown')")
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
 
@@ -223,6 +215,7 @@ class Services:
     settings: Any
     store: Any
     console: Console
+    redactor: Any = None
 
 
 def exit_code(result: RunResult) -> int:
@@ -263,7 +256,7 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
         except BaseException:
             store.release_lock(prep.inventory.deployment, run_id)
             raise
-    log = logs.run_logger(svc.settings.state_dir, run_id)
+    log = logs.run_logger(svc.settings.state_dir, run_id, redactor=svc.redactor)
     sig = SignalState()
     restore = install_signals(sig, console)
     pool = TransportPool(prep.inventory)
@@ -285,7 +278,7 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
                              lambda batch: store.record_probe_samples(run_id, batch)).start()
     console.info(f"run {run_id}: {prep.runbook.metadata.name} on {prep.inventory.deployment} "
                  f"({len(prep.inventory.hosts)} hosts); log: {log.path}")
-    result = RunResult("interrupted", message="interrupted")
+    result = RunResult("failed", message="internal error: see the log")
     try:
         result = executor.execute()
     except KeyboardInterrupt:
@@ -300,10 +293,13 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
         log.info("run-finished", status=status, message=result.message)
         log.close()
         restore()
-        if sig.abandon:
-            console.error(f"run {run_id} interrupted; running commands abandoned. "
-                          f"Resume with: octavia-upgrade resume {run_id}")
+        if result.status == "interrupted":
+            # Threads may still wait on a remote command or a prompt: the state
+            # is written, so leave without joining them.
+            console.error(f"run {run_id} interrupted. Inspect: octavia-upgrade show {run_id}; "
+                          f"continue: octavia-upgrade resume {run_id}")
             sys.stdout.flush()
+            sys.stderr.flush()
             os._exit(EXIT_INTERRUPTED)
         pool.close_all()
     summary = {"succeeded": "finished successfully", "failed": "FAILED",
@@ -317,16 +313,22 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
     return exit_code(result)
 
 
+#: Kinds with no effect on the deployment: safe to run again after a crash.
+RERUNNABLE_KINDS = ("approval", "assert", "sleep", "wait", "upgrade_check", "config_check")
+
+
 def previous_state(store: Any, run_id: str, plan: Plan, *, yes: bool, console: Console,
                    confirm: Callable[[str], bool]) -> Previous:
     """Load what an earlier execution recorded, deciding what to do with unknowns."""
-    unknown = store.mark_in_flight_unknown(run_id)
+    store.mark_in_flight_unknown(run_id)
     latest = store.latest_results(run_id)
+    unknown = [r for r in latest.values() if r.status == "unknown"]
     rerun: set[tuple[str, str]] = set()
     for r in unknown:
         key = (r.step_id, r.host)
         try:
-            idempotent = plan.step(r.step_id).idempotent
+            ps = plan.step(r.step_id)
+            idempotent = ps.idempotent or ps.kind in RERUNNABLE_KINDS
         except KeyError:
             idempotent = False
         if idempotent:
@@ -379,7 +381,9 @@ def resume_run(store: Any, settings: Any, run_id: str, *, param_args: list[str],
     prep = prepare(str(path), run.inventory_path, overrides)
     values = secret_values(prep)
     console = make_console(values)
-    store.redactor = redactor_factory(values)
+    redactor = redactor_factory(values)
+    redactor.add_url(getattr(settings, "database_url", None))
+    store.redactor = redactor
     user, hostname = operator_identity()
     store.acquire_lock(prep.inventory.deployment, run_id, user, hostname, os.getpid())
     console.info(f"resuming run {run_id} ({run.runbook_name}, status {run.status})")
@@ -397,5 +401,5 @@ def resume_run(store: Any, settings: Any, run_id: str, *, param_args: list[str],
     except UpgradeError:
         store.release_lock(prep.inventory.deployment, run_id)
         raise
-    return execute_run(prep, Services(settings, store, console), yes=yes, run_id=run_id,
-                       previous=previous)
+    return execute_run(prep, Services(settings, store, console, redactor), yes=yes,
+                       run_id=run_id, previous=previous)

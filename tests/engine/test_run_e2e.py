@@ -159,7 +159,7 @@ def test_retry_with_backoff_until_success(sim: Sim) -> None:
     res = sim.cli("run", str(rb), "-i", str(sim.inventory), "--no-detect")
     assert res.returncode == 0, res.stdout + res.stderr
     shown = json.loads(sim.cli("show", run_json(sim)[0]["id"], "-f", "json").stdout)
-    attempts = [(r["attempt"], r["status"]) for r in shown["results"] if r["step_id"] == "flaky"]
+    attempts = [(r["attempt"], r["status"]) for r in shown["attempts"] if r["step_id"] == "flaky"]
     assert attempts == [(1, "failed"), (2, "failed"), (3, "succeeded")]
 
 
@@ -243,7 +243,7 @@ def test_kill9_then_resume_does_not_rerun_confirmed_steps(sim: Sim) -> None:
     assert words.count("two") == 2  # unknown, re-run after confirmation
     assert words.count("three") == 3
     shown = json.loads(sim.cli("show", run_id, "-f", "json").stdout)
-    assert any(r["step_id"] == "two" and r["status"] == "unknown" for r in shown["results"])
+    assert any(r["step_id"] == "two" and r["status"] == "unknown" for r in shown["attempts"])
     assert run_json(sim)[0]["status"] == "succeeded"
 
 
@@ -268,9 +268,19 @@ def test_second_run_is_refused_while_the_lock_is_held(sim: Sim) -> None:
         assert second.returncode == 3
         assert "locked by run" in second.stderr and "pid" in second.stderr
     finally:
+        t0 = time.monotonic()
         first.send_signal(signal.SIGTERM)
         out, err = first.communicate(timeout=60)
+    # SIGTERM stops the run promptly (not after the 20 s command), state saved
     assert first.returncode == 130, out + err
+    assert time.monotonic() - t0 < 10
+    run_id = run_json(sim)[0]["id"]
+    assert run_json(sim)[0]["status"] == "interrupted"
+    shown = json.loads(sim.cli("show", run_id, "-f", "json").stdout)
+    assert [r["status"] for r in shown["results"] if r["step_id"] == "slow"] == ["unknown"]
+    # the lock was released: the deployment can be worked on again
+    again = sim.cli("resume", run_id)
+    assert again.returncode == 3 and "unknown" in again.stderr
 
 
 def test_secret_parameter_never_reaches_logs_or_state(sim: Sim) -> None:

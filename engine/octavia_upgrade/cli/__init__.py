@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)
+        # -v/-q also after the subcommand, where operators tend to type them
+        p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                       help="more console output (repeatable)")
+        p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="only errors and results")
         p.set_defaults(_run=mod.run)
     return parser
 

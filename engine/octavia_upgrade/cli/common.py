@@ -34,4 +34,4 @@ def open_store(args: argparse.Namespace, redactor: Any = None) -> tuple[Any, Any
 
 def console(args: argparse.Namespace, redactor: Any = None) -> Console:
     return Console(verbose=args.verbose, quiet=args.quiet,
-                   redact=redactor if redactor is not None else (lambda v: v))
+                   redact=redactor.redact if redactor is not None else (lambda v: v))

@@ -92,7 +92,7 @@ def render(prep, fmt: str, verbose: int = 0, detected=None) -> str:  # type: ign
 def _redactor(values: list[str]):  # type: ignore[no-untyped-def]
     from octavia_upgrade.logs import Redactor
 
-    return Redactor(values)
+    return Redactor(values).redact
 
 
 def _chain(args: argparse.Namespace) -> int:

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         from octavia_upgrade.planview import render_table
 
-        con.info(render_table(prep.plan, verbose=max(1, args.verbose), redact=redactor))
+        con.info(render_table(prep.plan, verbose=max(1, args.verbose), redact=redactor.redact))
         con.info("\ndry run: nothing was executed")
         return 0
     if not args.no_detect:
@@ -59,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
         con.info(f"deployed release: {det.release} on {len(det.hosts)} hosts; database at "
                  f"{det.db_revision}")
     settings, store = open_store(args, redactor)
+    redactor.add_url(settings.database_url)
     history = store.step_duration_history(prep.runbook.metadata.name)
     if history:
         prep = prepare(args.runbook, args.inventory, overrides, history, limit=args.limit)
     _ = limit_hosts
-    return execute_run(prep, Services(settings, store, con), yes=args.yes)
+    return execute_run(prep, Services(settings, store, con, redactor), yes=args.yes)

@@ -129,7 +129,8 @@ class Kind:
 
     def uses_outputs(self, step: Step) -> bool:
         for t in self.template_fields(step):
-            if any(ref[0] == "outputs" for ref in templating.references(t)):
+            if templating.is_templated(t) and any(
+                    ref[0] == "outputs" for ref in templating.references(t)):
                 return True
         return False
 
