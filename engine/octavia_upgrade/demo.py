@@ -1,24 +1,192 @@
-"""The demo behind ``make demo``: lint every shipped runbook, print the catalog."""
+"""The demo behind ``make demo``: a real cold upgrade of a rehearsal lab, end to end.
+
+1. bring a 3-node lab up at 2024.2 Dalmatian (real sshd nodes, real Octavia
+   services, MariaDB, RabbitMQ, a live load balancer and a haproxy VIP);
+2. lint the ``dalmatian-to-epoxy`` runbook, detect the deployed release and
+   write the plan report;
+3. run the runbook with approvals answered by ``--yes``: real package
+   upgrades (Octavia 15.x → 16.x) and real schema migrations;
+4. check the result the way an operator would: services healthy on every
+   node, the database at the catalog's head, the existing load balancer still
+   ACTIVE/ONLINE on the same amphora, a new load balancer can be created, the
+   VIP answered throughout;
+5. write the execution report (Markdown, HTML, JSON) and print where it is.
+
+Every step is a real ``octavia-upgrade`` command, printed before it runs.
+The lab stays up for exploring; ``octavia-upgrade lab down --dir lab`` stops it.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
+import subprocess
+import sys
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from octavia_upgrade.cli import main
+RUNBOOK = "dalmatian-to-epoxy"
+FROM, TO = "dalmatian", "epoxy"
 
 
-def run() -> int:
+@dataclass
+class Demo:
+    lab_dir: Path
+    state_dir: Path
+    reports_dir: Path
+    runbook: Path
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+
+    @property
+    def inventory(self) -> Path:
+        return self.lab_dir / "inventory.yaml"
+
+    def cli(self, *args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess[str]:
+        shown = " ".join(shlex.quote(a) for a in ("octavia-upgrade", *args))
+        print(f"\n$ {shown}", flush=True)
+        res = subprocess.run([sys.executable, "-m", "octavia_upgrade", *args], text=True,
+                             capture_output=capture,
+                             env={**os.environ, "OCTAVIA_UPGRADE_STATE_DIR": str(self.state_dir)})
+        if capture and res.stdout:
+            print(res.stdout.rstrip())
+        if capture and res.stderr:
+            print(res.stderr.rstrip(), file=sys.stderr)
+        if check and res.returncode != 0:
+            raise SystemExit(f"demo: `{shown}` failed with exit {res.returncode}")
+        return res
+
+    def check(self, what: str, ok: bool, detail: str = "") -> None:
+        self.checks.append((what, ok, detail))
+        print(f"  [{'PASS' if ok else 'FAIL'}] {what}" + (f": {detail}" if detail else ""),
+              flush=True)
+
+
+def _status(demo: Demo) -> dict[str, Any]:
+    from octavia_upgrade.lab.core import Lab
+
+    return Lab(demo.lab_dir, log=lambda _m: None).status()
+
+
+def _verify(demo: Demo, before: dict[str, Any], run_id: str) -> None:
+    from octavia_upgrade.catalog import load_catalog
+    from octavia_upgrade.lab.api import OctaviaApi
+    from octavia_upgrade.state import open_store
+
+    print("\n==> checking the upgraded lab", flush=True)
+    after = _status(demo)
+    for node in after["nodes"]:
+        bad = {u: s for u, s in node["services"].items() if s != "active"}
+        demo.check(f"{node['name']}: all Octavia services active", not bad,
+                   ", ".join(f"{u}={s}" for u, s in bad.items()) or
+                   ", ".join(sorted(node["services"])))
+    det = json.loads(demo.cli("detect", "-i", str(demo.inventory), "-f", "json",
+                              check=False, capture=True).stdout or "{}")
+    head = load_catalog().get(TO).alembic_head
+    demo.check(f"every node runs {TO}", det.get("release") == TO,
+               ", ".join(f"{h['host']}={h['octavia']}" for h in det.get("hosts", [])))
+    demo.check(f"database at the catalog's {TO} head", det.get("db_revision") == head,
+               f"{det.get('db_revision')} (expected {head})")
+    lbs_before = {lb["id"]: lb for lb in before.get("loadbalancers", [])}
+    amps_before = {a["id"] for a in before.get("amphorae", [])}
+    for lb in after.get("loadbalancers", []):
+        if lb["id"] in lbs_before:
+            demo.check(f"load balancer {lb['name']} still ACTIVE/ONLINE",
+                       (lb["provisioning_status"], lb["operating_status"]) == ("ACTIVE", "ONLINE"),
+                       f"{lb['provisioning_status']}/{lb['operating_status']}")
+    amps_after = {a["id"] for a in after.get("amphorae", [])}
+    demo.check("same amphora: no failover happened", bool(amps_before) and amps_before <= amps_after,
+               ", ".join(sorted(amps_after)))
+    from octavia_upgrade.lab.core import Lab
+
+    api = OctaviaApi(Lab(demo.lab_dir).state()["apis"][0], timeout=10)
+    try:
+        lb = api.post("/v2/lbaas/loadbalancers", {"loadbalancer": {
+            "name": f"after-upgrade-{int(time.time())}", "vip_subnet_id": _lab_subnet(),
+            "provider": "amphora"}})["loadbalancer"]
+        lb = api.wait_lb(lb["id"], "ACTIVE", timeout=180)
+        demo.check("a new load balancer can be created after the upgrade",
+                   lb["provisioning_status"] == "ACTIVE", f"{lb['id']} ACTIVE")
+    except Exception as exc:  # noqa: BLE001 - reported as a failed check
+        demo.check("a new load balancer can be created after the upgrade", False, str(exc))
+    store = open_store(None, demo.state_dir)
+    samples = store.probe_samples(run_id)
+    failed = [s for s in samples if not s.ok]
+    avail = 100.0 * (len(samples) - len(failed)) / len(samples) if samples else 0.0
+    demo.check("VIP answered throughout the upgrade", bool(samples) and not failed,
+               f"{len(samples)} samples, {len(failed)} failed, availability {avail:.1f} %")
+    store.close()
+
+
+def _lab_subnet() -> str:
+    from octavia_upgrade.lab.api import LAB_SUBNET
+
+    return LAB_SUBNET
+
+
+def run(root: Path | None = None) -> int:
     t0 = time.monotonic()
+    root = (root or Path.cwd()).resolve()
     from octavia_upgrade.resources import runbooks_dir
 
-    print("==> octavia-upgrade releases")
-    rc = main(["releases"])
-    if rc:
-        return rc
-    print(f"\n==> octavia-upgrade lint {runbooks_dir()}")
-    rc = main(["lint", str(runbooks_dir())])
-    print(f"\ndemo finished in {time.monotonic() - t0:.1f} s (exit {rc})")
-    return rc
+    demo = Demo(lab_dir=root / "lab", state_dir=root / "lab" / "state",
+                reports_dir=root / "lab" / "reports",
+                runbook=runbooks_dir() / f"{RUNBOOK}.yaml")
+    if (demo.lab_dir / "lab.json").exists():
+        print("==> a lab from an earlier demo exists: taking it down first", flush=True)
+        demo.cli("lab", "down", "--dir", str(demo.lab_dir))
+    print(f"==> bringing up a 3-node lab at 2024.2 Dalmatian in {demo.lab_dir}", flush=True)
+    demo.cli("lab", "up", "--dir", str(demo.lab_dir), "--nodes", "3", "--release", FROM)
+    demo.reports_dir.mkdir(parents=True, exist_ok=True)
+    demo.cli("lint", str(demo.runbook))
+    demo.cli("detect", "-i", str(demo.inventory))
+    before = _status(demo)
+    plan_md = demo.reports_dir / "plan.md"
+    plan_html = demo.reports_dir / "plan.html"
+    demo.cli("plan", str(demo.runbook), "-i", str(demo.inventory), "-f", "markdown",
+             "-o", str(plan_md))
+    demo.cli("plan", str(demo.runbook), "-i", str(demo.inventory), "-f", "html",
+             "-o", str(plan_html), "--no-detect")
+    params = _lab_params(demo)
+    res = demo.cli("run", str(demo.runbook), "-i", str(demo.inventory), "--yes", *params,
+                   check=False)
+    runs = json.loads(demo.cli("runs", "-f", "json", capture=True).stdout)
+    run_id = runs[-1]["id"]
+    demo.check(f"run {run_id} finished successfully", res.returncode == 0,
+               f"exit {res.returncode}")
+    if res.returncode == 0:
+        _verify(demo, before, run_id)
+    outputs = []
+    for fmt, suffix in (("markdown", "md"), ("html", "html"), ("json", "json")):
+        path = demo.reports_dir / f"execution-{run_id}.{suffix}"
+        demo.cli("report", run_id, "-f", fmt, "-o", str(path))
+        outputs.append(path)
+    elapsed = time.monotonic() - t0
+    ok = all(c[1] for c in demo.checks)
+    print("\n==> demo summary")
+    for what, good, _detail in demo.checks:
+        print(f"  {'PASS' if good else 'FAIL'}  {what}")
+    print(f"\nplan report:      {plan_md}\n                  {plan_html}")
+    print("execution report: " + "\n                  ".join(str(p) for p in outputs))
+    print(f"\nthe lab is still up for exploring: octavia-upgrade lab status --dir {demo.lab_dir}"
+          f"\n  (state: OCTAVIA_UPGRADE_STATE_DIR={demo.state_dir}); "
+          f"stop it with: octavia-upgrade lab down --dir {demo.lab_dir}")
+    print(f"\ndemo {'succeeded' if ok else 'FAILED'} in {elapsed / 60:.1f} min ({elapsed:.0f} s)")
+    return 0 if ok else 1
+
+
+def _lab_params(demo: Demo) -> list[str]:
+    """The lab's load balancers are recorded before/after when the runbook supports it."""
+    from octavia_upgrade.loader import load_runbook
+
+    rb = load_runbook(demo.runbook)
+    if "loadbalancer_status_command" not in rb.parameters:
+        return []
+    cmd = (f"{shlex.quote(sys.executable)} -m octavia_upgrade lab status --dir "
+           f"{shlex.quote(str(demo.lab_dir))} -f json")
+    return ["--param", f"loadbalancer_status_command={cmd}"]
 
 
 if __name__ == "__main__":

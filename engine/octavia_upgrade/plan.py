@@ -50,6 +50,8 @@ class PlannedStep:
     idempotent: bool = False
     description: str = ""
     estimate: float | None = None
+    #: For ``service``/``packages``/``db_migrate`` steps: the action (stop, start, upgrade...).
+    action: str | None = None
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,8 @@ def build_plan(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog: 
                 timeout=step.timeout, attempts=step.retry.attempts, on_failure=step.on_failure,
                 idempotent=step.idempotent, description=step.description,
                 estimate=history.get(step.id),
+                action=step.with_.get("action") if step.kind in (
+                    "service", "packages", "db_migrate") else None,
             ))
     secret = tuple(runbook.secret_params)
     return Plan(

@@ -23,7 +23,10 @@ class Command(Kind):
         cmd = templating.render_command(w["command"], t.ctx)
         env = {k: templating.render_value(str(v), t.ctx) for k, v in (w.get("env") or {}).items()}
         res = t.runner.run(cmd, timeout=t.timeout, env=env or None)
-        return result_outcome(res, tuple(w.get("ok_rc", (0,))), w.get("capture", "text"))
+        out = result_outcome(res, tuple(w.get("ok_rc", (0,))), w.get("capture", "text"))
+        if w.get("evidence") and "json" in out.outputs:
+            out.evidence.append((w["evidence"], out.outputs["json"]))
+        return out
 
 
 class Local(Command):
