@@ -543,17 +543,17 @@ class Lab:
                 if kind in ("slow", "stuck-service"):
                     faults.clear_one(None, kind, rec)
         faults.drop_nat_table(self.dir)
-        # Octavia services: SIGTERM to each unit's process group, as `systemctl stop`.
+        # Octavia services, as `systemctl stop` does: SIGTERM to each main process
+        # (it stops its own children), SIGKILL to the unit's group after 15 s.
         svc = [p for p in self._service_procs(st) if p.alive()]
         for p in svc:
             _killpg(p.pid, 18)  # SIGCONT: a frozen (stuck) unit must see its SIGTERM
-            _killpg(p.pid, 15)
+            p.signal(15)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and any(p.alive() for p in svc):
             time.sleep(0.1)
         for p in svc:
-            if p.alive():
-                _killpg(p.pid, 9)
+            _killpg(p.pid, 9)  # whatever is left of the unit, main process or not
         # The nodes: sshd and anything else still inside their namespaces.
         self._nodes().stop()
         if st.get("datapath"):

@@ -4,18 +4,19 @@
 Lab nodes have no systemd, yet the ``venv`` flavor manages services with the
 real commands (``systemctl stop octavia-api``). This script answers those
 commands for the five Octavia units the way systemd would for
-``Type=simple`` units with ``KillMode=control-group``:
+``Type=simple`` units with ``KillMode=mixed``:
 
 * ``start``: launches ``/opt/octavia/venv/bin/<unit> --config-file
   /etc/octavia/octavia.conf`` (plus ``--config-dir /etc/octavia/conf.d`` when
   that folder exists) detached in its own session; PID file
   ``/run/octavia/<unit>.pid`` (``PID STARTTIME``), output appended to
   ``/var/log/octavia/<unit>.log``.
-* ``stop``: SIGTERM to the unit's process group, then waits up to
+* ``stop``: SIGTERM to the unit's main process, then waits up to
   ``OCTAVIA_LAB_STOP_TIMEOUT`` seconds (default 30, systemd's TimeoutStopSec).
   A unit that does not exit is reported and the command exits 1 — the process
   is *not* killed, so a stuck service stays visible until someone runs
-  ``systemctl kill -s KILL UNIT``.
+  ``systemctl kill -s KILL UNIT``. Once the main process is gone, children
+  it left behind get SIGKILL after 5 s.
 * ``restart``, ``is-active`` (prints active/inactive/failed; exit 0 or 3),
   ``status`` (exit 0 running, 3 not running, 4 unknown unit), ``kill [-s SIG]``,
   ``daemon-reload`` (no-op), ``is-enabled`` / ``enable`` / ``disable``.
@@ -152,25 +153,40 @@ def start(unit: str) -> int:
 
 
 def stop(unit: str, timeout: float) -> int:
+    """``KillMode=mixed``: SIGTERM to the main process, SIGKILL to what it leaves behind.
+
+    Only the main process gets SIGTERM: it stops its own children (the driver
+    agent joins its listeners, cotyledon masters their workers). Signalling
+    the children too can kill one while it holds a lock the main process
+    needs to shut down, and the stop then hangs.
+    """
     pid = main_pid(unit)
     if pid is None:
         if os.path.exists(_pidfile(unit)):
             os.unlink(_pidfile(unit))
         return 0
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if main_pid(unit) is None and not _group_alive(pid):
-            os.unlink(_pidfile(unit))
-            return 0
+    while time.monotonic() < deadline and main_pid(unit) is not None:
         time.sleep(0.1)
-    print(f"Failed to stop {unit}.service: main process {pid} did not exit within "
-          f"{timeout:g}s of SIGTERM and is still running.\n"
-          f"Use 'systemctl kill -s KILL {unit}' to kill it.", file=sys.stderr)
-    return 1
+    if main_pid(unit) is not None:
+        print(f"Failed to stop {unit}.service: main process {pid} did not exit within "
+              f"{timeout:g}s of SIGTERM and is still running.\n"
+              f"Use 'systemctl kill -s KILL {unit}' to kill it.", file=sys.stderr)
+        return 1
+    grace = time.monotonic() + 5
+    while time.monotonic() < grace and _group_alive(pid):
+        time.sleep(0.1)
+    if _group_alive(pid):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    os.unlink(_pidfile(unit))
+    return 0
 
 
 def kill(unit: str, sig: int) -> int:
