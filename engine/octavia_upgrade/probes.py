@@ -12,23 +12,15 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from octavia_upgrade.model import Probe
-
-
-@dataclass(frozen=True)
-class Sample:
-    probe: str
-    at: float
-    ok: bool
-    latency_ms: float
-    error: str | None = None
+from octavia_upgrade.state.records import ProbeSample as Sample
 
 
 def sample(probe: Probe) -> Sample:
     t0 = time.monotonic()
-    at = time.time()
+    at = datetime.now(timezone.utc)
     try:
         with urllib.request.urlopen(probe.url, timeout=probe.timeout) as resp:  # noqa: S310
             resp.read(1024)

@@ -208,6 +208,42 @@ def install_signals(sig: SignalState, console: Console) -> Callable[[], None]:
 # --------------------------------------------------------------------------- run
 
 
+class LockHeartbeat:
+    """Refreshes the deployment lock while a run executes.
+
+    Another machine judges a lock stale by its heartbeat; if the lock was
+    broken meanwhile (``unlock``), the run stops as if interrupted rather than
+    carry on without it.
+    """
+
+    def __init__(self, store: Any, deployment: str, run_id: str, cancel: threading.Event,
+                 console: Console, every: float = 30.0) -> None:
+        self.store, self.deployment, self.run_id = store, deployment, run_id
+        self.cancel, self.console, self.every = cancel, console, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="lock-heartbeat", daemon=True)
+
+    def start(self) -> LockHeartbeat:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.store.heartbeat(self.deployment, self.run_id)
+            except Refused as exc:
+                self.console.error(f"{exc}: stopping the run")
+                self.cancel.set()
+                return
+            except UpgradeError as exc:  # a transient DB error: try again next time
+                self.console.warn(f"lock heartbeat failed: {exc}")
+
+
+
 @dataclass
 class Services:
     """The I/O edge a run needs; built by the CLI, replaceable in tests."""
@@ -270,6 +306,7 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
                         local=LocalTransport(), sink=sink,
                         prompter=make_prompter(yes=yes, console=console, sig=sig),
                         previous=previous, cancel=sig.cancel)
+    heartbeat = LockHeartbeat(store, prep.inventory.deployment, run_id, sig.cancel, console).start()
     probes = None
     if prep.inventory.probes:
         from octavia_upgrade.probes import ProbeRunner
@@ -284,6 +321,7 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
     except KeyboardInterrupt:
         result = RunResult("interrupted", message="interrupted")
     finally:
+        heartbeat.stop()
         if probes:
             probes.stop()
         status = {"succeeded": "succeeded", "rolled_back": "rolled_back",

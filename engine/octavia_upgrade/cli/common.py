@@ -19,9 +19,14 @@ def add_params(p: argparse.ArgumentParser) -> None:
 
 
 def settings(args: argparse.Namespace) -> Any:
+    import sys
+
     from octavia_upgrade.config import load_config
 
-    return load_config(args.config_file)
+    s = load_config(args.config_file)
+    for w in s.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return s
 
 
 def open_store(args: argparse.Namespace, redactor: Any = None) -> tuple[Any, Any]:
@@ -29,7 +34,10 @@ def open_store(args: argparse.Namespace, redactor: Any = None) -> tuple[Any, Any
     from octavia_upgrade.state import open_store as _open
 
     s = settings(args)
-    return s, _open(s.database_url, s.state_dir, redactor=redactor)
+    if redactor is not None:
+        redactor.add(*s.secret_values())
+    return s, _open(s.database_url, s.state_dir, redactor=redactor,
+                    tail_bytes=s.state_output_tail_bytes)
 
 
 def console(args: argparse.Namespace, redactor: Any = None) -> Console:
