@@ -405,3 +405,179 @@ def test_dalmatian_to_epoxy_commands_per_flavor(tmp_path: Path, flavor: str) -> 
     assert plan.step("upgrade-check").hosts == ("ctl1",)
     assert plan.step("wait-api").commands["ctl2"] == (
         "wait up to 300s for http http://192.0.2.12:9876/",)
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture
+def api_servers(lab_nodes):  # type: ignore[no-untyped-def]
+    """An HTTP server on port N of every bare node's address (what wait-api polls)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    inv = lab_nodes.inventory_data({n: ["api"] for n in ("node1", "node2", "node3")},
+                                   flavor="deb", deployment="x", vars={})
+    addresses = [h["address"] for h in inv["hosts"].values()]
+    with socket.socket() as s:
+        s.bind((addresses[0], 0))
+        port = s.getsockname()[1]
+    procs = []
+    try:
+        for addr in addresses:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "http.server", "--bind", addr, str(port)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for addr in addresses:
+            for _ in range(100):
+                try:
+                    socket.create_connection((addr, port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+        yield port
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def _sim_deployment(tmp_path: Path, write_inventory):  # type: ignore[no-untyped-def]
+    """Three bare sshd nodes at simulated Dalmatian (tests/engine/sim); returns (root, inv, cli)."""
+    import os
+    import subprocess
+    import sys
+
+    from octavia_upgrade.lab.octaviaconf import NodeConf, Shared, render
+
+    sim_dir = ROOT / "tests" / "engine" / "sim"
+    root = tmp_path / "sim"
+    units = ("sim-api", "sim-worker", "sim-health-manager", "sim-housekeeping",
+             "sim-driver-agent")
+    conf = render(Shared("rabbit://o:Rabbit-Secret-1@127.0.0.1:5672/",
+                         "mysql+pymysql://o:Db-Secret-2@127.0.0.1:3306/octavia",
+                         "Heartbeat-Secret-3", ("127.0.0.11:5555",)),
+                  NodeConf("node1", "127.0.0.11"))
+    for n in ("node1", "node2", "node3"):
+        (root / n / "run").mkdir(parents=True)
+        (root / n / "version").write_text("15.1.0\n")
+        (root / n / "lib-version").write_text("3.6.0\n")
+        (root / n / "octavia.conf").write_text(conf)
+        for u in units:
+            (root / n / "run" / u).touch()
+    (root / "db-revision").write_text("db2a73e82626\n")
+    (root / "status-rc").write_text("255\n")
+    (root / "status-output").write_text(
+        "oslo_config.cfg.NoSuchOptError: no such option oslo_policy in group [DEFAULT]\n")
+    inv = write_inventory(tmp_path, flavor=str(sim_dir / "sim.yaml"), deployment="rb-e2e",
+                          vars={"sim": str(sim_dir / "sim.sh"), "root": str(root)})
+    env = {**os.environ, "OCTAVIA_UPGRADE_STATE_DIR": str(tmp_path / "state")}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run([sys.executable, "-m", "octavia_upgrade", *args], env=env,
+                                  capture_output=True, text=True, input="", timeout=180)
+        except subprocess.TimeoutExpired as exc:
+            pytest.fail(f"octavia-upgrade {args[0]} did not finish: {exc.stdout!r} {exc.stderr!r}")
+
+    return root, inv, cli
+
+
+@pytest.mark.lab
+def test_dalmatian_to_epoxy_runs_end_to_end_with_yes(tmp_path: Path, write_inventory,  # type: ignore[no-untyped-def]
+                                                      api_servers: int) -> None:
+    """The shipped demo runbook, executed by the real CLI over real SSH.
+
+    The control plane is the engine tests' simulation (tests/engine/sim), so
+    every action the runbook causes on a node is visible in ops.log, and
+    octavia-status answers like Octavia 15.x/16.x do standalone: exit 255.
+    """
+    import json
+
+    root, inv, cli = _sim_deployment(tmp_path, write_inventory)
+    nodes = ("node1", "node2", "node3")
+    res = cli("run", str(RUNBOOKS / "dalmatian-to-epoxy.yaml"), "-i", str(inv), "--yes",
+              "-p", f"api_port={api_servers}", "-p", f"backup_dir={tmp_path / 'backups'}")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out
+    assert "Traceback" not in out
+    for secret in ("Rabbit-Secret-1", "Db-Secret-2", "Heartbeat-Secret-3"):
+        assert secret not in out
+
+    ops = [line.split()[1:] for line in (root / "ops.log").read_text().splitlines()]
+    acts = [(a[0], a[1], a[2] if len(a) > 2 else "") for a in ops]
+    first_stop = min(i for i, a in enumerate(acts) if a[1] == "stop")
+    status = [i for i, a in enumerate(acts) if a[1] == "status"]
+    assert len(status) == 2 and status[0] < first_stop  # before stopping, with 15.x
+    stops = [a[2] for a in acts if a[1] == "stop"]
+    assert stops == [u for u in ("sim-housekeeping", "sim-health-manager", "sim-api",
+                                 "sim-worker", "sim-driver-agent") for _ in nodes]
+    order = [a[1] for a in acts]
+    assert order.index("backup") > max(i for i, a in enumerate(order) if a == "stop")
+    upgrades = [i for i, a in enumerate(order) if a == "upgrade"]
+    assert len(upgrades) == 3 and order.index("backup") < upgrades[0]
+    assert upgrades[-1] < status[1] < order.index("db-upgrade")  # 16.x check, then migrate
+    assert order.index("db-upgrade") < min(i for i, a in enumerate(order) if a == "start")
+    assert (root / "db-revision").read_text().strip() == "fabf4983846b"
+    assert list((tmp_path / "backups").glob("*.sql.gz"))
+
+    runs = json.loads(cli("runs", "-f", "json").stdout)
+    assert [r["status"] for r in runs] == ["succeeded"]
+    shown = cli("show", runs[0]["id"], "-f", "json")
+    assert shown.returncode == 0, shown.stderr
+    doc = json.loads(shown.stdout)
+    results = {(r["step_id"], r["host"]): r for r in doc["results"]}
+    # Both checks ended with exit 255 and passed only through a recorded approval.
+    for step_id in ("upgrade-check", "upgrade-check-target"):
+        r = results[(step_id, "node1")]
+        assert r["rc"] == 255 and r["outputs"]["outcome"] == "error"
+        assert "accepted by" in r["message"]
+    approved = {a["step_id"]: a["how"] for a in doc["approvals"]}
+    assert approved["upgrade-check"] == approved["upgrade-check-target"] == "--yes"
+    assert {"confirm-rbac-defaults", "approve-control-plane-outage",
+            "amphora-image-reminder"} <= set(approved)
+    statuses = {k[0]: r["status"] for k, r in results.items()}
+    assert statuses["amphora-image-upload"] == "skipped"  # no image file given
+    assert statuses["db-upgrade-persistence"] == "skipped"  # no jobboard
+    assert statuses["assert-db-at-to"] == "succeeded"
+    for step_id in ("rollback-restore-db", "rollback-packages"):
+        assert step_id not in statuses
+
+
+@pytest.mark.lab
+def test_failed_migration_rolls_back_to_the_old_release(tmp_path: Path, write_inventory,  # type: ignore[no-untyped-def]
+                                                        api_servers: int) -> None:
+    import json
+
+    root, inv, cli = _sim_deployment(tmp_path, write_inventory)
+    (root / "fail-migration").touch()
+    res = cli("run", str(RUNBOOKS / "dalmatian-to-epoxy.yaml"), "-i", str(inv), "--yes",
+              "-p", f"api_port={api_servers}", "-p", f"backup_dir={tmp_path / 'backups'}")
+    out = res.stdout + res.stderr
+    assert res.returncode == 1, out
+    assert "Traceback" not in out
+    ops = [line.split()[2:] for line in (root / "ops.log").read_text().splitlines()]
+    order = [o[0] for o in ops]
+    failed = order.index("db-upgrade")
+    after = ops[failed + 1:]
+    # Rollback, in its documented order: stop everything, reinstall 15.x, then start.
+    stops = [o for o in after if o[0] == "stop"]
+    assert len(stops) == 15
+    reinstall = [o for o in after if o[0] == "upgrade"]
+    assert [o[1] for o in reinstall] == ["15.1.0"] * 3
+    first_start = next(i for i, o in enumerate(after) if o[0] == "start")
+    assert max(i for i, o in enumerate(after) if o[0] in ("stop", "upgrade")) < first_start
+    for n in ("node1", "node2", "node3"):
+        assert (root / n / "version").read_text().strip() == "15.1.0"
+    runs = json.loads(cli("runs", "-f", "json").stdout)
+    assert runs[0]["status"] == "rolled_back"
+    doc = json.loads(cli("show", runs[0]["id"], "-f", "json").stdout)
+    approved = [a["step_id"] for a in doc["approvals"]]
+    assert "rollback-restore-db" in approved and "rollback-no-backup" not in approved
