@@ -312,9 +312,17 @@ def test_rollback_reinstalls_the_old_release_and_restores_the_backup(runbook: Ru
     ids = [s.id for s in runbook.rollback]
     # Listed in undo order; the engine runs the list bottom-up.
     assert ids[::-1] == ["rollback-stop-services", "rollback-packages", "rollback-no-backup",
-                         "rollback-restore-db", "rollback-start-services"]
+                         "rollback-restore-db", "rollback-db-revision", "rollback-start-services"]
     assert runbook.step("rollback-packages").with_["release"] == frm
     assert "db-upgrade" in runbook.step("rollback-restore-db").when
+    # The old services start again only on the old schema (restored or never touched).
+    from octavia_upgrade.templating import evaluate
+
+    start = runbook.step("rollback-start-services").when
+    head = _rel(frm).alembic_head
+    ctx = {"release": {"from": {"alembic_head": head}}}
+    assert evaluate(start, {**ctx, "outputs": {"rollback-db-revision": {"revision": head}}})
+    assert not evaluate(start, {**ctx, "outputs": {"rollback-db-revision": {"revision": "x"}}})
     assert [s.kind for s in runbook.finally_] == ["service", "db_migrate"]
     assert all(s.with_["action"] in ("status", "current") for s in runbook.finally_)
 
@@ -581,3 +589,6 @@ def test_failed_migration_rolls_back_to_the_old_release(tmp_path: Path, write_in
     doc = json.loads(cli("show", runs[0]["id"], "-f", "json").stdout)
     approved = [a["step_id"] for a in doc["approvals"]]
     assert "rollback-restore-db" in approved and "rollback-no-backup" not in approved
+    results = {r["step_id"]: r["status"] for r in doc["results"]}
+    assert results["rollback-db-revision"] == "succeeded"
+    assert results["rollback-start-services"] == "succeeded"  # the schema was never changed
