@@ -21,8 +21,11 @@ Usage::
     python3 tools/gen_option_data.py [--venvs /tmp/octavia-option-venvs] [--only SERIES ...]
 
 Venvs are created under ``--venvs`` when missing (30–45 s each) and reused
-otherwise. The output is trimmed to what ``configcheck`` needs: per group and
-option the type, default, deprecated names, deprecation flags and ``secret``.
+otherwise. Options Octavia registers at import time outside its generator
+list (keystoneauth options of ``[neutron]``/``[service_auth]``) are read from
+the live ``cfg.CONF`` and added. The output is trimmed to what ``configcheck``
+needs: per group and option the type, default, deprecated names, deprecation
+flags and ``secret``.
 """
 
 from __future__ import annotations
@@ -62,6 +65,34 @@ KEEP = ("type", "default", "deprecated_opts", "deprecated_for_removal", "depreca
         "deprecated_reason", "secret")
 
 _IDENT = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+#: Options Octavia registers at import time outside its generator list (e.g.
+#: keystoneauth session/adapter/auth options of [neutron] and [service_auth]
+#: from ``register_ks_options``): read from the live ``cfg.CONF``.
+RUNTIME_SCRIPT = """
+import json, warnings
+warnings.simplefilter("ignore")
+from oslo_config import cfg
+import octavia.common.config  # noqa: F401 - registers options on import
+
+def describe(opt):
+    item = {"type": getattr(opt.type, "type_name", type(opt).__name__),
+            "default": None if opt.secret else opt.default}
+    deps = [[d.group or None, (d.name or opt.dest).replace("-", "_")]
+            for d in (opt.deprecated_opts or [])]
+    if deps:
+        item["deprecated_opts"] = deps
+    for k in ("deprecated_for_removal", "deprecated_since", "deprecated_reason", "secret"):
+        v = getattr(opt, k, None)
+        if v:
+            item[k] = v
+    return item
+
+out = {"DEFAULT": {i["opt"].dest: describe(i["opt"]) for i in cfg.CONF._opts.values()}}
+for name, group in cfg.CONF._groups.items():
+    out[name] = {i["opt"].dest: describe(i["opt"]) for i in group._opts.values()}
+print(json.dumps(out, default=str))
+"""
 
 AUTH_PLUGIN_SCRIPT = """
 import json
@@ -153,6 +184,21 @@ def generate(venv: Path) -> tuple[str, dict, list[str]]:
                     item[k] = o[k]
             opts[o["dest"]] = item
         groups[gname] = opts
+    runtime = json.loads(subprocess.run([str(venv / "bin" / "python"), "-c", RUNTIME_SCRIPT],
+                                        check=True, capture_output=True, text=True).stdout)
+    for gname, opts in runtime.items():
+        for dest, item in opts.items():
+            if dest not in groups.setdefault(gname, {}):
+                item = {**item, "registered_at_runtime": True}
+                if isinstance(item.get("default"), (list, dict)) or item.get("default") is None:
+                    pass
+                elif not isinstance(item["default"], (str, int, float, bool)):
+                    item["default"] = str(item["default"])
+                item["default"] = _trim_default(item.get("default"), bool(item.get("secret")), venv)
+                item["deprecated_opts"] = [[g or gname, n] for g, n in item.get("deprecated_opts", [])]
+                if not item["deprecated_opts"]:
+                    del item["deprecated_opts"]
+                groups[gname][dest] = item
     return f"octavia {version[0]}, oslo.config {version[1]}", groups, auth
 
 
