@@ -55,8 +55,8 @@ def test_stuck_service_ignores_stop_until_killed(lab):
         assert shell.run(f"systemctl is-active {unit}").rc == 0
     finally:
         lab.fault("node3", "clear")
-    # The SIGTERM sent while it was frozen is delivered now: it stops as asked.
-    deadline = time.monotonic() + 15
+    # Thawed, it gets the stop it was asked for meanwhile, and stops.
+    deadline = time.monotonic() + 30
     while proc.alive() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not proc.alive()

@@ -50,6 +50,9 @@ NODE_PATHS = ("/etc/octavia", "/var/lib/octavia", "/var/log/octavia", "/run/octa
 
 LB_NAME = "lab-lb1"
 
+#: The workers' RabbitMQ queue (``octavia.common.constants.TOPIC_AMPHORA_V2``).
+WORKER_QUEUE = "octavia_provisioning_v2"
+
 
 class LabError(UpgradeError):
     """The lab could not be brought up, inspected or changed."""
@@ -316,6 +319,14 @@ class Lab:
                            f"{', '.join(f'{a}:{p}' for a, p in dp.members)}")
 
             services.wait_apis(apis, timeout=300, log=self._progress)
+            # The API casts "create" to the workers' queue; a message sent before
+            # any worker consumes it is dropped by RabbitMQ, and the LB would
+            # stay PENDING_CREATE forever. Wait for every worker first.
+            if not mq.wait_consumers(WORKER_QUEUE, len(names)):
+                raise LabError(f"the Octavia workers did not start consuming "
+                               f"{WORKER_QUEUE!r} within 180s; see "
+                               f"{self.dir}/nodes/*/fs/var/log/octavia/octavia-worker.log")
+            self._progress(f"{len(names)} worker(s) consume {WORKER_QUEUE!r}")
             self._progress(f"creating {LB_NAME} (listener, pool, 2 members, health monitor)")
             lb = apis[0].create_full_lb(LB_NAME, vip, list(dp.members), port=dp.port)
             st["lb"] = {"id": lb["id"], "name": LB_NAME}

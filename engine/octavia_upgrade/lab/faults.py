@@ -10,8 +10,8 @@ Each fault is made with the mechanism closest to the real failure:
     The unit's processes are frozen with SIGSTOP, like a process hung in the
     kernel: ``systemctl stop`` sends SIGTERM, waits its timeout, reports the
     failure and exits 1; the process survives until ``systemctl kill -s KILL``.
-    ``clear`` sends SIGCONT; a SIGTERM sent meanwhile is then delivered and
-    the service stops, as it would have.
+    ``clear`` sends SIGCONT and, if a stop was asked meanwhile, SIGTERM again,
+    so the service stops as it was asked to.
 ``fail-migration``
     Every ``octavia-db-manage upgrade`` on the node fails (exit 1, before any
     migration runs) until ``clear``: a ``.pth`` hook in the venv's
@@ -237,6 +237,13 @@ def clear_one(t: Target | None, kind: str, record: dict[str, Any]) -> None:
         proc = Proc(record["unit"], int(record["pid"]), record.get("started"))
         if proc.alive():
             os.killpg(proc.pid, signal.SIGCONT)
+            # A SIGTERM that arrived while frozen may be picked up by any thread
+            # once thawed, and a Python service only acts on it in its main
+            # thread: repeat a stop that was asked meanwhile, now that it can land.
+            pending = None if t is None else (
+                t.fs / "run/octavia" / f"{record['unit']}.stop-pending")
+            if pending is not None and pending.exists():
+                proc.signal(signal.SIGTERM)
     elif kind == "fail-migration":
         site = Path(record["site_packages"])
         for suffix in (".pth", ".py"):

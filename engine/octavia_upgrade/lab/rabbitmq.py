@@ -63,6 +63,29 @@ class RabbitMQ:
     def procs(self) -> list[Proc]:
         return [p for p in (self.server, self.beam, self.epmd) if p is not None]
 
+    def consumers(self) -> dict[str, int]:
+        """Queue name → number of consumers (``rabbitmqctl list_queues``)."""
+        done = subprocess.run(
+            [str(SCRIPTS / "rabbitmqctl"), "-n", self.nodename, "-q", "list_queues",
+             "name", "consumers"],
+            env=_env(Path(self.base_dir), self.port, self.dist_port, self.epmd_port),
+            capture_output=True, text=True, timeout=60, check=False)
+        out: dict[str, int] = {}
+        for line in done.stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit():
+                out[parts[0]] = int(parts[1])
+        return out
+
+    def wait_consumers(self, queue: str, count: int, timeout: float = 180.0) -> bool:
+        """Wait until ``queue`` has ``count`` consumers (a message sent earlier is lost)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.consumers().get(queue, 0) >= count:
+                return True
+            time.sleep(1.0)
+        return False
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the broker (``rabbitmqctl stop``, then by PID) and its epmd by PID."""
         if self.server.alive():

@@ -34,7 +34,7 @@ class NodeShell:
     connect_timeout: int = 10
 
     def argv(self, command: str) -> list[str]:
-        return ["ssh", "-q", "-i", self.key_file, "-p", str(self.port),
+        return ["ssh", "-i", self.key_file, "-p", str(self.port),
                 "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
                 "-o", "StrictHostKeyChecking=yes",
                 "-o", f"UserKnownHostsFile={self.known_hosts}",

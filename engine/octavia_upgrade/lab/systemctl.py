@@ -121,6 +121,7 @@ def _group_alive(pgid: int) -> bool:
 def start(unit: str) -> int:
     if main_pid(unit) is not None:
         return 0
+    _forget_pending_stop(unit)
     os.makedirs(RUN_DIR, exist_ok=True)
     os.makedirs(LOG_DIR, exist_ok=True)
     exe = os.path.join(VENV, "bin", unit)
@@ -173,6 +174,9 @@ def stop(unit: str, timeout: float) -> int:
     while time.monotonic() < deadline and main_pid(unit) is not None:
         time.sleep(0.1)
     if main_pid(unit) is not None:
+        # Remembered so that whoever unfreezes a stuck unit can repeat the request.
+        with open(_pidfile(unit)[:-4] + ".stop-pending", "w", encoding="utf-8") as f:
+            f.write(f"{pid}\n")
         print(f"Failed to stop {unit}.service: main process {pid} did not exit within "
               f"{timeout:g}s of SIGTERM and is still running.\n"
               f"Use 'systemctl kill -s KILL {unit}' to kill it.", file=sys.stderr)
@@ -186,7 +190,15 @@ def stop(unit: str, timeout: float) -> int:
         except ProcessLookupError:
             pass
     os.unlink(_pidfile(unit))
+    _forget_pending_stop(unit)
     return 0
+
+
+def _forget_pending_stop(unit: str) -> None:
+    try:
+        os.unlink(_pidfile(unit)[:-4] + ".stop-pending")
+    except FileNotFoundError:
+        pass
 
 
 def kill(unit: str, sig: int) -> int:
