@@ -588,7 +588,10 @@ def test_failed_migration_rolls_back_to_the_old_release(tmp_path: Path, write_in
     assert runs[0]["status"] == "rolled_back"
     doc = json.loads(cli("show", runs[0]["id"], "-f", "json").stdout)
     approved = [a["step_id"] for a in doc["approvals"]]
-    assert "rollback-restore-db" in approved and "rollback-no-backup" not in approved
+    # --yes never approves a rollback gate: restoring the database is manual work.
+    assert "rollback-restore-db" not in approved and "rollback-no-backup" not in approved
+    restore = next(r for r in doc["results"] if r["step_id"] == "rollback-restore-db")
+    assert restore["status"] == "failed" and "--yes never approves" in restore["message"]
     results = {r["step_id"]: r["status"] for r in doc["results"]}
     assert results["rollback-db-revision"] == "succeeded"
     assert results["rollback-start-services"] == "succeeded"  # the schema was never changed

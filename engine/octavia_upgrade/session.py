@@ -157,8 +157,14 @@ class ApprovalUnavailable(UpgradeError):
     """An approval is needed but there is no terminal to ask on and no --yes."""
 
 
-def make_prompter(*, yes: bool, console: Console, sig: SignalState,
-                  stdin: Any = None) -> Callable[[Step, str, str | None], Approval]:
+def make_prompter(*, yes: bool, console: Console, sig: SignalState, stdin: Any = None,
+                  manual: frozenset[str] = frozenset()) -> Callable[[Step, str, str | None], Approval]:
+    """Approvals: ``--yes`` answers them, except the ``manual`` ones (rollback gates).
+
+    A rollback approval stands for work an operator does by hand while the run
+    waits (such as restoring the database): approving it in advance would
+    let the rollback go on as if that work were done.
+    """
     user, _host = operator_identity()
     stdin = stdin or sys.stdin
 
@@ -166,9 +172,12 @@ def make_prompter(*, yes: bool, console: Console, sig: SignalState,
         console.info(f"\n  APPROVAL NEEDED ({step.id}): {message}")
         if impact:
             console.info(f"  DATA-PLANE IMPACT: {impact}")
-        if yes:
+        if yes and step.id not in manual:
             console.info("  approved with --yes")
             return Approval(user, "--yes", time.time())
+        if yes and not stdin.isatty():
+            raise ApprovalUnavailable(f"step {step.id} is a rollback gate: --yes never approves "
+                                      "it; an operator must approve it at a terminal")
         if not stdin.isatty():
             raise ApprovalUnavailable(f"step {step.id} needs an approval, but there is no terminal "
                                       "to ask on: resume with --yes to approve")
@@ -304,7 +313,10 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
     executor = Executor(plan=prep.plan, runbook=prep.runbook, inventory=prep.inventory,
                         flavor=prep.flavor, base_context=base, runners=pool.get,
                         local=LocalTransport(), sink=sink,
-                        prompter=make_prompter(yes=yes, console=console, sig=sig),
+                        prompter=make_prompter(
+                            yes=yes, console=console, sig=sig,
+                            manual=frozenset(s.id for s in prep.runbook.rollback
+                                             if s.kind == "approval")),
                         previous=previous, cancel=sig.cancel)
     heartbeat = LockHeartbeat(store, prep.inventory.deployment, run_id, sig.cancel, console).start()
     probes = None

@@ -16,7 +16,11 @@ from octavia_upgrade.steps.base import Kind, Outcome, TaskContext, action, resul
 
 def _dest(step: Step, ctx: dict[str, Any]) -> tuple[str, str]:
     dest_dir = templating.render_value(str(step.with_["dest_dir"]), ctx).rstrip("/") or "/"
-    return dest_dir, f"{dest_dir}/octavia-{ctx['run']['id']}-{step.id}.sql.gz"
+    return dest_dir, f"{dest_dir}/{_database(step, ctx)}-{ctx['run']['id']}-{step.id}.sql.gz"
+
+
+def _database(step: Step, ctx: dict[str, Any]) -> str:
+    return templating.render_value(str(step.with_.get("database", "octavia")), ctx)
 
 
 class Backup(Kind):
@@ -28,8 +32,7 @@ class Backup(Kind):
                  *, deferred: bool) -> list[str]:
         dest_dir, dest = _dest(step, ctx)
         return [f"mkdir -p {shlex.quote(dest_dir)}",
-                action(flavor, "db_backup", ctx, dest=dest,
-                       database=step.with_.get("database", "octavia")),
+                action(flavor, "db_backup", ctx, dest=dest, database=_database(step, ctx)),
                 f"sha256sum {shlex.quote(dest)}; stat -c %s {shlex.quote(dest)}"]
 
     def run(self, t: TaskContext) -> Outcome:
@@ -37,8 +40,7 @@ class Backup(Kind):
         res = t.runner.run(f"mkdir -p {shlex.quote(dest_dir)}", timeout=60)
         if res.rc != 0:
             return result_outcome(res, message=f"cannot create {dest_dir}")
-        cmd = action(t.flavor, "db_backup", t.ctx, dest=dest,
-                     database=t.step.with_.get("database", "octavia"))
+        cmd = action(t.flavor, "db_backup", t.ctx, dest=dest, database=_database(t.step, t.ctx))
         out = result_outcome(t.runner.run(cmd, timeout=t.timeout))
         if not out.ok:
             out.message = out.message or f"database dump failed (rc {out.rc})"
