@@ -134,9 +134,12 @@ def build(doc: Document) -> model.Inventory:
     data = doc.data
     base = Path(doc.path).resolve().parent
     ssh = data.get("ssh") or {}
+    default_become = become_setting(data.get("become"), doc, ("become",))
     hosts = []
     for name, raw in data["hosts"].items():
         key_file = raw.get("key_file")
+        become = (become_setting(raw["become"], doc, ("hosts", name, "become"))
+                  if "become" in raw else default_become)
         hosts.append(model.Host(
             name=name,
             address=raw["address"],
@@ -146,6 +149,8 @@ def build(doc: Document) -> model.Inventory:
             roles=tuple(raw.get("roles") or ()),
             vars=dict(raw.get("vars") or {}),
             pos=doc.key_pos(("hosts", name)),
+            become=become,
+            defaulted=frozenset(k for k in ("user", "port", "key_file") if k not in raw),
         ))
     known_hosts = ssh.get("known_hosts")
     flavor = data["flavor"]
@@ -168,3 +173,25 @@ def build(doc: Document) -> model.Inventory:
         ),
         secrets=dict(data.get("secrets") or {}),
     )
+
+
+def become_setting(value: Any, doc: Document, path: tuple[Any, ...]) -> model.Become | None:
+    """The ``become:`` value at ``path`` (already schema-valid) as a :class:`~model.Become`.
+
+    Raises:
+        InvalidInput: ``password_env`` names a variable that is not set.
+    """
+    if value is None or value is False:
+        return None
+    if value is True:
+        return model.Become()
+    password = value.get("password")
+    env = value.get("password_env")
+    if env:
+        password = os.environ.get(env)
+        if not password:
+            pos = doc.pos((*path, "password_env"))
+            raise InvalidInput(f"inventory {doc.path} is invalid", [Diagnostic(
+                doc.path, pos.line, pos.col, "become-password",
+                f"environment variable {env} (the sudo password) is not set or empty")])
+    return model.Become(user=value.get("user", "root"), password=password or None)

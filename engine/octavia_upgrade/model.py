@@ -150,6 +150,31 @@ class Runbook:
 
 
 @dataclass(frozen=True)
+class Become:
+    """Run commands as ``user`` through sudo after logging in unprivileged.
+
+    ``password`` is a secret (never logged): it is fed to ``sudo -S`` on
+    stdin; None means sudo must not ask for one (``sudo -n``).
+    """
+
+    user: str = "root"
+    password: str | None = field(default=None, repr=False)
+    method: str = "sudo"
+
+
+@dataclass(frozen=True)
+class Hop:
+    """A bastion (SSH ``ProxyJump``) on the way to a host."""
+
+    address: str
+    port: int = 22
+    user: str = "root"
+    key_file: str | None = None
+    #: The name it was written as (``ProxyJump`` entry or ssh_config ``Host``).
+    name: str = ""
+
+
+@dataclass(frozen=True)
 class Host:
     name: str
     address: str
@@ -159,6 +184,15 @@ class Host:
     roles: tuple[str, ...] = ()
     vars: Mapping[str, Any] = field(default_factory=dict)
     pos: Pos | None = None
+    become: Become | None = None
+    #: Bastions to go through, first hop first (from ssh_config ``ProxyJump``).
+    proxy_jump: tuple[Hop, ...] = ()
+    #: Per-host overrides of the inventory's SSH settings (from ssh_config).
+    known_hosts: str | None = None
+    connect_timeout: float | None = None
+    #: Fields the inventory left at their default (``user``, ``port``,
+    #: ``key_file``): an ssh_config may set them, as it may for ``ssh`` itself.
+    defaulted: frozenset[str] = frozenset()
 
     def as_context(self) -> dict[str, Any]:
         """What templates see as ``host``."""

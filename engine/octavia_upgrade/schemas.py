@@ -27,7 +27,7 @@ from octavia_upgrade.errors import Diagnostic
 from octavia_upgrade.yamlpos import DataPath, Document
 
 #: Schema names shipped in ``schemas/``.
-NAMES = ("runbook", "inventory", "flavor")
+NAMES = ("runbook", "inventory", "flavor", "rolemap")
 
 #: Rule ids used when the schema names none.
 DEFAULT_RULES = {

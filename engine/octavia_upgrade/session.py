@@ -62,16 +62,19 @@ def limit_hosts(inventory: Inventory, limit: str | None) -> Inventory:
     return replace(inventory, hosts=tuple(h for h in inventory.hosts if h.name in names))
 
 
-def prepare(runbook_path: str, inventory_path: str, overrides: Mapping[str, Any],
+def prepare(runbook_path: str, inventory_path: Any, overrides: Mapping[str, Any],
             history: Mapping[str, float] | None = None, limit: str | None = None) -> Prepared:
-    """Load and validate everything, and build the plan. No I/O beyond reading files."""
+    """Load and validate everything, and build the plan. No I/O beyond reading files.
+
+    ``inventory_path`` is a path or an :class:`~octavia_upgrade.inventory_source.InventorySource`.
+    """
     from octavia_upgrade.flavors import load_flavor
-    from octavia_upgrade.inventory import load_inventory
+    from octavia_upgrade.inventory_source import open_inventory
     from octavia_upgrade.loader import load_runbook
 
     catalog = load_catalog()
     runbook = load_runbook(runbook_path, catalog=catalog)
-    inventory = limit_hosts(load_inventory(inventory_path), limit)
+    inventory = limit_hosts(open_inventory(inventory_path), limit)
     flavor = load_flavor(inventory.flavor)
     params = resolve_params(runbook, overrides)
     plan = build_plan(runbook, inventory, flavor, catalog, params, history)
@@ -82,6 +85,8 @@ def secret_values(prepared: Prepared) -> list[str]:
     vals = [str(prepared.params[n]) for n in prepared.runbook.secret_params
             if prepared.params.get(n) not in (None, "")]
     vals += [str(v) for v in _leaves(prepared.inventory.secrets) if v not in (None, "")]
+    vals += [h.become.password for h in prepared.inventory.hosts
+             if h.become is not None and h.become.password]
     return vals
 
 
@@ -428,7 +433,11 @@ def resume_run(store: Any, settings: Any, run_id: str, *, param_args: list[str],
                            + " ".join(f"--param {k}=..." for k in missing))
     if not run.inventory_path:
         raise InvalidInput(f"run {run_id} has no inventory recorded")
-    prep = prepare(str(path), run.inventory_path, overrides)
+    from octavia_upgrade.inventory_source import InventorySource
+
+    # The run's deployment name holds even when it came from --deployment.
+    prep = prepare(str(path), InventorySource(run.inventory_path, deployment=run.deployment),
+                   overrides)
     values = secret_values(prep)
     console = make_console(values)
     redactor = redactor_factory(values)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from octavia_upgrade.errors import InvalidInput, UpgradeError
 
 if TYPE_CHECKING:
-    from octavia_upgrade.model import Host, Inventory, SshSettings
+    from octavia_upgrade.model import Become, Host, Inventory, SshSettings
 
 #: ``timeout`` exits 124 when it stopped the command with SIGTERM, and the
 #: command's status is 128+9 when SIGKILL was needed.
@@ -161,19 +161,35 @@ def _seconds(value: float) -> str:
 
 def remote_command(command: str, *, timeout: float | None = None,
                    env: dict[str, str] | None = None, has_stdin: bool = False,
-                   kill_after: float = DEFAULT_KILL_AFTER) -> str:
+                   kill_after: float = DEFAULT_KILL_AFTER, become: Become | None = None) -> str:
     """The command line sent to the host's login shell for :meth:`SshTransport.run`.
 
     ``exec </dev/null; timeout -k KILL_AFTER T sh -c 'export K=V; COMMAND'; exit $?``:
     ``timeout`` makes
     itself a process-group leader and signals the whole group when time is
     up, so children started in the background are stopped as well.
+
+    With ``become``, ``timeout`` itself runs under ``sudo`` (so it may signal
+    the command's processes): ``sudo -n -u USER -- timeout ...`` without a
+    password (sudo fails at once instead of waiting for one), or ``sudo -k -S
+    -p '' -u USER -- sh -c '...'`` with one: the password is the first line of
+    stdin (:meth:`SshTransport.run` puts it there), never on a command line;
+    ``-k`` makes sudo read it even when it cached the credentials, so the
+    line never reaches the command.
     """
     env = _check_env(env)
     script = "".join(f"export {k}={shlex.quote(v)}; " for k, v in env.items()) + command
     line = f"sh -c {shlex.quote(script)}"
     if timeout is not None:
         line = f"timeout -k {_seconds(kill_after)} {_seconds(timeout)} {line}"
+    if become is not None:
+        user = shlex.quote(become.user)
+        if become.password is not None:
+            inner = line if has_stdin else f"exec </dev/null; {line}"
+            line = f"sudo -k -S -p '' -u {user} -- sh -c {shlex.quote(inner + '; exit $?')}"
+            has_stdin = True
+        else:
+            line = f"sudo -n -u {user} -- {line}"
     if not has_stdin:
         # Nothing ever closes the channel's stdin otherwise: a command that
         # reads it would wait for its timeout.
@@ -269,6 +285,17 @@ def _make_runner_class() -> type:
     return TunedRemote
 
 
+@dataclass(frozen=True)
+class _Endpoint:
+    """One SSH server on the way: a bastion or the host itself."""
+
+    address: str
+    port: int
+    user: str
+    key_file: str | None
+    where: str
+
+
 class _NotStarted(Exception):
     """No session could be opened on a connected host: the command never started."""
 
@@ -302,6 +329,7 @@ class SshTransport:
         self.grace = grace
         self._lock = threading.RLock()
         self._conn: Any = None
+        self._hops: list[Any] = []
 
     @property
     def where(self) -> str:
@@ -309,7 +337,14 @@ class SshTransport:
 
     @property
     def known_hosts_path(self) -> Path:
-        return Path(os.path.expanduser(self.ssh.known_hosts or DEFAULT_KNOWN_HOSTS))
+        path = self.host.known_hosts or self.ssh.known_hosts or DEFAULT_KNOWN_HOSTS
+        return Path(os.path.expanduser(path))
+
+    @property
+    def connect_timeout(self) -> float:
+        if self.host.connect_timeout is not None:
+            return self.host.connect_timeout
+        return self.ssh.connect_timeout
 
     @property
     def connection(self) -> Any:
@@ -323,32 +358,47 @@ class SshTransport:
         if self._conn is not None and self._conn.is_connected:
             return self._conn
         self._drop()
+        gateway = None
+        # Bastions first, each through the previous one, each with strict
+        # host-key checking against the same known_hosts as the host itself.
+        for hop in self.host.proxy_jump:
+            where = f"bastion {hop.name or hop.address} ({hop.user}@{hop.address}:{hop.port})"
+            gateway = self._open(_Endpoint(hop.address, hop.port, hop.user, hop.key_file, where),
+                                 gateway)
+            self._hops.append(gateway)
+        conn = self._open(_Endpoint(self.host.address, self.host.port, self.host.user,
+                                    self.host.key_file, self.where), gateway)
+        self._conn = conn
+        return conn
+
+    def _open(self, end: _Endpoint, gateway: Any) -> Any:
+        """An open fabric ``Connection`` to ``end`` (through ``gateway`` if given)."""
         import fabric
         import paramiko
 
         known_hosts = self.known_hosts_path
-        key_file = os.path.expanduser(self.host.key_file) if self.host.key_file else None
+        key_file = os.path.expanduser(end.key_file) if end.key_file else None
         if key_file and not os.path.isfile(key_file):
-            raise AuthenticationFailed(f"{self.where}: key file {key_file} does not exist")
-        timeout = max(1.0, float(self.ssh.connect_timeout))
+            raise AuthenticationFailed(f"{end.where}: key file {key_file} does not exist")
+        timeout = max(1.0, float(self.connect_timeout))
         connect_kwargs: dict[str, Any] = {"banner_timeout": timeout, "auth_timeout": timeout,
                                           "channel_timeout": timeout}
         if key_file:
-            connect_kwargs.update(key_filename=[key_file], look_for_keys=False,
-                                  allow_agent=False)
+            # The agent stays allowed: its keys are tried as ssh does, after the file's.
+            connect_kwargs.update(key_filename=[key_file], look_for_keys=False)
         config = fabric.Config(ssh_config=paramiko.SSHConfig(), lazy=True, overrides={
             "runners": {"remote": _make_runner_class()},
             "load_ssh_configs": False,
         })
-        conn = fabric.Connection(self.host.address, user=self.host.user, port=self.host.port,
+        conn = fabric.Connection(end.address, user=end.user, port=end.port,
                                  config=config, connect_timeout=timeout,
-                                 connect_kwargs=connect_kwargs)
+                                 connect_kwargs=connect_kwargs, gateway=gateway)
         client = paramiko.SSHClient()
         if known_hosts.is_file():
             try:
                 client.load_system_host_keys(str(known_hosts))
             except Exception as exc:  # noqa: BLE001 - paramiko raises various types here
-                raise UnknownHostKey(f"{self.where}: cannot read known_hosts file "
+                raise UnknownHostKey(f"{end.where}: cannot read known_hosts file "
                                      f"{known_hosts}: {exc}") from None
         client.set_missing_host_key_policy(_policy(self.ssh.strict_host_key_checking))
         conn.client = client
@@ -358,60 +408,72 @@ class SshTransport:
             conn.close()
             missing = "" if known_hosts.is_file() else " (the file does not exist)"
             raise UnknownHostKey(
-                f"{self.where}: host key {exc.key.get_name()} {_fingerprint(exc.key)} is not in "
+                f"{end.where}: host key {exc.key.get_name()} {_fingerprint(exc.key)} is not in "
                 f"{known_hosts}{missing}; strict host-key checking refuses unknown hosts. "
-                f"Verify the key, then add it (e.g. ssh-keyscan -p {self.host.port} "
-                f"{self.host.address} >> {known_hosts})") from None
+                f"Verify the key, then add it (e.g. ssh-keyscan -p {end.port} "
+                f"{end.address} >> {known_hosts})") from None
         except paramiko.BadHostKeyException as exc:
             conn.close()
-            entry = _known_hosts_line(known_hosts, self.host.address, self.host.port)
+            entry = _known_hosts_line(known_hosts, end.address, end.port)
             expected = (f"{known_hosts}:{entry[0]} expects {entry[1]}" if entry
                         else f"{known_hosts} expects {_fingerprint(exc.expected_key)}")
             raise HostKeyMismatch(
-                f"{self.where}: host key CHANGED: the host offers {exc.key.get_name()} "
+                f"{end.where}: host key CHANGED: the host offers {exc.key.get_name()} "
                 f"{_fingerprint(exc.key)} but {expected}; refusing to connect (possible "
                 "man-in-the-middle, or the host was reinstalled: verify, then update "
                 "known_hosts)") from None
         except paramiko.AuthenticationException as exc:
             conn.close()
             raise AuthenticationFailed(
-                f"{self.where}: authentication failed with "
+                f"{end.where}: authentication failed with "
                 f"{key_file or 'the default keys/agent'}: {exc}") from None
         except (TimeoutError, socket.timeout):
             conn.close()
-            raise HostUnreachable(f"{self.where}: connection timed out after "
-                                  f"{timeout:g}s") from None
+            raise HostUnreachable(f"{end.where}: connection timed out after "
+                                  f"{timeout:g}s{self._via(gateway)}") from None
+        except paramiko.ChannelException as exc:
+            conn.close()
+            raise HostUnreachable(f"{end.where}: the bastion could not connect to it: "
+                                  f"{exc.text or exc}") from None
         except OSError as exc:
             conn.close()
             # paramiko's NoValidConnectionsError wraps one error per address.
             inner = list(getattr(exc, "errors", {}).values())
             first = inner[0] if inner else exc
             reason = getattr(first, "strerror", None) or str(first) or type(first).__name__
-            raise HostUnreachable(f"{self.where}: cannot connect: {reason}") from None
+            raise HostUnreachable(f"{end.where}: cannot connect: {reason}") from None
         except (paramiko.SSHException, EOFError) as exc:
             conn.close()
-            raise HostUnreachable(f"{self.where}: SSH handshake failed: "
-                                  f"{exc or type(exc).__name__}") from None
+            raise HostUnreachable(f"{end.where}: SSH handshake failed: "
+                                  f"{exc or type(exc).__name__}{self._via(gateway)}") from None
         # Nagle + delayed ACK cost ~40 ms per command; paramiko never disables it.
-        conn.transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._conn = conn
+        if gateway is None:
+            conn.transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn
+
+    def _via(self, gateway: Any) -> str:
+        return f" (through bastion {gateway.host})" if gateway is not None else ""
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001, S110 - closing a broken connection may fail
-                pass
+        hops, self._hops = self._hops, []
+        for c in [conn, *reversed(hops)]:
+            if c is not None:
+                try:
+                    c.close()
+                except Exception:  # noqa: BLE001, S110 - closing a broken connection may fail
+                    pass
 
     # -- running --
 
     def run(self, command: str, *, timeout: float | None = None,
             env: dict[str, str] | None = None, stdin: str | None = None) -> CommandResult:
         """See :meth:`Transport.run`."""
+        become = self.host.become
         line = remote_command(command, timeout=timeout, env=env, has_stdin=stdin is not None,
-                              kill_after=self.kill_after)
+                              kill_after=self.kill_after, become=become)
+        if become is not None and become.password is not None:
+            stdin = become.password + "\n" + (stdin or "")
         with self._lock:
             conn = self._connect()
             fired = threading.Event()

@@ -10,7 +10,33 @@ from octavia_upgrade.console import Console
 
 def add_inventory(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("-i", "--inventory", required=required, metavar="INVENTORY",
-                   help="inventory YAML describing the control-plane hosts (see inventory/)")
+                   help="octavia-upgrade inventory YAML, or an Ansible inventory (INI or "
+                        "YAML) of kolla-ansible or OpenStack-Ansible (see inventory/)")
+    g = p.add_argument_group("inventory and SSH options")
+    g.add_argument("--inventory-format", choices=("native", "kolla", "osa", "ansible"),
+                   help="how to read -i (default: detected from the file)")
+    g.add_argument("--role-map", metavar="FILE",
+                   help="Ansible group → roles mapping file (kind: RoleMap) for "
+                        "--inventory-format ansible")
+    g.add_argument("--deployment", metavar="NAME",
+                   help="deployment name (default for Ansible inventories: FORMAT-FILENAME)")
+    g.add_argument("--flavor", metavar="FLAVOR",
+                   help="deb, rdo, venv, devstack, kolla or a flavor file (default for Ansible "
+                        "inventories: kolla for kolla-ansible, venv for OpenStack-Ansible)")
+    g.add_argument("--ssh-config", metavar="FILE",
+                   help="OpenSSH client config to honour (default: ~/.ssh/config if it exists)")
+    g.add_argument("--no-ssh-config", action="store_true",
+                   help="ignore ~/.ssh/config")
+
+
+def inventory_source(args: argparse.Namespace) -> Any:
+    """The :class:`~octavia_upgrade.inventory_source.InventorySource` the options describe."""
+    from octavia_upgrade.inventory_source import InventorySource
+
+    return InventorySource(
+        path=args.inventory, format=args.inventory_format, role_map=args.role_map,
+        deployment=args.deployment, flavor=args.flavor, ssh_config=args.ssh_config,
+        use_ssh_config=not args.no_ssh_config)
 
 
 def add_params(p: argparse.ArgumentParser) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from octavia_upgrade.cli.common import add_inventory
+from octavia_upgrade.cli.common import add_inventory, inventory_source
 from octavia_upgrade.cli.output import add_format, dump, emit, table
 from octavia_upgrade.errors import EXIT_REFUSED
 
@@ -28,10 +28,10 @@ def run(args: argparse.Namespace) -> int:
     from octavia_upgrade.catalog import load_catalog
     from octavia_upgrade.detect import detect
     from octavia_upgrade.flavors import load_flavor
-    from octavia_upgrade.inventory import load_inventory
+    from octavia_upgrade.inventory_source import open_inventory
     from octavia_upgrade.transport import TransportPool
 
-    inv = load_inventory(args.inventory)
+    inv = open_inventory(inventory_source(args))
     flavor = load_flavor(inv.flavor)
     cat = load_catalog()
     with TransportPool(inv) as pool:

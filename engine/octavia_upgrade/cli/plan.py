@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from octavia_upgrade.cli.common import add_inventory, add_params
+from octavia_upgrade.cli.common import add_inventory, add_params, inventory_source
 from octavia_upgrade.cli.output import add_output, dump, emit
 from octavia_upgrade.errors import InvalidInput
 
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from octavia_upgrade.session import parse_param_args, prepare
 
     history = {}
-    prep = prepare(args.runbook, args.inventory, parse_param_args(args.param))
+    prep = prepare(args.runbook, inventory_source(args), parse_param_args(args.param))
     detected = None
     if not args.no_detect:
         detected = _detect(prep)
@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         _s, store = open_store(args)
         history = store.step_duration_history(prep.runbook.metadata.name)
         if history:
-            prep = prepare(args.runbook, args.inventory, parse_param_args(args.param), history)
+            prep = prepare(args.runbook, inventory_source(args), parse_param_args(args.param),
+                              history)
     except Exception:  # noqa: BLE001 - history is optional for a plan
         pass
     emit(render(prep, args.format, args.verbose, detected), args.output)
@@ -117,10 +118,10 @@ def _check_chain_start(args: argparse.Namespace, hops) -> None:  # type: ignore[
     from octavia_upgrade.catalog import load_catalog
     from octavia_upgrade.detect import detect, require_release
     from octavia_upgrade.flavors import load_flavor
-    from octavia_upgrade.inventory import load_inventory
+    from octavia_upgrade.inventory_source import open_inventory
     from octavia_upgrade.transport import TransportPool
 
-    inv = load_inventory(args.inventory)
+    inv = open_inventory(inventory_source(args))
     flavor = load_flavor(inv.flavor)
     cat = load_catalog()
     with TransportPool(inv) as pool:

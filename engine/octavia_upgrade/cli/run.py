@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from octavia_upgrade.cli.common import add_inventory, add_params
+from octavia_upgrade.cli.common import add_inventory, add_params, inventory_source
 
 HELP = "execute a runbook (use --dry-run first); every step is recorded for resume"
 DESCRIPTION = """\
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
                                          prepare, secret_values)
 
     overrides = parse_param_args(args.param)
-    prep = prepare(args.runbook, args.inventory, overrides, limit=args.limit)
+    prep = prepare(args.runbook, inventory_source(args), overrides, limit=args.limit)
     redactor = Redactor(secret_values(prep))
     con = console(args, redactor)
     if args.dry_run:
@@ -62,6 +62,6 @@ def run(args: argparse.Namespace) -> int:
     redactor.add_url(settings.database_url)
     history = store.step_duration_history(prep.runbook.metadata.name)
     if history:
-        prep = prepare(args.runbook, args.inventory, overrides, history, limit=args.limit)
+        prep = prepare(args.runbook, inventory_source(args), overrides, history, limit=args.limit)
     _ = limit_hosts
     return execute_run(prep, Services(settings, store, con, redactor), yes=args.yes)
