@@ -338,5 +338,6 @@ def looks_like_ini(text: str) -> bool:
             if s == "---":
                 return False
             continue
-        return bool(_SECTION.match(s)) or ":" not in s
+        # A YAML mapping starts with "key:" followed by a space or the line's end.
+        return bool(_SECTION.match(s)) or not re.match(r"^[^\s#]+:(\s|$)", s)
     return False
