@@ -444,6 +444,10 @@ class SshTransport:
             raise HostUnreachable(f"{end.where}: cannot connect: {reason}") from None
         except (paramiko.SSHException, EOFError) as exc:
             conn.close()
+            if "No authentication methods" in str(exc):
+                raise AuthenticationFailed(
+                    f"{end.where}: no key to log in with: no key file is set, no SSH agent "
+                    "(SSH_AUTH_SOCK) offers one and there is no ~/.ssh/id_* key") from None
             raise HostUnreachable(f"{end.where}: SSH handshake failed: "
                                   f"{exc or type(exc).__name__}{self._via(gateway)}") from None
         # Nagle + delayed ACK cost ~40 ms per command; paramiko never disables it.
