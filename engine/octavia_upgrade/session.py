@@ -312,6 +312,10 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
     pool = TransportPool(prep.inventory)
     sink = RunSink(store, run_id, log, console, prep.plan)
     if resuming:
+        # The run is executing again: a status left final (failed, rolled back)
+        # would make it look finished while steps run, and a crash now would
+        # leave "running" attempts under a finished run.
+        store.set_run_status(run_id, "running", ended=False)
         sink.event("resumed", pid=os.getpid(), user=user, hostname=hostname)
     base = base_context(prep.runbook, prep.inventory, prep.flavor, prep.catalog, prep.params,
                         run_id)
