@@ -17,10 +17,10 @@ instead of running a half-empty command on a production node.
 from __future__ import annotations
 
 import shlex
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, nodes
+from jinja2 import StrictUndefined, Template, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
@@ -70,12 +70,24 @@ def value_env() -> ImmutableSandboxedEnvironment:
     return _base_env()
 
 
+# Compiling a template costs far more than rendering it, and a run renders
+# the same few templates for every (step, host): compile each text once.
+@lru_cache(maxsize=1024)
+def _command_template(template: str) -> Template:
+    return command_env().from_string(template)
+
+
+@lru_cache(maxsize=1024)
+def _value_template(template: str) -> Template:
+    return value_env().from_string(template)
+
+
 def render_command(template: str, context: dict[str, Any]) -> str:
-    return command_env().from_string(template).render(**context)
+    return _command_template(template).render(**context)
 
 
 def render_value(template: str, context: dict[str, Any]) -> str:
-    return value_env().from_string(template).render(**context)
+    return _value_template(template).render(**context)
 
 
 def evaluate(expression: str, context: dict[str, Any]) -> Any:
