@@ -17,12 +17,29 @@ Public API::
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from octavia_upgrade.reports.executed import execution_report
-from octavia_upgrade.reports.model import ExecutionReport, PlanReport
-from octavia_upgrade.reports.planned import InventorySummary, plan_report, summarize_inventory
-from octavia_upgrade.reports.redaction import secret_redactor
+if TYPE_CHECKING:
+    from octavia_upgrade.reports.executed import execution_report
+    from octavia_upgrade.reports.model import ExecutionReport, PlanReport
+    from octavia_upgrade.reports.planned import (InventorySummary, plan_report,
+                                                 summarize_inventory)
+    from octavia_upgrade.reports.redaction import secret_redactor
+
+#: Public names → the submodule defining them, imported on first use: a run
+#: imports ``reports.provenance`` only, and should not pay for the report
+#: model (~50 ms) at start-up.
+_LAZY = {"execution_report": "executed", "ExecutionReport": "model", "PlanReport": "model",
+         "InventorySummary": "planned", "plan_report": "planned",
+         "summarize_inventory": "planned", "secret_redactor": "redaction"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 FORMATS = ("markdown", "html", "json")
 #: File name suffix per format.
@@ -54,6 +71,8 @@ def render_plan_report(plan: Any, fmt: str, *, redact: Any = None, **context: An
     them). Without ``provenance``, it is collected from the runbook file (git
     commit and dirty flag included) when the file exists.
     """
+    from octavia_upgrade.reports.planned import plan_report
+
     if context.get("provenance") is None:
         context["provenance"] = _collect_provenance(plan)
     return render(plan_report(plan, **context), fmt, redact=redact)
