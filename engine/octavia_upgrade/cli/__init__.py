@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -33,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "show": "octavia_upgrade.cli.show",
     "unlock": "octavia_upgrade.cli.unlock",
     "lab": "octavia_upgrade.cli.lab",
+    "completion": "octavia_upgrade.cli.completion",
 }
 
 EPILOG = """\
@@ -90,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:
+        # A shell asks for completions (see cli/completion.py); answers and exits.
+        from octavia_upgrade.cli.completion import autocomplete
+
+        autocomplete(parser)
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
