@@ -218,9 +218,35 @@ def migrate(engine: Engine) -> None:
             raise StateError(f"the state database {safe_url(engine.url)} is at schema revision "
                              f"{current}, which this version of octavia-upgrade does not know "
                              f"(newest known: {head}); upgrade octavia-upgrade")
-        with _migration_lock(engine, conn):
+        with _migration_lock(engine, conn), _sqlite_transactional_ddl(conn):
             command.upgrade(alembic_config(conn), "head")
             conn.commit()
+
+
+@contextlib.contextmanager
+def _sqlite_transactional_ddl(conn: Any) -> Iterator[None]:
+    """On SQLite, make the whole migration one transaction.
+
+    pysqlite commits on its own before every CREATE/ALTER, so a crash in the
+    middle of the first migration left tables without ``alembic_version``,
+    and every later start failed with "table runs already exists". SQLite
+    itself rolls back DDL like anything else: drive the transaction by hand,
+    then give the pooled connection its usual behaviour back.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    conn.rollback()
+    raw = conn.connection.dbapi_connection
+    saved = raw.isolation_level
+    raw.isolation_level = None
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield
+    finally:
+        if raw.in_transaction:
+            raw.rollback()
+        raw.isolation_level = saved
 
 
 def is_disk_full(error: BaseException) -> bool:
