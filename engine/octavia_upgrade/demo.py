@@ -44,13 +44,15 @@ class Demo:
     def inventory(self) -> Path:
         return self.lab_dir / "inventory.yaml"
 
-    def cli(self, *args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, check: bool = True, capture: bool = False,
+            echo: bool = True) -> subprocess.CompletedProcess[str]:
         shown = " ".join(shlex.quote(a) for a in ("octavia-upgrade", *args))
-        print(f"\n$ {shown}", flush=True)
+        if echo:
+            print(f"\n$ {shown}", flush=True)
         res = subprocess.run([sys.executable, "-m", "octavia_upgrade", *args], text=True,
                              capture_output=capture,
                              env={**os.environ, "OCTAVIA_UPGRADE_STATE_DIR": str(self.state_dir)})
-        if capture and res.stdout:
+        if capture and echo and res.stdout:
             print(res.stdout.rstrip())
         if capture and res.stderr:
             print(res.stderr.rstrip(), file=sys.stderr)
@@ -150,10 +152,16 @@ def run(root: Path | None = None) -> int:
     demo.cli("plan", str(demo.runbook), "-i", str(demo.inventory), "-f", "html",
              "-o", str(plan_html), "--no-detect")
     params = _lab_params(demo)
+    _unlock_if_stale(demo)
+    known = {r["id"] for r in json.loads(
+        demo.cli("runs", "-f", "json", capture=True, echo=False).stdout)}
     res = demo.cli("run", str(demo.runbook), "-i", str(demo.inventory), "--yes", *params,
                    check=False)
-    runs = json.loads(demo.cli("runs", "-f", "json", capture=True).stdout)
-    run_id = runs[-1]["id"]
+    new = [r for r in json.loads(demo.cli("runs", "-f", "json", capture=True, echo=False).stdout)
+           if r["id"] not in known]
+    if not new:
+        raise SystemExit(f"demo: the run did not start (exit {res.returncode}); see above")
+    run_id = new[-1]["id"]
     demo.check(f"run {run_id} finished successfully", res.returncode == 0,
                f"exit {res.returncode}")
     if res.returncode == 0:
@@ -175,6 +183,19 @@ def run(root: Path | None = None) -> int:
           f"stop it with: octavia-upgrade lab down --dir {demo.lab_dir}")
     print(f"\ndemo {'succeeded' if ok else 'FAILED'} in {elapsed / 60:.1f} min ({elapsed:.0f} s)")
     return 0 if ok else 1
+
+
+def _unlock_if_stale(demo: Demo) -> None:
+    """An earlier demo killed mid-run leaves its lock: break it, visibly, as an operator would."""
+    from octavia_upgrade.inventory import load_inventory
+    from octavia_upgrade.state import open_store
+
+    deployment = load_inventory(demo.inventory).deployment
+    with open_store(None, demo.state_dir) as store:
+        status = store.lock_status(deployment)
+    if status.state == "stale":
+        print(f"\n==> {status.reason}: breaking the stale lock of {deployment}")
+        demo.cli("unlock", deployment)
 
 
 def _lab_params(demo: Demo) -> list[str]:

@@ -222,6 +222,16 @@ def install_signals(sig: SignalState, console: Console) -> Callable[[], None]:
 # --------------------------------------------------------------------------- run
 
 
+def _cleanup(console: Console, *actions: Callable[[], Any] | None) -> None:
+    for act in actions:
+        if act is None:
+            continue
+        try:
+            act()
+        except Exception as exc:  # noqa: BLE001 - report and go on with the rest
+            console.error(f"while finishing the run: {exc}")
+
+
 class LockHeartbeat:
     """Refreshes the deployment lock while a run executes.
 
@@ -342,16 +352,15 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
     except KeyboardInterrupt:
         result = RunResult("interrupted", message="interrupted")
     finally:
-        heartbeat.stop()
-        if probes:
-            probes.stop()
         status = {"succeeded": "succeeded", "rolled_back": "rolled_back",
                   "interrupted": "interrupted"}.get(result.status, "failed")
-        store.set_run_status(run_id, status)
-        store.release_lock(prep.inventory.deployment, run_id)
-        log.info("run-finished", status=status, message=result.message)
-        log.close()
-        restore()
+        # Each clean-up runs even when an earlier one fails: the run's final
+        # status and the lock release must never be skipped.
+        _cleanup(console, heartbeat.stop, probes.stop if probes else None,
+                 lambda: store.set_run_status(run_id, status),
+                 lambda: store.release_lock(prep.inventory.deployment, run_id),
+                 lambda: log.info("run-finished", status=status, message=result.message),
+                 log.close, restore)
         if result.status == "interrupted":
             # Threads may still wait on a remote command or a prompt: the state
             # is written, so leave without joining them.

@@ -153,21 +153,14 @@ def start(unit: str) -> int:
     return 0
 
 
-#: Units stopped like systemd's default ``KillMode=control-group``: SIGTERM to
-#: every process of the unit. The health manager's main process waits for its
-#: listener and checker processes, which (in 13.x-15.x) only exit on their own
-#: SIGTERM; with SIGTERM to the main process alone its stop never ends.
-CONTROL_GROUP = frozenset({"octavia-health-manager"})
-
-
 def stop(unit: str, timeout: float) -> int:
-    """``KillMode=mixed`` (or ``control-group``): SIGTERM, then SIGKILL to what is left.
+    """``KillMode=mixed``: SIGTERM to the main process, SIGKILL to what it leaves behind.
 
-    By default only the main process gets SIGTERM: it stops its own children
-    (the driver agent joins its listeners, cotyledon masters their workers).
-    Signalling the children too can kill one while it holds a lock the main
-    process needs to shut down, and the stop then hangs. Units in
-    :data:`CONTROL_GROUP` get SIGTERM on their whole process group.
+    Only the main process gets SIGTERM: it stops its own children (the driver
+    agent joins its listeners, cotyledon masters their workers). Signalling
+    the children too can kill one while it holds a lock the main process
+    needs to shut down, and the stop then hangs (the health manager of
+    13.x-15.x deadlocks in its own signal handler when its children die first).
     """
     pid = main_pid(unit)
     if pid is None:
@@ -175,10 +168,7 @@ def stop(unit: str, timeout: float) -> int:
             os.unlink(_pidfile(unit))
         return 0
     try:
-        if unit in CONTROL_GROUP:
-            os.killpg(pid, signal.SIGTERM)
-        else:
-            os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
     deadline = time.monotonic() + timeout
