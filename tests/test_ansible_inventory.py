@@ -210,3 +210,15 @@ def test_cli_plans_a_kolla_multinode_offline_with_positions_on_errors(tmp_path: 
                           timeout=120)
     assert done.returncode == 2
     assert f"{bad}:2:1: ansible-port" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_lint_checks_ansible_yaml_inventories_and_role_maps(tmp_path: Path) -> None:
+    from octavia_upgrade.lint import lint_paths
+
+    assert lint_paths([str(ROOT / "inventory")]).diagnostics == ()
+    (tmp_path / "osa.yaml").write_text(
+        "all:\n  children:\n    octavia_api:\n      hosts:\n        a: {ansible_port: 0}\n")
+    (tmp_path / "map.yaml").write_text(
+        "apiVersion: octavia-upgrade/v1\nkind: RoleMap\ngroups: {x: [apii]}\n")
+    found = [(Path(d.path).name, d.line, d.rule) for d in lint_paths([str(tmp_path)]).diagnostics]
+    assert found == [("map.yaml", 3, "unknown-role"), ("osa.yaml", 5, "ansible-port")]

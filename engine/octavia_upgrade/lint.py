@@ -12,12 +12,13 @@ import difflib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from octavia_upgrade.errors import Diagnostic, InvalidInput
 from octavia_upgrade.yamlpos import Document
 
 #: Top-level ``kind:`` → the checker for that kind of file.
-KINDS = ("Runbook", "Inventory", "Flavor")
+KINDS = ("Runbook", "Inventory", "Flavor", "RoleMap")
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ def lint_document(doc: Document) -> list[Diagnostic]:
     """Dispatch a loaded document to the checks of its ``kind:``."""
     kind = doc.data.get("kind")
     checker = _checkers().get(kind) if isinstance(kind, str) else None
+    if checker is None and _is_ansible_yaml(doc.data):
+        checker = _check_ansible
     if checker is None:
         if "kind" in doc.data:
             pos = doc.pos(("kind",))
@@ -109,10 +112,29 @@ def format_text(diag: Diagnostic) -> str:
 
 
 def _checkers() -> dict[str, Callable[[Document], list[Diagnostic]]]:
-    from octavia_upgrade import flavors, inventory, loader
+    from octavia_upgrade import flavors, inventory, loader, schemas
 
     return {
         "Runbook": lambda d: loader.check_document(d),
         "Inventory": inventory.check_document,
         "Flavor": flavors.check_document,
+        "RoleMap": lambda d: schemas.validate(d, "rolemap"),
     }
+
+
+def _is_ansible_yaml(data: Any) -> bool:
+    """An Ansible YAML inventory: groups mapping to hosts/children/vars, no ``kind:``."""
+    return (isinstance(data, dict) and bool(data) and "kind" not in data
+            and all(isinstance(v, dict) and v and set(v) <= {"hosts", "children", "vars"}
+                    for v in data.values()))
+
+
+def _check_ansible(doc: Document) -> list[Diagnostic]:
+    from octavia_upgrade.inventory_source import InventorySource, open_inventory
+
+    try:
+        open_inventory(InventorySource(doc.path, use_ssh_config=False))
+    except InvalidInput as exc:
+        return list(exc.diagnostics) or [
+            Diagnostic(doc.path, 1, 1, "ansible-inventory", str(exc))]
+    return []
