@@ -81,6 +81,14 @@ def prepare(runbook_path: str, inventory_path: Any, overrides: Mapping[str, Any]
     return Prepared(runbook, inventory, flavor, catalog, params, plan)
 
 
+def replan(prep: Prepared, history: Mapping[str, float]) -> Prepared:
+    """``prep`` with its plan rebuilt from step-duration history (files are not read again)."""
+    from dataclasses import replace
+
+    return replace(prep, plan=build_plan(prep.runbook, prep.inventory, prep.flavor,
+                                         prep.catalog, prep.params, history))
+
+
 def secret_values(prepared: Prepared) -> list[str]:
     vals = [str(prepared.params[n]) for n in prepared.runbook.secret_params
             if prepared.params.get(n) not in (None, "")]

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from octavia_upgrade.cli.plan import _detect
     from octavia_upgrade.logs import Redactor
     from octavia_upgrade.session import (Services, execute_run, limit_hosts, parse_param_args,
-                                         prepare, secret_values)
+                                         prepare, replan, secret_values)
 
     overrides = parse_param_args(args.param)
     prep = prepare(args.runbook, inventory_source(args), overrides, limit=args.limit)
@@ -62,6 +62,6 @@ def run(args: argparse.Namespace) -> int:
     redactor.add_url(settings.database_url)
     history = store.step_duration_history(prep.runbook.metadata.name)
     if history:
-        prep = prepare(args.runbook, inventory_source(args), overrides, history, limit=args.limit)
+        prep = replan(prep, history)
     _ = limit_hosts
     return execute_run(prep, Services(settings, store, con, redactor), yes=args.yes)
