@@ -427,8 +427,13 @@ def previous_state(store: Any, run_id: str, plan: Plan, *, yes: bool, console: C
 
 def resume_run(store: Any, settings: Any, run_id: str, *, param_args: list[str], yes: bool,
                make_console: Callable[[list[str]], Console],
-               redactor_factory: Callable[[list[str]], Any]) -> int:
-    """Continue ``run_id``: same runbook (sha256 checked), same inventory, same params."""
+               redactor_factory: Callable[[list[str]], Any],
+               inventory_options: Mapping[str, Any] | None = None) -> int:
+    """Continue ``run_id``: same runbook (sha256 checked), same inventory, same params.
+
+    ``inventory_options`` are :class:`~octavia_upgrade.inventory_source.InventorySource`
+    fields (format, role map, flavor, ssh config) to read the recorded inventory with.
+    """
     import hashlib
 
     run = store.get_run(run_id)
@@ -457,8 +462,8 @@ def resume_run(store: Any, settings: Any, run_id: str, *, param_args: list[str],
     from octavia_upgrade.inventory_source import InventorySource
 
     # The run's deployment name holds even when it came from --deployment.
-    prep = prepare(str(path), InventorySource(run.inventory_path, deployment=run.deployment),
-                   overrides)
+    prep = prepare(str(path), InventorySource(run.inventory_path, deployment=run.deployment,
+                                              **dict(inventory_options or {})), overrides)
     values = secret_values(prep)
     console = make_console(values)
     redactor = redactor_factory(values)

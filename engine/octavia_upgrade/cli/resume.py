@@ -23,6 +23,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_params(p)
     p.add_argument("-y", "--yes", action="store_true",
                    help="approve approval steps and confirm re-running unknown steps")
+    g = p.add_argument_group(
+        "inventory and SSH options",
+        "the run's inventory file and deployment are recorded; give the options it was "
+        "read with again")
+    g.add_argument("--inventory-format", choices=("native", "kolla", "osa", "ansible"),
+                   help="how to read the inventory (default: detected from the file)")
+    g.add_argument("--role-map", metavar="FILE", help="Ansible group → roles mapping file")
+    g.add_argument("--flavor", metavar="FLAVOR", help="flavor name or file")
+    g.add_argument("--ssh-config", metavar="FILE",
+                   help="OpenSSH client config (default: ~/.ssh/config if it exists)")
+    g.add_argument("--no-ssh-config", action="store_true", help="ignore ~/.ssh/config")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,4 +44,7 @@ def run(args: argparse.Namespace) -> int:
     settings, store = open_store(args)
     return resume_run(store, settings, args.run_id, param_args=args.param, yes=args.yes,
                       make_console=lambda values: console(args, Redactor(values)),
-                      redactor_factory=Redactor)
+                      redactor_factory=Redactor, inventory_options={
+                          "format": args.inventory_format, "role_map": args.role_map,
+                          "flavor": args.flavor, "ssh_config": args.ssh_config,
+                          "use_ssh_config": not args.no_ssh_config})
