@@ -5,12 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from octavia_upgrade import sshconfig
 from octavia_upgrade.errors import InvalidInput
 from octavia_upgrade.inventory_source import InventorySource, detect_format, open_inventory
+from octavia_upgrade.model import Inventory
 
 ROOT = Path(__file__).resolve().parents[1]
 KOLLA = ROOT / "inventory" / "kolla" / "multinode"
@@ -18,8 +20,8 @@ OSA = ROOT / "inventory" / "osa" / "inventory.yaml"
 ALL_BUT_DB = ("api", "worker", "health-manager", "housekeeping", "driver-agent")
 
 
-def load(path: Path | str, **kw: object) -> object:
-    return open_inventory(InventorySource(str(path), use_ssh_config=False, **kw))  # type: ignore[arg-type]
+def load(path: Path | str, **kw: Any) -> Inventory:
+    return open_inventory(InventorySource(str(path), use_ssh_config=False, **kw))
 
 
 def test_shipped_kolla_multinode_loads_to_the_control_hosts_with_their_roles() -> None:
