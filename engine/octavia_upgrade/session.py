@@ -334,6 +334,9 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
         # would make it look finished while steps run, and a crash now would
         # leave "running" attempts under a finished run.
         store.set_run_status(run_id, "running", ended=False)
+        from octavia_upgrade.logrecover import recover
+
+        recover(log, store.results(run_id))
         sink.event("resumed", pid=os.getpid(), user=user, hostname=hostname)
     base = base_context(prep.runbook, prep.inventory, prep.flavor, prep.catalog, prep.params,
                         run_id)

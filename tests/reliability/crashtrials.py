@@ -26,8 +26,9 @@ Checks, each one a reason for the trial to count as incorrect:
   refused until confirmed, when it is not idempotent);
 * ``Store.integrity_check()`` finds nothing;
 * the JSON log (``state_dir/logs/RUN.jsonl``) has an ``attempt-started``
-  entry for every (step, host) that executed, and an ``attempt-finished``
-  entry for every attempt the state database recorded as finished.
+  entry for every (step, host) that executed, an ``attempt-finished`` entry
+  for every attempt the state database recorded as finished, and an
+  ``attempt-unknown`` entry for every attempt that was in flight.
 """
 
 from __future__ import annotations
@@ -469,6 +470,12 @@ def _final_checks(dep: Deployment, run_id: str, trial: Trial,
     started = {(e.get("step_id"), e.get("host")) for e in log if e["event"] == "attempt-started"}
     finished = {(e.get("step_id"), e.get("host"), e.get("attempt")) for e in log
                 if e["event"] == "attempt-finished"}
+    unknown_logged = {(e.get("step_id"), e.get("host")) for e in log
+                      if e["event"] == "attempt-unknown"}
+    for key in expect_unknown:
+        if key not in unknown_logged:
+            problems.append(f"{key[0]} on {key[1]} was in flight; the JSON log does not say "
+                            "its outcome became unknown")
     for key in execs:
         if key not in started:
             problems.append(f"{key[0]} on {key[1]} executed but the JSON log has no entry")

@@ -51,3 +51,44 @@ def test_sigkill_during_the_first_migration_leaves_a_usable_database(
         assert store.list_runs() == []
     finally:
         store.close()
+
+
+def test_resume_writes_what_the_log_missed_from_the_state_database(tmp_path: Path) -> None:
+    """The database committed, the process died before the log line: resume fills it in."""
+    import json
+
+    from octavia_upgrade import logs
+    from octavia_upgrade.logrecover import recover
+
+    store = open_store(None, tmp_path / "state")
+    try:
+        run = store.create_run(runbook_name="rb", runbook_path="/rb.yaml", runbook_sha256="0",
+                               runbook_revision=1, from_release="dalmatian", to_release="epoxy",
+                               deployment="d")
+        log = logs.run_logger(tmp_path / "state", run.id)
+        a = store.record_start(run.id, "stop-api", "node1", 1)
+        log.info("attempt-started", step_id="stop-api", host="node1", attempt=1)
+        store.record_end(a, "succeeded", 0)  # ... killed before its log line
+        store.record_start(run.id, "stop-api", "node2", 1)  # killed before any log line
+        log.close()
+        with log.path.open("a") as f:
+            f.write('{"event": "attempt-fin')  # and a line cut short
+        store.mark_in_flight_unknown(run.id)
+        log = logs.run_logger(tmp_path / "state", run.id)
+        assert recover(log, store.results(run.id)) == 3
+        assert recover(log, store.results(run.id)) == 0  # idempotent
+        log.close()
+        entries = []
+        for line in log.path.read_text().splitlines():
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                continue
+        got = {(e["event"], e["host"], e.get("status"), e.get("recovered", False))
+               for e in entries}
+        assert got == {("attempt-started", "node1", None, False),
+                       ("attempt-finished", "node1", "succeeded", True),
+                       ("attempt-started", "node2", None, True),
+                       ("attempt-unknown", "node2", "unknown", True)}
+    finally:
+        store.close()
