@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 METHODS = (("octavia-upgrade", "tab:blue"), ("ansible-playbook", "tab:red"),
            ("ssh loop", "tab:gray"))
@@ -38,6 +39,7 @@ def main() -> int:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xticks(nodes, [str(n) for n in nodes])
+        ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
         ax.set_xlabel("nodes")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
