@@ -23,7 +23,8 @@ from octavia_upgrade.errors import (EXIT_INTERRUPTED, EXIT_OK, EXIT_STEP_FAILED,
                                     Refused, UpgradeError)
 from octavia_upgrade.executor import Executor, Previous, RunResult, operator_identity
 from octavia_upgrade.model import Flavor, Inventory, Runbook, Step
-from octavia_upgrade.plan import Plan, PlannedStep, base_context, build_plan, resolve_params
+from octavia_upgrade.plan import (LOCAL, Plan, PlannedStep, base_context, build_plan,
+                                  resolve_params)
 from octavia_upgrade.steps.base import Approval, Outcome
 
 
@@ -328,6 +329,7 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
     sig = SignalState()
     restore = install_signals(sig, console)
     pool = TransportPool(prep.inventory)
+    pool.prefetch([h for ps in prep.plan.steps for h in ps.hosts if h != LOCAL])
     sink = RunSink(store, run_id, log, console, prep.plan)
     if resuming:
         # The run is executing again: a status left final (failed, rolled back)
