@@ -128,7 +128,8 @@ def workload(wb: Workbench, counts: list[int], steps: int, repeat: int,
 # --------------------------------------------------------------------------- 2
 
 
-def per_step(wb: Workbench, extra: int, repeat: int, wide: int) -> dict[str, Any]:
+def per_step(wb: Workbench, extra: int, repeat: int, wide: int,
+             samples: int) -> dict[str, Any]:
     """Marginal cost of one more step: slope of wall time over step count."""
     say(f"\n== 2. cost per (step, host) on a warm connection (slope over {extra} extra "
         "steps of `true`)")
@@ -153,13 +154,13 @@ def per_step(wb: Workbench, extra: int, repeat: int, wide: int) -> dict[str, Any
                              SshSettings(known_hosts=str(wb.nodes.known_hosts)))
     try:
         transport.run("true")
-        fabric = statistics.median(_time(lambda: transport.run("true", timeout=30), 200))
+        fabric = statistics.median(_time(lambda: transport.run("true", timeout=30), samples))
     finally:
         transport.close()
     cdir = wb.start_masters(1)
     try:
         cmd = wb.ssh_command(node, cdir, "true")
-        ssh = statistics.median(_time(lambda: subprocess.run(cmd, check=True), 200))
+        ssh = statistics.median(_time(lambda: subprocess.run(cmd, check=True), samples))
     finally:
         wb.stop_masters()
     say(f"   octavia-upgrade, 1 host, per step incl. state commits and log {ms(engine_1)}")
@@ -170,9 +171,9 @@ def per_step(wb: Workbench, extra: int, repeat: int, wide: int) -> dict[str, Any
 
     # One step on every host at once: the wide run against the 1-host run.
     wide_more = max(5, extra // 5)
-    engine_w = slope(wide, wide_more)
     floor_1 = _ssh_parallel_step(wb, 1, wide_more)
-    floor_w = _ssh_parallel_step(wb, wide, wide_more)
+    engine_w = slope(wide, wide_more) if wide > 1 else engine_1
+    floor_w = _ssh_parallel_step(wb, wide, wide_more) if wide > 1 else floor_1
     say(f"   one parallel step, {wide} hosts: octavia-upgrade {ms(engine_w)} "
         f"({ratio(engine_w, engine_1)} of 1 host); ssh loop {ms(floor_w)} "
         f"({ratio(floor_w, floor_1)} of 1 host, {ms(floor_1)})")
@@ -335,6 +336,10 @@ def main() -> int:
     parser.add_argument("--extra-steps", type=int, default=100,
                         help="extra `true` steps for the per-step slope")
     parser.add_argument("--runs", type=int, default=11, help="runs of --help, lint, python")
+    parser.add_argument("--samples", type=int, default=200,
+                        help="commands timed for the SSH latency medians")
+    parser.add_argument("--no-warmup", action="store_true",
+                        help="skip the unmeasured warm-up runs (smoke tests)")
     parser.add_argument("--net", default="127.42.200", help="loopback /24 for the nodes")
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--plot", type=Path, help="write the wall-time plot (PNG) here")
@@ -367,13 +372,15 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="octavia-bench-"))
     wb = Workbench(work, counts[-1], args.net)
     try:
-        # Warm-up, not measured: creates the state DB, fills the page cache.
-        warm = wb.runbook(rolling=False, steps=args.steps, name="bench-warmup")
-        require(wb.engine(warm, 1, wb.fresh_root("warmup")).rc == 0, "warm-up run failed")
-        require(wb.ansible(1, wb.fresh_root("warmup"), rolling=False, steps=args.steps).rc == 0,
-                "warm-up ansible-playbook run failed")
+        if not args.no_warmup:
+            # Not measured: creates the state DB, fills the page cache for both tools.
+            warm = wb.runbook(rolling=False, steps=args.steps, name="bench-warmup")
+            require(wb.engine(warm, 1, wb.fresh_root("warmup")).rc == 0, "warm-up run failed")
+            require(wb.ansible(1, wb.fresh_root("warmup"), rolling=False,
+                               steps=args.steps).rc == 0, "warm-up ansible-playbook run failed")
         results["workload"] = workload(wb, counts, args.steps, args.repeat, 1)
-        results["per_step"] = per_step(wb, args.extra_steps, args.repeat, counts[-1])
+        results["per_step"] = per_step(wb, args.extra_steps, args.repeat, counts[-1],
+                                       args.samples)
         results["startup"] = startup(args.runs)
         results["resume"] = resume(wb, args.history, args.repeat)
         big = results["workload"][f"{counts[-1]}-parallel"]["octavia-upgrade"]["maxrss_kib"]
