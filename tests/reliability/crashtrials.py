@@ -384,7 +384,9 @@ def run_trial(number: int, base: Path, nodes: Any, rng: random.Random, *,
         in_flight = {k for k, s in latest.items() if s == "running"}
         trial.unknown += len(in_flight)
         expect_unknown |= in_flight
-        must_confirm = sorted(k for k in in_flight if not dep.rerunnable(k[0]))
+        # an unknown left by an earlier kill stays unknown until it runs again
+        undecided = {k for k, s in latest.items() if s in ("running", "unknown")}
+        must_confirm = sorted(k for k in undecided if not dep.rerunnable(k[0]))
         confirmed = False
         if must_confirm:
             before_ops = execs
@@ -398,7 +400,7 @@ def run_trial(number: int, base: Path, nodes: Any, rng: random.Random, *,
             if dep.executions() != before_ops or len(dep.attempts(run_id)) != before_attempts:
                 trial.problems.append("a refused resume executed something")
             now = dep.latest(run_id)
-            if any(now.get(k) != "unknown" for k in in_flight):
+            if any(now.get(k) != "unknown" for k in undecided):
                 trial.problems.append(f"in-flight {sorted(in_flight)} not recorded unknown "
                                       "by the refused resume")
             if dep.lock_holder() is not None:
