@@ -167,7 +167,7 @@ def per_step(wb: Workbench, extra: int, repeat: int, wide: int,
     say(f"     of which the SSH command itself (SshTransport.run)          {ms(fabric)}")
     say(f"   ssh through a ControlMaster, per command                      {ms(ssh)}"
         f"  engine/ssh {ratio(engine_1, ssh)}")
-    say(f"   (anchor: ansible-playbook ~204 ms per host-task, data/ssh-performance.md)")
+    say("   (anchor: ansible-playbook ~204 ms per host-task, data/ssh-performance.md)")
 
     # One step on every host at once: the wide run against the 1-host run.
     wide_more = max(5, extra // 5)
@@ -410,8 +410,12 @@ def main() -> int:
         data = args.json or work.with_suffix(".json")
         if not args.json:
             data.write_text(json.dumps(results))
-        subprocess.run([str(ansible.parent / "python"), str(plotter), str(data), str(args.plot)],
-                       check=True)
+        try:
+            subprocess.run([str(ansible.parent / "python"), str(plotter), str(data),
+                            str(args.plot)], check=True)
+        finally:
+            if not args.json:
+                data.unlink(missing_ok=True)
         say(f"plot: {args.plot}")
     return 0
 

@@ -21,7 +21,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -278,7 +277,3 @@ class Workbench:
 def require(condition: bool, message: str) -> None:
     if not condition:
         raise SystemExit(f"benchmarks: {message}")
-
-
-def describe(timed: Timed) -> dict[str, Any]:
-    return {"wall": round(timed.wall, 4), "maxrss_kib": timed.maxrss_kib, "rc": timed.rc}
