@@ -1,0 +1,126 @@
+"""The engine on the real lab: refusals, faults with their outcomes, and a cold upgrade.
+
+These run at the end of the session (``lab_down_last``; this file sorts before
+test_down.py, which then takes the shared lab down) because the last test
+upgrades the shared lab from Dalmatian to Epoxy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from octavia_upgrade.resources import runbooks_dir
+
+pytestmark = [pytest.mark.lab, pytest.mark.lab_down_last]
+
+EPOXY_HEAD = "fabf4983846b"
+
+
+def _cli(state: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "octavia_upgrade", *args], capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "OCTAVIA_UPGRADE_STATE_DIR": str(state)})
+
+
+def _runs(state: Path) -> list[dict]:
+    res = _cli(state, "runs", "-f", "json")
+    return json.loads(res.stdout) if res.returncode == 0 and res.stdout.strip() else []
+
+
+def _report(state: Path, run_id: str) -> dict:
+    res = _cli(state, "report", run_id, "-f", "json")
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def test_a_runbook_from_another_release_is_refused(lab, tmp_path: Path) -> None:
+    res = _cli(tmp_path / "state", "run", str(runbooks_dir() / "caracal-to-dalmatian.yaml"),
+               "-i", str(lab.inventory_file), "--yes")
+    assert res.returncode == 3, res.stdout + res.stderr
+    assert "upgrades from caracal" in res.stderr and "runs dalmatian" in res.stderr
+    assert _runs(tmp_path / "state") == []  # nothing was recorded, nothing ran
+
+
+def test_a_service_that_will_not_stop_times_out_and_the_run_stops(lab, tmp_path: Path) -> None:
+    runbook = tmp_path / "stuck.yaml"
+    runbook.write_text(yaml.safe_dump({
+        "apiVersion": "octavia-upgrade/v1", "kind": "Runbook",
+        "metadata": {"name": "stuck", "from": "dalmatian", "to": "epoxy", "revision": 1},
+        "steps": [{"id": "stop-housekeeping", "name": "Stop housekeeping", "kind": "service",
+                   "timeout": "8s", "with": {"action": "stop", "services": ["housekeeping"]}}],
+        "finally": [{"id": "start-housekeeping", "name": "Start housekeeping",
+                     "kind": "service", "on_failure": "continue",
+                     "with": {"action": "start", "services": ["housekeeping"]}}],
+    }, sort_keys=False))
+    state = tmp_path / "state"
+    lab.fault("node2", "stuck-service", "octavia-housekeeping")
+    try:
+        res = _cli(state, "run", str(runbook), "-i", str(lab.inventory_file), "--yes")
+    finally:
+        lab.fault("node2", "clear")
+    assert res.returncode == 1, res.stdout + res.stderr
+    run = _runs(state)[-1]
+    assert run["status"] == "failed"
+    deviations = {(d["step_id"], d.get("host")) for d in _report(state, run["id"])["deviations"]}
+    assert ("stop-housekeeping", "node2") in deviations, deviations
+    shown = json.loads(_cli(state, "show", run["id"], "-f", "json").stdout)
+    by = {(r["step_id"], r["host"]): r["status"] for r in shown["results"]}
+    assert by[("stop-housekeeping", "node2")] == "timed_out"
+    assert by[("stop-housekeeping", "node1")] == "succeeded"
+    # the finally step brought housekeeping back where it had stopped
+    for node in ("node1", "node3"):
+        assert lab.shell(node).run("systemctl is-active octavia-housekeeping").rc == 0
+    # on node2 the stop that was asked applies once the unit thaws; start it again
+    shell = lab.shell("node2")
+    shell.run("systemctl stop octavia-housekeeping")
+    assert shell.run("systemctl start octavia-housekeeping").rc == 0
+    assert shell.run("systemctl is-active octavia-housekeeping").rc == 0
+
+
+def test_a_failed_migration_rolls_back_to_the_old_release(lab, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    lab.fault("node1", "fail-migration")
+    try:
+        res = _cli(state, "run", str(runbooks_dir() / "dalmatian-to-epoxy.yaml"),
+                   "-i", str(lab.inventory_file), "--yes",
+                   "--param", f"backup_dir={tmp_path / 'backups'}")
+    finally:
+        lab.fault("node1", "clear")
+    assert res.returncode == 1, res.stdout[-3000:] + res.stderr
+    run = _runs(state)[-1]
+    assert run["status"] == "rolled_back"
+    shown = json.loads(_cli(state, "show", run["id"], "-f", "json").stdout)
+    by = {(r["step_id"], r["host"]): r for r in shown["results"]}
+    assert by[("db-upgrade", "node1")]["status"] == "failed"
+    # the restore gate is manual work: --yes does not pass it, the rest of the rollback runs
+    assert by[("rollback-restore-db", "local")]["status"] == "failed"
+    assert by[("rollback-start-services", "node1")]["status"] == "succeeded"
+    det = json.loads(_cli(state, "detect", "-i", str(lab.inventory_file), "-f", "json").stdout)
+    assert det["release"] == "dalmatian" and det["db_revision"] == "db2a73e82626"
+    assert _report(state, run["id"])["outcome"]["status"] == "rolled_back"
+
+
+def test_cold_upgrade_keeps_the_data_plane_up(lab, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    status_cmd = f"{sys.executable} -m octavia_upgrade lab status --dir {lab.dir} -f json"
+    res = _cli(state, "run", str(runbooks_dir() / "dalmatian-to-epoxy.yaml"),
+               "-i", str(lab.inventory_file), "--yes",
+               "--param", f"backup_dir={tmp_path / 'backups'}",
+               "--param", f"loadbalancer_status_command={status_cmd}")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr
+    run = _runs(state)[-1]
+    doc = _report(state, run["id"])
+    (vip,) = doc["probes"]
+    assert vip["samples"] > 10 and vip["failures"] == 0 and vip["availability"] == 100.0
+    assert doc["evidence"]["loadbalancers"]["failed_over"] is False
+    revs = doc["evidence"]["db_revisions"]
+    assert any(r.get("after") == EPOXY_HEAD for r in revs), revs
+    det = json.loads(_cli(state, "detect", "-i", str(lab.inventory_file), "-f", "json").stdout)
+    assert det["release"] == "epoxy" and det["db_revision"] == EPOXY_HEAD
