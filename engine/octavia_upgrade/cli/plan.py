@@ -43,23 +43,25 @@ def run(args: argparse.Namespace) -> int:
         return _chain(args)
     if not args.runbook or not args.inventory:
         raise InvalidInput("plan needs RUNBOOK and -i INVENTORY (or --from SERIES --to SERIES)")
-    from octavia_upgrade.session import parse_param_args, prepare
+    import sys
 
-    history = {}
+    from octavia_upgrade.cli.common import open_store
+    from octavia_upgrade.errors import UpgradeError
+    from octavia_upgrade.session import parse_param_args, prepare, replan
+
     prep = prepare(args.runbook, inventory_source(args), parse_param_args(args.param))
     detected = None
     if not args.no_detect:
         detected = _detect(prep)
     try:
-        from octavia_upgrade.cli.common import open_store
-
         _s, store = open_store(args)
-        history = store.step_duration_history(prep.runbook.metadata.name)
+        with store:
+            history = store.step_duration_history(prep.runbook.metadata.name)
         if history:
-            prep = prepare(args.runbook, inventory_source(args), parse_param_args(args.param),
-                              history)
-    except Exception:  # noqa: BLE001 - history is optional for a plan
-        pass
+            prep = replan(prep, history)
+    except UpgradeError as exc:
+        # Durations are an estimate; a plan is still worth printing without them.
+        print(f"warning: no duration estimates: {exc}", file=sys.stderr)
     emit(render(prep, args.format, args.verbose, detected), args.output)
     return 0
 
