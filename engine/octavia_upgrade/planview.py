@@ -74,8 +74,16 @@ def render_table(plan: Plan, *, verbose: int = 0,
             if ps.data_plane_impact:
                 lines.append(f"      data-plane impact: {ps.data_plane_impact}")
     total = plan.estimated_total
-    lines.append(f"\nEstimated duration: {_estimate(total)}" if total is not None else
-                 "\nEstimated duration: unknown (no earlier run of this runbook in the state DB)")
+    known = [ps.estimate for ps in plan.phase("main") if ps.estimate is not None]
+    if total is not None:
+        lines.append(f"\nEstimated duration: {_estimate(total)}")
+    elif known:
+        missing = len(plan.phase("main")) - len(known)
+        lines.append(f"\nEstimated duration: at least {_estimate(sum(known))} "
+                     f"({missing} step(s) never completed in an earlier run)")
+    else:
+        lines.append("\nEstimated duration: unknown (no earlier run of this runbook in the "
+                     "state DB)")
     if not verbose:
         lines.append("Use -v to see the exact command each host will run.")
     return "\n".join(lines)
