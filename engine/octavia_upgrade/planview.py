@@ -80,7 +80,7 @@ def render_table(plan: Plan, *, verbose: int = 0,
     elif known:
         missing = len(plan.phase("main")) - len(known)
         lines.append(f"\nEstimated duration: at least {_estimate(sum(known))} "
-                     f"({missing} step(s) never completed in an earlier run)")
+                     f"({missing} step(s) without a recorded duration)")
     else:
         lines.append("\nEstimated duration: unknown (no earlier run of this runbook in the "
                      "state DB)")
