@@ -70,3 +70,15 @@ def test_results_are_sorted_by_file_and_position() -> None:
     keys = [(d.path, d.line, d.col) for d in result.diagnostics]
     assert keys == sorted(keys)
     assert len({d.path for d in result.diagnostics}) == len(EXPECTED) + 1  # + EXPECTED.yaml
+
+
+def test_a_step_kind_that_is_not_a_string_is_a_positioned_error(tmp_path: Path) -> None:
+    # A list or mapping as `kind` once reached an unhashable lookup in the schema check.
+    path = tmp_path / "x-to-y.yaml"
+    path.write_text("apiVersion: octavia-upgrade/v1\nkind: Runbook\n"
+                    "metadata: {name: x-to-y, from: dalmatian, to: epoxy, revision: 1}\n"
+                    "steps:\n  - id: a\n    kind: []\n    with: {command: 'true'}\n"
+                    "  - id: b\n    kind: {x: 1}\n")
+    result = lint.lint_paths([path])
+    found = {(d.rule, d.line, d.col) for d in result.diagnostics if d.severity == "error"}
+    assert ("unknown-kind", 6, 11) in found and ("unknown-kind", 9, 11) in found

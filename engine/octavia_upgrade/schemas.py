@@ -168,7 +168,8 @@ def _step_errors(name: str, step: Any) -> list[tuple[DataPath, Any]]:
         return cached
     found: list[tuple[DataPath, Any]] = [((), e) for e in _step_validator(name).iter_errors(step)]
     rules = _kind_rules(name)
-    if isinstance(step, dict) and step.get("kind") in rules:
+    # ``kind`` may be any YAML value here (a list, a mapping): only a string names a rule.
+    if isinstance(step, dict) and isinstance(step.get("kind"), str) and step["kind"] in rules:
         sub, required = rules[step["kind"]]
         if "with" not in step:
             if required:
