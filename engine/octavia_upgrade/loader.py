@@ -176,7 +176,7 @@ def _analyse(source: str) -> _Facts:
             raw_param = raw_param or any(
                 isinstance(n, nodes.Name) and n.name == "params" for n in inner)
     return _Facts(
-        refs=frozenset(_references(tree)),
+        refs=frozenset(templating.tree_references(tree)),
         unknown_callables=tuple(unknown),
         free_names=frozenset(loaded - stored - set(env.globals)),
         raw_param=raw_param,
@@ -184,27 +184,6 @@ def _analyse(source: str) -> _Facts:
 
 
 # -- checking -----------------------------------------------------------------
-
-
-def _references(tree: Any) -> set[tuple[str, ...]]:
-    """Attribute paths such as ``("params", "x")``, as :func:`templating.references`."""
-    from jinja2 import nodes
-
-    found: set[tuple[str, ...]] = set()
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        parts: list[str] = []
-        cur: Any = node
-        while isinstance(cur, (nodes.Getattr, nodes.Getitem)):
-            if isinstance(cur, nodes.Getattr):
-                parts.append(cur.attr)
-            elif isinstance(cur.arg, nodes.Const) and isinstance(cur.arg.value, str):
-                parts.append(cur.arg.value)
-            else:
-                parts.clear()
-            cur = cur.node
-        if isinstance(cur, nodes.Name) and parts:
-            found.add((cur.name, *reversed(parts)))
-    return found
 
 
 def _check(path: str, catalog: Catalog | None) -> tuple[Document | None, list[Diagnostic]]:

@@ -120,8 +120,13 @@ def references(template: str) -> set[tuple[str, ...]]:
         source = "{{ " + template + " }}"
     else:
         source = template
+    return tree_references(parse(source))
+
+
+def tree_references(tree: nodes.Node) -> set[tuple[str, ...]]:
+    """Attribute paths used in an already parsed template (see :func:`references`)."""
     found: set[tuple[str, ...]] = set()
-    for node in parse(source).find_all((nodes.Getattr, nodes.Getitem)):
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         path: list[str] = []
         cur: Any = node
         while isinstance(cur, (nodes.Getattr, nodes.Getitem)):

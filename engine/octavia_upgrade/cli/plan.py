@@ -115,7 +115,6 @@ def _chain(args: argparse.Namespace) -> int:
 
 
 def _check_chain_start(args: argparse.Namespace, hops) -> None:  # type: ignore[no-untyped-def]
-    from pathlib import Path
 
     from octavia_upgrade.catalog import load_catalog
     from octavia_upgrade.detect import detect, require_release

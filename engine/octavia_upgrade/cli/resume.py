@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from octavia_upgrade.cli.common import console, open_store
     from octavia_upgrade.logs import Redactor
-    from octavia_upgrade.session import Services, resume_run
+    from octavia_upgrade.session import resume_run
 
     settings, store = open_store(args)
     return resume_run(store, settings, args.run_id, param_args=args.param, yes=args.yes,

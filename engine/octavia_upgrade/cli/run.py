@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from octavia_upgrade.cli.common import console, open_store
     from octavia_upgrade.cli.plan import _detect
     from octavia_upgrade.logs import Redactor
-    from octavia_upgrade.session import (Services, execute_run, limit_hosts, parse_param_args,
+    from octavia_upgrade.session import (Services, execute_run, parse_param_args,
                                          prepare, replan, secret_values)
 
     overrides = parse_param_args(args.param)
@@ -63,5 +63,4 @@ def run(args: argparse.Namespace) -> int:
     history = store.step_duration_history(prep.runbook.metadata.name)
     if history:
         prep = replan(prep, history)
-    _ = limit_hosts
     return execute_run(prep, Services(settings, store, con, redactor), yes=args.yes)

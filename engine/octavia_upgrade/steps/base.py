@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -142,6 +142,3 @@ class Kind:
     def run(self, t: TaskContext) -> Outcome:
         raise NotImplementedError
 
-
-Registry = dict[str, Kind]
-Factory = Callable[[], Kind]
