@@ -91,11 +91,22 @@ class Executor:
         self._state_lock = threading.Lock()
         self.in_flight: dict[int, tuple[PlannedStep, str, int, float]] = {}
         self.abandoned = False
+        self._pool: ThreadPoolExecutor | None = None
         self._restore_outputs()
 
     # ------------------------------------------------------------------ public
 
     def execute(self) -> RunResult:
+        try:
+            return self._execute()
+        finally:
+            if self._pool is not None:
+                # After an interruption, workers may still wait on remote commands
+                # whose outcome is already recorded as unknown: do not wait for them.
+                self._pool.shutdown(wait=not self.abandoned, cancel_futures=True)
+                self._pool = None
+
+    def _execute(self) -> RunResult:
         result = RunResult("succeeded")
         try:
             failing = self._run_phase(self.plan.phase("main"))
@@ -188,24 +199,35 @@ class Executor:
 
     # ------------------------------------------------------------------ tasks
 
+    def _workers(self) -> ThreadPoolExecutor:
+        """The run's worker threads: one per host of the widest batch, made once.
+
+        Starting threads for every batch cost more CPU than many commands do;
+        the pool's threads are reused from step to step.
+        """
+        if self._pool is None:
+            widest = max((len(b.hosts) for ps in self.plan.steps for b in ps.batches), default=1)
+            self._pool = ThreadPoolExecutor(max_workers=max(1, widest),
+                                            thread_name_prefix="worker")
+        return self._pool
+
     def _run_batch(self, ps: PlannedStep, step: Step, hosts: list[str]) -> dict[str, Outcome]:
-        """Run one batch, one thread per host; the main thread watches for signals."""
+        """Run one batch, one worker thread per host; the main thread watches for signals."""
         results: dict[str, Outcome] = {}
-        pool = ThreadPoolExecutor(max_workers=len(hosts), thread_name_prefix=ps.id)
-        interrupted = False
+        pool = self._workers()
+        futures: dict[Future[Outcome], str] = {
+            pool.submit(self._run_task, ps, step, h): h for h in hosts}
+        pending = set(futures)
         try:
-            futures: dict[Future[Outcome], str] = {
-                pool.submit(self._run_task, ps, step, h): h for h in hosts}
-            pending = set(futures)
             while pending:
                 if self.cancel.is_set():
-                    interrupted = True
                     raise Interrupted("interrupted")
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for f in done:
                     results[futures[f]] = f.result()
         finally:
-            pool.shutdown(wait=not interrupted, cancel_futures=True)
+            for f in pending:
+                f.cancel()  # not started yet: never will be
         return results
 
     def _run_task(self, ps: PlannedStep, step: Step, host_name: str) -> Outcome:
