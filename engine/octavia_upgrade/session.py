@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from octavia_upgrade import __version__
 from octavia_upgrade.catalog import Catalog, load_catalog
@@ -26,6 +26,9 @@ from octavia_upgrade.model import Flavor, Inventory, Runbook, Step
 from octavia_upgrade.plan import (LOCAL, Plan, PlannedStep, base_context, build_plan,
                                   resolve_params)
 from octavia_upgrade.steps.base import Approval, Outcome
+
+if TYPE_CHECKING:
+    from octavia_upgrade.transport import TransportPool
 
 
 @dataclass
@@ -292,44 +295,74 @@ def exit_code(result: RunResult) -> int:
                                                                        EXIT_STEP_FAILED)
 
 
+def open_connections(prep: Prepared) -> TransportPool:
+    """A connection pool for the plan's hosts, their connections opening in the background."""
+    from octavia_upgrade.transport import TransportPool
+
+    pool = TransportPool(prep.inventory)
+    pool.prefetch([h for ps in prep.plan.steps for h in ps.hosts if h != LOCAL])
+    return pool
+
+
+def _begin(prep: Prepared, svc: Services, run_id: str | None, user: str,
+           hostname: str) -> str:
+    """A new run: take the deployment lock and record the run; its id.
+
+    A resumed run (``run_id`` given) already exists and keeps its id.
+    """
+    if run_id is not None:
+        return run_id
+    from octavia_upgrade.reports.provenance import collect
+    from octavia_upgrade.state import new_run_id
+
+    store = svc.store
+    run_id = new_run_id()
+    store.acquire_lock(prep.inventory.deployment, run_id, user, hostname, os.getpid())
+    try:
+        store.create_run(
+            run_id=run_id, runbook_name=prep.runbook.metadata.name,
+            runbook_path=prep.runbook.path, runbook_sha256=prep.runbook.sha256,
+            runbook_revision=prep.runbook.metadata.revision,
+            from_release=prep.runbook.metadata.from_, to_release=prep.runbook.metadata.to,
+            deployment=prep.inventory.deployment, inventory_path=prep.inventory.path,
+            user=user, hostname=hostname, pid=os.getpid(), params=dict(prep.plan.params),
+            plan=prep.plan.to_dict(), tool_version=__version__,
+            catalog_version=prep.catalog.version,
+            provenance=collect(prep.runbook.path, runbook_name=prep.runbook.metadata.name,
+                               revision=prep.runbook.metadata.revision,
+                               sha256=prep.runbook.sha256,
+                               catalog_version=prep.catalog.version).to_dict(),
+        )
+    except BaseException:
+        store.release_lock(prep.inventory.deployment, run_id)
+        raise
+    return run_id
+
+
 def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None = None,
-                previous: Previous | None = None) -> int:
-    """Run (or resume) ``prep.plan`` under the deployment lock; returns the exit code."""
+                previous: Previous | None = None, pool: TransportPool | None = None) -> int:
+    """Run (or resume) ``prep.plan`` under the deployment lock; returns the exit code.
+
+    ``pool``: connections already opening (:func:`open_connections`); by
+    default they are opened here. Either way they are closed here.
+    """
     from octavia_upgrade import logs
-    from octavia_upgrade.transport import LocalTransport, TransportPool
+    from octavia_upgrade.transport import LocalTransport
 
     store, console = svc.store, svc.console
     user, hostname = operator_identity()
     resuming = run_id is not None
-    if run_id is None:
-        from octavia_upgrade.reports.provenance import collect
-        from octavia_upgrade.state import new_run_id
-
-        run_id = new_run_id()
-        store.acquire_lock(prep.inventory.deployment, run_id, user, hostname, os.getpid())
-        try:
-            store.create_run(
-                run_id=run_id, runbook_name=prep.runbook.metadata.name,
-                runbook_path=prep.runbook.path, runbook_sha256=prep.runbook.sha256,
-                runbook_revision=prep.runbook.metadata.revision,
-                from_release=prep.runbook.metadata.from_, to_release=prep.runbook.metadata.to,
-                deployment=prep.inventory.deployment, inventory_path=prep.inventory.path,
-                user=user, hostname=hostname, pid=os.getpid(), params=dict(prep.plan.params),
-                plan=prep.plan.to_dict(), tool_version=__version__,
-                catalog_version=prep.catalog.version,
-                provenance=collect(prep.runbook.path, runbook_name=prep.runbook.metadata.name,
-                                   revision=prep.runbook.metadata.revision,
-                                   sha256=prep.runbook.sha256,
-                                   catalog_version=prep.catalog.version).to_dict(),
-            )
-        except BaseException:
-            store.release_lock(prep.inventory.deployment, run_id)
-            raise
+    try:
+        run_id = _begin(prep, svc, run_id, user, hostname)
+    except BaseException:
+        if pool is not None:
+            pool.close_all()
+        raise
+    if pool is None:
+        pool = open_connections(prep)
     log = logs.run_logger(svc.settings.state_dir, run_id, redactor=svc.redactor)
     sig = SignalState()
     restore = install_signals(sig, console)
-    pool = TransportPool(prep.inventory)
-    pool.prefetch([h for ps in prep.plan.steps for h in ps.hosts if h != LOCAL])
     sink = RunSink(store, run_id, log, console, prep.plan)
     if resuming:
         # The run is executing again: a status left final (failed, rolled back)

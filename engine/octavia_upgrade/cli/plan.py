@@ -66,12 +66,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _detect(prep):  # type: ignore[no-untyped-def]
+def _detect(prep, pool=None):  # type: ignore[no-untyped-def]
+    """Detect the deployed release; over ``pool``'s connections if given (left open)."""
     from octavia_upgrade.detect import detect, require_release
     from octavia_upgrade.transport import TransportPool
 
-    with TransportPool(prep.inventory) as pool:
+    if pool is not None:
         det = detect(prep.inventory, prep.flavor, prep.catalog, pool.get)
+    else:
+        with TransportPool(prep.inventory) as own:
+            det = detect(prep.inventory, prep.flavor, prep.catalog, own.get)
     require_release(det, prep.runbook.metadata.from_, prep.catalog, prep.runbook.metadata.name)
     return det
 
