@@ -142,13 +142,14 @@ class Workbench:
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         return path
 
-    def true_runbook(self, steps: int) -> Path:
-        """``steps`` command steps running ``true`` on every host at once (per-step cost)."""
+    def true_runbook(self, steps: int, command: str = "true") -> Path:
+        """``steps`` command steps running ``command`` on every host at once (per-step cost)."""
         doc = yaml.safe_load(RUNBOOK.read_text())
-        doc["metadata"]["name"] = f"true-{steps}"
-        doc["steps"] = [{"id": f"true-{i}", "name": f"true {i}", "kind": "command",
-                         "with": {"command": "true"}} for i in range(1, steps + 1)]
-        path = self.work / f"true-{steps}.yaml"
+        label = "true" if command == "true" else "work"
+        doc["metadata"]["name"] = f"{label}-{steps}"
+        doc["steps"] = [{"id": f"{label}-{i}", "name": f"{command} {i}", "kind": "command",
+                         "with": {"command": command}} for i in range(1, steps + 1)]
+        path = self.work / f"{label}-{steps}.yaml"
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         return path
 
