@@ -5,6 +5,10 @@
 * :class:`JSONText` stores JSON as text (LONGTEXT on MySQL, where TEXT stops at
   64 KB): MariaDB's JSON is an alias with its own quirks, and text round-trips
   identically everywhere.
+
+MySQL's types are imported only when a MySQL/MariaDB database is used: the
+dialect package costs about 10 ms at every start, and most installations
+use SQLite.
 """
 
 from __future__ import annotations
@@ -14,13 +18,26 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import DateTime, Text
-from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-#: The plain types the migrations use (kept in step with the decorators below).
-DATETIME = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-LONGTEXT = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+_MYSQL = ("mysql", "mariadb")
+
+
+def __getattr__(name: str) -> TypeEngine[Any]:
+    """``DATETIME`` and ``LONGTEXT``: the plain types the migrations use.
+
+    Kept in step with the decorators below; built on first use so that
+    importing this module does not import MySQL's dialect.
+    """
+    if name not in ("DATETIME", "LONGTEXT"):
+        # Also answers the import system's own probes (``__path__``, ...).
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from sqlalchemy.dialects import mysql
+
+    if name == "DATETIME":
+        return DateTime().with_variant(mysql.DATETIME(fsp=6), *_MYSQL)
+    return Text().with_variant(mysql.LONGTEXT(), *_MYSQL)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -28,7 +45,9 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name in ("mysql", "mariadb"):
+        if dialect.name in _MYSQL:
+            from sqlalchemy.dialects import mysql
+
             return mysql.DATETIME(fsp=6)
         return DateTime()
 
@@ -48,7 +67,9 @@ class JSONText(TypeDecorator[Any]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name in ("mysql", "mariadb"):
+        if dialect.name in _MYSQL:
+            from sqlalchemy.dialects import mysql
+
             return mysql.LONGTEXT()
         # Not dialect.type_descriptor(): psycopg adapts Text to a String that
         # renders as VARCHAR, which alembic's drift check then reports.
