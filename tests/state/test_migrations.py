@@ -1,4 +1,4 @@
-"""The shipped alembic migrations: apply from empty, match the models, one head."""
+"""The shipped alembic migrations: apply from empty, match the tables in models.py, one head."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 
 import octavia_upgrade
 from octavia_upgrade.state import db
-from octavia_upgrade.state.models import Base
+from octavia_upgrade.state.models import METADATA
 
 TABLES = {"runs", "step_results", "approvals", "evidence", "probe_samples", "events", "locks"}
 
@@ -42,10 +42,10 @@ def test_upgrade_head_on_empty_database_then_models_match(state_db: Any) -> None
             assert TABLES <= set(inspect(conn).get_table_names())
             assert db.current_revision(conn) == db.head_revision()
             # Autogenerate's view of the differences between the migrated schema
-            # and the models: any drift (a column added to a model without a
-            # migration, a changed type or index) shows up here.
+            # and models.py: any drift (a column added to a table without a
+            # migration, a changed type, nullability or index) shows up here.
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-            assert compare_metadata(ctx, Base.metadata) == []
+            assert compare_metadata(ctx, METADATA) == []
     finally:
         engine.dispose()
 
@@ -67,19 +67,39 @@ def test_downgrade_to_base_and_up_again(state_db: Any) -> None:
 
 
 def test_drift_is_detected(state_db: Any) -> None:
-    """The check above can fail: a model change without a migration is reported."""
+    """The check above can fail: a table change without a migration is reported."""
     from sqlalchemy import Column, MetaData, String, Table
 
     engine = engine_for(state_db)
     try:
         db.migrate(engine)
         drifted = MetaData()
-        for table in Base.metadata.tables.values():
+        for table in METADATA.tables.values():
             table.to_metadata(drifted)
         Table("runs", drifted, Column("ticket", String(32)), extend_existing=True)
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             diff = compare_metadata(ctx, drifted)
         assert [(d[0], d[2], d[3].name) for d in diff] == [("add_column", "runs", "ticket")]
+    finally:
+        engine.dispose()
+
+
+def test_nullability_drift_is_detected(state_db: Any) -> None:
+    """Core columns are nullable unless told: a NOT NULL column left nullable is reported."""
+    from sqlalchemy import MetaData
+
+    engine = engine_for(state_db)
+    try:
+        db.migrate(engine)
+        drifted = MetaData()
+        for table in METADATA.tables.values():
+            table.to_metadata(drifted)
+        drifted.tables["step_results"].c.stdout_tail.nullable = True
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = compare_metadata(ctx, drifted)
+        assert [(d[0][0], d[0][2], d[0][3]) for d in diff] == [
+            ("modify_nullable", "step_results", "stdout_tail")]
     finally:
         engine.dispose()

@@ -446,3 +446,25 @@ def test_threads_of_one_process_record_concurrently(store: Store) -> None:
     assert {k: v.attempt for k, v in store.latest_results(run.id).items()} == {
         ("restart-api", f"ctl{n}"): 10 for n in range(5)}
     assert store.integrity_check() == []
+
+
+def test_record_end_returns_what_is_stored(state_db: Any) -> None:
+    """The returned record equals a fresh read, whichever Store started the attempt."""
+    first, second = state_db.open(), state_db.open()
+    try:
+        run = new_run(first)
+        mine = first.record_start(run.id, "upgrade-packages", "ctl1", 1, "rollback")
+        ended = first.record_end(mine, "failed", 100, "out\n", "err\n", {"units": ["a"]},
+                                 {"log": "/var/log/x"}, "rc 100")
+        # Started by one process, ended by another (as after a takeover).
+        theirs = first.record_start(run.id, "upgrade-packages", "ctl2", 1)
+        ended_elsewhere = second.record_end(theirs, "succeeded", 0, "ok\n")
+        assert first.results(run.id) == [ended, ended_elsewhere]
+        assert (ended.phase, ended.status, ended.rc, ended.message) == (
+            "rollback", "failed", 100, "rc 100")
+        assert ended_elsewhere.host == "ctl2" and ended_elsewhere.stdout_tail == "ok\n"
+        with pytest.raises(StateError, match="no step result 999999"):
+            first.record_end(999999, "succeeded", 0)
+    finally:
+        first.close()
+        second.close()

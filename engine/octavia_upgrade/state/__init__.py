@@ -1,4 +1,4 @@
-"""Run state: SQLAlchemy models, self-applied alembic migrations, the Store API, the lock.
+"""Run state: SQLAlchemy Core tables, self-applied alembic migrations, the Store API, the lock.
 
 Everything the executor does is recorded here before it moves on; ``resume``,
 ``show``, ``runs`` and the reports read it back. See ``docs/state.md``.
@@ -26,6 +26,7 @@ from octavia_upgrade.state.records import (
     new_run_id,
     utcnow,
 )
+
 
 def __getattr__(name: str) -> object:
     # The store pulls in SQLAlchemy; records alone (used by reports) do not.

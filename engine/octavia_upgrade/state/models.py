@@ -1,28 +1,37 @@
-"""SQLAlchemy 2 declarative models of the run-state database.
+"""SQLAlchemy Core tables of the run-state database.
+
+Plain ``Table`` objects, no ORM: :mod:`octavia_upgrade.state.store` runs Core
+statements on short transactions and maps rows to the frozen dataclasses in
+:mod:`octavia_upgrade.state.records` itself. Importing ``sqlalchemy.orm``
+would add about 0.1 s to every command's start and its unit of work costs
+CPU on every recorded attempt, for nothing the store needs.
 
 The schema is owned by the alembic migrations in ``migrations/versions``;
-``tests/state/test_migrations.py`` fails when these models and the migrations
-drift apart. See ``docs/state.md`` for what is recorded when.
+``tests/state/test_migrations.py`` fails when these tables and the migrations
+drift apart (names, types, nullability, constraints, indexes). See
+``docs/state.md`` for what is recorded when.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Column,
     Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.schema import SchemaItem
+from sqlalchemy.types import TypeEngine
 
 from octavia_upgrade.state.records import PHASES, RESULT_STATUSES, RUN_STATUSES
 from octavia_upgrade.state.types import JSONText, UTCDateTime
@@ -36,130 +45,127 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+METADATA = MetaData(naming_convention=NAMING)
+
+_Type = TypeEngine[Any] | type[TypeEngine[Any]]
+
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONText(), Any: JSONText()}
+def _required(name: str, type_: _Type, *args: SchemaItem,
+              index: bool | None = None) -> Column[Any]:
+    """A NOT NULL column: Core's default is nullable, and nearly every column here is not."""
+    return Column(name, type_, *args, nullable=False, index=index)
 
 
-class RunRow(Base):
-    __tablename__ = "runs"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    runbook_name: Mapped[str] = mapped_column(String(128), index=True)
-    runbook_path: Mapped[str] = mapped_column(String(1024))
-    runbook_sha256: Mapped[str] = mapped_column(String(64))
-    runbook_revision: Mapped[int] = mapped_column(Integer)
-    from_release: Mapped[str] = mapped_column(String(32))
-    to_release: Mapped[str] = mapped_column(String(32))
-    deployment: Mapped[str] = mapped_column(String(128), index=True)
-    inventory_path: Mapped[str | None] = mapped_column(String(1024))
-    user: Mapped[str] = mapped_column(String(64))
-    hostname: Mapped[str] = mapped_column(String(255))
-    pid: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))
-    started_at: Mapped[datetime]
-    ended_at: Mapped[datetime | None]
-    params: Mapped[dict[str, Any]]
-    plan: Mapped[Any | None]
-    tool_version: Mapped[str | None] = mapped_column(String(32))
-    catalog_version: Mapped[str | None] = mapped_column(String(64))
-    provenance: Mapped[dict[str, Any]]
-
-    __table_args__ = (CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),)
+def _optional(name: str, type_: _Type) -> Column[Any]:
+    return Column(name, type_, nullable=True)
 
 
-class StepResultRow(Base):
-    __tablename__ = "step_results"
+RUNS = Table(
+    "runs", METADATA,
+    Column("id", String(32), primary_key=True),
+    _required("runbook_name", String(128), index=True),
+    _required("runbook_path", String(1024)),
+    _required("runbook_sha256", String(64)),
+    _required("runbook_revision", Integer),
+    _required("from_release", String(32)),
+    _required("to_release", String(32)),
+    _required("deployment", String(128), index=True),
+    _optional("inventory_path", String(1024)),
+    _required("user", String(64)),
+    _required("hostname", String(255)),
+    _required("pid", Integer),
+    _required("status", String(16)),
+    _required("started_at", UTCDateTime()),
+    _optional("ended_at", UTCDateTime()),
+    _required("params", JSONText()),
+    _optional("plan", JSONText()),
+    _optional("tool_version", String(32)),
+    _optional("catalog_version", String(64)),
+    _required("provenance", JSONText()),
+    CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
+)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
-    step_id: Mapped[str] = mapped_column(String(128))
-    #: '' for steps without a host, ``local`` for operator-side steps.
-    host: Mapped[str] = mapped_column(String(255))
-    attempt: Mapped[int] = mapped_column(Integer)
-    phase: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))
-    rc: Mapped[int | None] = mapped_column(Integer)
-    started_at: Mapped[datetime]
-    ended_at: Mapped[datetime | None]
-    stdout_tail: Mapped[str] = mapped_column(Text)
-    stderr_tail: Mapped[str] = mapped_column(Text)
-    outputs: Mapped[dict[str, Any]]
-    artifacts: Mapped[dict[str, Any]]
-    message: Mapped[str] = mapped_column(Text)
+STEP_RESULTS = Table(
+    "step_results", METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _required("run_id", String(32), ForeignKey("runs.id")),
+    _required("step_id", String(128)),
+    # '' for steps without a host, ``local`` for operator-side steps.
+    _required("host", String(255)),
+    _required("attempt", Integer),
+    _required("phase", String(16)),
+    _required("status", String(16)),
+    _optional("rc", Integer),
+    _required("started_at", UTCDateTime()),
+    _optional("ended_at", UTCDateTime()),
+    _required("stdout_tail", Text),
+    _required("stderr_tail", Text),
+    _required("outputs", JSONText()),
+    _required("artifacts", JSONText()),
+    _required("message", Text),
+    UniqueConstraint("run_id", "step_id", "host", "attempt"),
+    Index(None, "run_id", "status"),
+    CheckConstraint(_one_of("status", RESULT_STATUSES), name="status"),
+    CheckConstraint(_one_of("phase", PHASES), name="phase"),
+)
 
-    __table_args__ = (
-        UniqueConstraint("run_id", "step_id", "host", "attempt"),
-        Index(None, "run_id", "status"),
-        CheckConstraint(_one_of("status", RESULT_STATUSES), name="status"),
-        CheckConstraint(_one_of("phase", PHASES), name="phase"),
-    )
+APPROVALS = Table(
+    "approvals", METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _required("run_id", String(32), ForeignKey("runs.id"), index=True),
+    _required("step_id", String(128)),
+    _required("user", String(64)),
+    _required("approved_at", UTCDateTime()),
+    _required("how", String(16)),
+)
 
+EVIDENCE = Table(
+    "evidence", METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _required("run_id", String(32), ForeignKey("runs.id"), index=True),
+    _required("step_id", String(128)),
+    _required("host", String(255)),
+    _required("kind", String(64)),
+    _required("data", JSONText()),
+    _required("recorded_at", UTCDateTime()),
+)
 
-class ApprovalRow(Base):
-    __tablename__ = "approvals"
+PROBE_SAMPLES = Table(
+    "probe_samples", METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _required("run_id", String(32), ForeignKey("runs.id")),
+    _required("probe", String(128)),
+    _required("at", UTCDateTime()),
+    _required("ok", Boolean),
+    _optional("latency_ms", Float),
+    _optional("error", Text),
+    Index(None, "run_id", "probe", "at"),
+)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
-    step_id: Mapped[str] = mapped_column(String(128))
-    user: Mapped[str] = mapped_column(String(64))
-    approved_at: Mapped[datetime]
-    how: Mapped[str] = mapped_column(String(16))
+EVENTS = Table(
+    "events", METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # NULL for events about a deployment whose run is not in this database.
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=True, index=True),
+    _required("at", UTCDateTime()),
+    _required("kind", String(64)),
+    _required("data", JSONText()),
+)
 
-
-class EvidenceRow(Base):
-    __tablename__ = "evidence"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
-    step_id: Mapped[str] = mapped_column(String(128))
-    host: Mapped[str] = mapped_column(String(255))
-    kind: Mapped[str] = mapped_column(String(64))
-    data: Mapped[Any]
-    recorded_at: Mapped[datetime]
-
-
-class ProbeSampleRow(Base):
-    __tablename__ = "probe_samples"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
-    probe: Mapped[str] = mapped_column(String(128))
-    at: Mapped[datetime]
-    ok: Mapped[bool] = mapped_column(Boolean)
-    latency_ms: Mapped[float | None] = mapped_column(Float)
-    error: Mapped[str | None] = mapped_column(Text)
-
-    __table_args__ = (Index(None, "run_id", "probe", "at"),)
-
-
-class EventRow(Base):
-    __tablename__ = "events"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    #: NULL for events about a deployment whose run is not in this database.
-    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"), index=True)
-    at: Mapped[datetime]
-    kind: Mapped[str] = mapped_column(String(64))
-    data: Mapped[dict[str, Any]]
-
-
-class LockRow(Base):
-    """One row per locked deployment: inserting it is the atomic acquire."""
-
-    __tablename__ = "locks"
-
-    deployment: Mapped[str] = mapped_column(String(128), primary_key=True)
+#: One row per locked deployment: inserting it is the atomic acquire.
+LOCKS = Table(
+    "locks", METADATA,
+    Column("deployment", String(128), primary_key=True),
     # No foreign key: the lock is taken before the run row is written, so a
     # refused run leaves nothing behind.
-    run_id: Mapped[str] = mapped_column(String(32))
-    user: Mapped[str] = mapped_column(String(64))
-    hostname: Mapped[str] = mapped_column(String(255))
-    pid: Mapped[int] = mapped_column(Integer)
-    since: Mapped[datetime]
-    heartbeat_at: Mapped[datetime]
+    _required("run_id", String(32)),
+    _required("user", String(64)),
+    _required("hostname", String(255)),
+    _required("pid", Integer),
+    _required("since", UTCDateTime()),
+    _required("heartbeat_at", UTCDateTime()),
+)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from octavia_upgrade.state.models import Base
+from octavia_upgrade.state.models import METADATA
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = METADATA
 
 
 def _configure_and_run(connection) -> None:  # type: ignore[no-untyped-def]
