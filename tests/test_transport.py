@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import statistics
 import subprocess
 import threading
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fixtures.sshnodes import NODES_NET
 
 from octavia_upgrade.errors import InvalidInput, UpgradeError
 from octavia_upgrade.lab.nodes import LabNodes, default_specs, unavailable_reason
@@ -283,7 +285,8 @@ def test_blocked_host_is_unreachable_within_connect_timeout(lab_nodes: LabNodes)
     lab_nodes.block("node3")
     try:
         started = time.monotonic()
-        with pytest.raises(HostUnreachable, match=r"node3 \(root@127\.42\.100\.12:\d+\).*"
+        address = re.escape(lab_nodes.node("node3").address)
+        with pytest.raises(HostUnreachable, match=rf"node3 \(root@{address}:\d+\).*"
                                                   "timed out after 2s"):
             transport.run("true")
         assert time.monotonic() - started < 4
@@ -379,7 +382,7 @@ def test_strict_checking_off_accepts_unknown_but_not_changed(lab_nodes: LabNodes
 def test_connection_lost_mid_command(tmp_path: Path) -> None:
     nodes = LabNodes(tmp_path / "lab")
     try:
-        (node,) = nodes.start(default_specs(1, net="127.42.110"))
+        (node,) = nodes.start(default_specs(1, net=NODES_NET, first=40))
         transport = SshTransport(Host("lost", node.address, node.port,
                                       key_file=str(nodes.client_key)),
                                  SshSettings(known_hosts=str(nodes.known_hosts)))
