@@ -151,6 +151,95 @@ def test_utf8_output_is_decoded_whole(node1: SshTransport) -> None:
 
 
 @needs_nodes
+def test_multibyte_character_split_across_reads_is_decoded(node1: SshTransport) -> None:
+    # The two bytes of "é" leave the host in separate packets, a pause apart.
+    result = node1.run(r"printf 'a\303'; printf 'b\342\202' >&2; sleep 0.3; "
+                       r"printf '\251z'; printf '\254c' >&2")
+    assert (result.stdout, result.stderr) == ("aéz", "b€c")
+    # Bytes that are not UTF-8 are replaced, not an error.
+    assert node1.run(r"printf 'x\377y'").stdout == "x\ufffdy"
+
+
+def seq_text(count: int, *, letters: bool = False) -> str:
+    """What ``seq 1 COUNT`` prints (with digits as letters a-j: ``| tr 0-9 a-j``)."""
+    text = "".join(f"{i}\n" for i in range(1, count + 1))
+    return text.translate(str.maketrans("0123456789", "abcdefghij")) if letters else text
+
+
+@needs_nodes
+def test_megabytes_on_stdout_and_stderr_at_once(node1: SshTransport) -> None:
+    # Both streams well beyond the channel window (2 MiB), written concurrently.
+    result = node1.run("seq 1 900000 & seq 1 900000 | tr 0-9 a-j >&2; wait", timeout=60)
+    assert result.ok
+    assert len(result.stdout) > 6_000_000
+    assert result.stdout == seq_text(900000)
+    assert result.stderr == seq_text(900000, letters=True)
+
+
+@needs_nodes
+def test_stdin_beyond_the_window_while_the_command_writes(node1: SshTransport) -> None:
+    data = "".join(f"ligne {i} héllo wörld\n" for i in range(300000))  # ~7 MB
+    assert len(data.encode()) > 3 * 2**21
+    # cat writes back everything as it reads: output flows while stdin does.
+    echoed = node1.run("cat; echo done >&2", stdin=data, timeout=60)
+    assert (echoed.rc, echoed.stdout, echoed.stderr) == (0, data, "done\n")
+    # Megabytes of output before the command reads a byte of its input.
+    counted = node1.run("seq 1 900000 >&2; wc -c", stdin=data, timeout=60)
+    assert counted.rc == 0
+    assert counted.stderr == seq_text(900000)
+    assert counted.stdout.strip() == str(len(data.encode()))
+
+
+@needs_nodes
+def test_stdin_the_command_does_not_read_is_dropped(node1: SshTransport) -> None:
+    started = time.monotonic()
+    result = node1.run("echo early; exit 4", stdin="x" * 8_000_000, timeout=30)
+    assert (result.rc, result.stdout) == (4, "early\n")
+    assert time.monotonic() - started < 5
+    assert node1.run("echo next").stdout == "next\n"
+
+
+@needs_nodes
+def test_command_that_closes_its_output_early_is_waited_for(node1: SshTransport) -> None:
+    result = node1.run("echo first; exec >&-; sleep 1; echo late >&2; exit 3")
+    assert (result.rc, result.stdout, result.stderr) == (3, "first\n", "late\n")
+    assert result.duration >= 1
+    # Both streams closed long before the exit status comes.
+    silent = node1.run("exec >&- 2>&-; sleep 1; exit 5", timeout=10)
+    assert (silent.rc, silent.stdout, silent.timed_out) == (5, "", False)
+    assert silent.duration >= 1
+    # ... and still stopped by its timeout.
+    started = time.monotonic()
+    stuck = node1.run("exec >&- 2>&-; sleep 30", timeout=1)
+    assert stuck.timed_out and stuck.rc == 124
+    assert time.monotonic() - started < 3
+
+
+@needs_nodes
+def test_background_child_holding_stdout_is_waited_for(node1: SshTransport) -> None:
+    result = node1.run("(sleep 1; echo child) & echo parent")
+    assert (result.rc, result.stdout) == (0, "parent\nchild\n")
+
+
+@needs_nodes
+def test_warm_commands_start_no_thread(node1: SshTransport) -> None:
+    node1.run("true")
+    started: set[int] = set()
+
+    def seen(frame: object, event: str, arg: object) -> None:
+        started.add(threading.get_ident())
+
+    # Called in every thread started from now on (threading.Thread only).
+    threading.setprofile(seen)
+    try:
+        for i in range(20):
+            assert node1.run(f"echo {i}", timeout=10, stdin="in").stdout == f"{i}\n"
+    finally:
+        threading.setprofile(None)  # type: ignore[arg-type]
+    assert started == set()
+
+
+@needs_nodes
 def test_warm_connection_is_reused(node1: SshTransport) -> None:
     first = node1.run('echo "$SSH_CONNECTION"').stdout
     conn = node1.connection
@@ -217,9 +306,15 @@ def test_timeout_kills_the_remote_process_group(node1: SshTransport) -> None:
 @needs_nodes
 def test_timeout_escalates_to_sigkill(node1: SshTransport) -> None:
     marker = str(8000 + uuid.uuid4().int % 1000)
+    started = time.monotonic()
     result = node1.run(f"trap '' TERM; sleep {marker} & trap '' TERM; sleep {marker}; true",
                        timeout=0.5)
+    elapsed = time.monotonic() - started
     assert result.timed_out
+    # Stopped on the host by SIGKILL kill_after (1 s) later, before the local
+    # deadline (timeout + kill_after + grace) would have dropped the connection.
+    assert result.rc == 137
+    assert 1.4 <= elapsed < 3.5
     deadline = time.monotonic() + 3
     while live_processes_with(f"sleep {marker}") and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -251,6 +346,25 @@ def test_watchdog_returns_when_host_stops_answering(lab_nodes: LabNodes) -> None
     finally:
         lab_nodes.unblock("node2")
         transport.close()
+    assert transport.run("true").ok
+
+
+@needs_nodes
+def test_warm_connection_to_a_host_that_stopped_answering(lab_nodes: LabNodes) -> None:
+    transport = SshTransport(host_of(lab_nodes, "node2"), settings(lab_nodes, connect_timeout=2),
+                             kill_after=1, grace=1)
+    marker = Path(f"/tmp/octavia-must-not-exist-{uuid.uuid4().hex}")
+    try:
+        assert transport.run("true").ok
+        lab_nodes.block("node2")
+        started = time.monotonic()
+        with pytest.raises(HostUnreachable, match="node2 .*the command was not started"):
+            transport.run(f"touch {marker}", timeout=30)
+        assert time.monotonic() - started < 4  # connect_timeout, not the command's timeout
+    finally:
+        lab_nodes.unblock("node2")
+        transport.close()
+    assert not marker.exists()
     assert transport.run("true").ok
 
 

@@ -2,13 +2,15 @@
 
 :class:`SshTransport` keeps one fabric ``Connection`` per host, opened on the
 first command and reused (a warm command costs a few milliseconds, see
-``docs/lab-nodes.md``). :class:`LocalTransport` runs commands on the operator
-machine with the same interface and the same timeout semantics.
+``docs/lab-nodes.md``); each command runs on a channel of its own, driven by
+the calling thread (no thread per command). :class:`LocalTransport` runs
+commands on the operator machine with the same interface and the same timeout
+semantics.
 
 Timeouts really stop the command. On a host, the command runs under coreutils
 ``timeout``, which signals the command's whole process group (SIGTERM, then
 SIGKILL ``kill_after`` seconds later), so background children die too; a local
-watchdog additionally drops the connection if the host does not answer within
+deadline additionally drops the connection if the command has not ended within
 ``timeout + kill_after + grace`` (host hung or network gone). Locally, the
 command gets its own process group and is killed the same way.
 
@@ -59,7 +61,7 @@ class CommandResult:
 
     Attributes:
         rc: exit status; None when the command was cut off without one (the
-            local watchdog dropped the connection).
+            local deadline dropped the connection).
         stdout, stderr: decoded as UTF-8 (undecodable bytes replaced).
         started, ended: wall-clock epoch seconds.
         timed_out: the command was stopped because it exceeded its timeout.
@@ -242,49 +244,6 @@ def _known_hosts_line(path: Path, address: str, port: int) -> tuple[int, str] | 
     return None
 
 
-def _make_runner_class() -> type:
-    """fabric's Remote runner, tuned (see ``data/ssh-performance.md``).
-
-    invoke polls every ``input_sleep`` seconds (10 ms by default); 1 ms brings
-    a warm command to ~5 ms. The session is opened with a timeout, so a host
-    that stopped answering cannot hang the opening of a channel forever.
-    """
-    from fabric.runners import Remote
-
-    class TunedRemote(Remote):
-        input_sleep = 0.001
-        read_chunk_size = 32768
-
-        def start(self, command: str, shell: str, env: dict[str, str],
-                  timeout: float | None = None) -> None:
-            # No pty (separate stdout/stderr, no echo) and no SSH env requests
-            # (the environment is part of the command line, see remote_command).
-            try:
-                self.channel = self.context.transport.open_session(
-                    timeout=self.context.connect_timeout or 10)
-            except Exception as exc:  # noqa: BLE001 - any failure here means "not started"
-                raise _NotStarted(str(exc) or type(exc).__name__) from None
-            self.send_start_message(command)
-
-        def _write_proc_stdin(self, data: bytes) -> None:
-            # A command may exit without reading its input, as with a local
-            # pipe whose reader is gone: the rest of the input is dropped.
-            if not self.channel.closed:
-                try:
-                    self.channel.sendall(data)
-                except OSError:
-                    pass
-
-        def close_proc_stdin(self) -> None:
-            if not self.channel.closed:
-                try:
-                    self.channel.shutdown_write()
-                except OSError:
-                    pass
-
-    return TunedRemote
-
-
 @dataclass(frozen=True)
 class _Endpoint:
     """One SSH server on the way: a bastion or the host itself."""
@@ -300,6 +259,155 @@ class _NotStarted(Exception):
     """No session could be opened on a connected host: the command never started."""
 
 
+#: Bytes asked of a channel buffer per read: more than the channel's window,
+#: so one read takes all that is buffered (a partial read shifts the rest).
+_READ_SIZE = 1 << 22
+#: Bytes of stdin per send: paramiko sends at most one packet (32 KiB) anyway.
+_SEND_SIZE = 1 << 15
+#: Seconds between tries to send more stdin while the host's window is full:
+#: a window that opens again does not wake a poll on the channel.
+_SEND_RETRY = 0.001
+
+
+def _remaining(deadline: float | None) -> float | None:
+    """Seconds left until ``deadline`` (a ``time.monotonic()`` value); None = no limit."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+class _Outcome:
+    """What a channel gave back: raw output, and how it ended.
+
+    ``rc`` is None when the channel closed without an exit status;
+    ``cut_off`` when the deadline passed first. (A plain class: a dataclass
+    would add ~0.4 ms to every import of this module.)
+    """
+
+    __slots__ = ("cut_off", "rc", "stderr", "stdout")
+
+    def __init__(self, stdout: bytes, stderr: bytes, rc: int | None,
+                 cut_off: bool = False) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self.rc = rc
+        self.cut_off = cut_off
+
+
+class _Session:
+    """One command on its own channel, driven entirely from the calling thread.
+
+    paramiko's transport thread (one per connection) fills the channel's
+    stdout and stderr buffers; this loop sends stdin, empties the buffers and
+    checks the deadline, sleeping in ``poll`` on ``channel.fileno()`` (readable
+    when output arrives, and for good on EOF or close). A thread per command,
+    as invoke starts for each stream, costs more CPU than a warm command.
+    """
+
+    def __init__(self, channel: Any, stdin: bytes | None, deadline: float | None) -> None:
+        import select
+
+        self.channel = channel
+        self.deadline = deadline
+        self._stdin = stdin
+        self._sent = 0
+        self._stdout: list[bytes] = []
+        self._stderr: list[bytes] = []
+        # poll, not select: select() fails on descriptors above 1023, which
+        # a run with hundreds of hosts reaches.
+        self._poll = select.poll()
+        self._poll.register(channel.fileno(), select.POLLIN)
+
+    def start(self, line: str) -> bool:
+        """Send ``exec line``; False if sshd did not answer before the deadline.
+
+        Same request as ``Channel.exec_command``, which waits for the answer
+        without a limit: a host that stops answering at that moment must not
+        hold the command past its deadline.
+        """
+        from paramiko.common import cMSG_CHANNEL_REQUEST
+        from paramiko.message import Message
+
+        channel = self.channel
+        request = Message()
+        request.add_byte(cMSG_CHANNEL_REQUEST)
+        request.add_int(channel.remote_chanid)
+        request.add_string("exec")
+        request.add_boolean(True)
+        request.add_string(line)
+        channel._event_pending()
+        channel.transport._send_user_message(request)
+        if not channel.event.wait(_remaining(self.deadline)):
+            return False
+        channel._wait_for_event()  # raises if sshd refused or the channel closed
+        return True
+
+    def finish(self) -> _Outcome:
+        """Feed stdin and collect output until the command is over or the deadline passes."""
+        while True:
+            self._feed()
+            # Checked before emptying the buffers: all output precedes the
+            # EOF or close, so it is in the buffers when this says "over".
+            over = self.channel.closed or (self.channel.eof_received
+                                           and self.channel.exit_status_ready())
+            self._drain()
+            if over:
+                status = self.channel.exit_status  # -1 until sshd sends one
+                return self.outcome(None if status < 0 else status)
+            left = _remaining(self.deadline)
+            if left == 0.0:
+                return self.outcome(None, cut_off=True)
+            self._wait(left)
+
+    def outcome(self, rc: int | None, *, cut_off: bool = False) -> _Outcome:
+        return _Outcome(b"".join(self._stdout), b"".join(self._stderr), rc, cut_off)
+
+    def _feed(self) -> None:
+        """Send as much stdin as the host's window takes now, then EOF after the last byte."""
+        data, channel = self._stdin, self.channel
+        if data is None:
+            return
+        try:
+            while self._sent < len(data) and channel.send_ready():
+                sent = channel.send(data[self._sent:self._sent + _SEND_SIZE])
+                if sent == 0:  # the channel is closing
+                    break
+                self._sent += sent
+        except OSError:
+            # The command is gone without reading all its input, as with a
+            # local pipe whose reader exited: the rest is dropped.
+            self._stdin = None
+            return
+        if self._sent >= len(data):
+            self._end_stdin()
+
+    def _end_stdin(self) -> None:
+        self._stdin = None
+        if not self.channel.closed:
+            try:
+                self.channel.shutdown_write()
+            except OSError:
+                pass
+
+    def _drain(self) -> None:
+        channel = self.channel
+        while channel.recv_ready():
+            self._stdout.append(channel.recv(_READ_SIZE))
+        while channel.recv_stderr_ready():
+            self._stderr.append(channel.recv_stderr(_READ_SIZE))
+
+    def _wait(self, left: float | None) -> None:
+        """Sleep until output, EOF or close, at most ``left`` seconds (None = no limit)."""
+        import math
+
+        if self._stdin:
+            left = _SEND_RETRY if left is None else min(left, _SEND_RETRY)
+        if self.channel.eof_received:
+            # The descriptor stays readable after EOF; only the exit status
+            # (or the close) is still to come.
+            self.channel.status_event.wait(left)
+            return
+        self._poll.poll(None if left is None else math.ceil(left * 1000))
+
+
 class _UnknownHost(Exception):
     def __init__(self, key: Any) -> None:
         super().__init__("unknown host key")
@@ -313,7 +421,7 @@ class SshTransport:
         host: the inventory host (address, port, user, key file).
         ssh: the inventory's SSH settings (known_hosts, connect timeout, strictness).
         kill_after: seconds between SIGTERM and SIGKILL when a command times out.
-        grace: extra seconds the local watchdog waits beyond ``timeout +
+        grace: extra seconds the local deadline allows beyond ``timeout +
             kill_after`` before it drops the connection.
 
     One command at a time per transport (a lock); use one transport per host
@@ -386,10 +494,8 @@ class SshTransport:
         if key_file:
             # The agent stays allowed: its keys are tried as ssh does, after the file's.
             connect_kwargs.update(key_filename=[key_file], look_for_keys=False)
-        config = fabric.Config(ssh_config=paramiko.SSHConfig(), lazy=True, overrides={
-            "runners": {"remote": _make_runner_class()},
-            "load_ssh_configs": False,
-        })
+        config = fabric.Config(ssh_config=paramiko.SSHConfig(), lazy=True,
+                               overrides={"load_ssh_configs": False})
         conn = fabric.Connection(end.address, user=end.user, port=end.port,
                                  config=config, connect_timeout=timeout,
                                  connect_kwargs=connect_kwargs, gateway=gateway)
@@ -480,61 +586,66 @@ class SshTransport:
             stdin = become.password + "\n" + (stdin or "")
         with self._lock:
             conn = self._connect()
-            fired = threading.Event()
-
-            def watchdog() -> None:
-                fired.set()
-                # Closing the connection unblocks every read of this command.
-                self._drop()
-
-            timer = None
-            if timeout is not None:
-                timer = threading.Timer(timeout + self.kill_after + self.grace, watchdog)
-                timer.daemon = True
             started = time.time()
-            if timer:
-                timer.start()
+            # A host that has not answered by then is deemed hung (or gone):
+            # the connection is dropped and the command reported timed out.
+            deadline = (None if timeout is None
+                        else time.monotonic() + timeout + self.kill_after + self.grace)
             try:
-                result = self._exec(conn, line, stdin)
+                outcome = self._exec(conn, line, stdin, deadline)
             except _NotStarted as exc:
                 self._drop()
                 raise HostUnreachable(f"{self.where}: the host stopped answering ({exc}); "
                                       "the command was not started") from None
             except Exception as exc:  # noqa: BLE001 - every failure mode is classified below
-                ended = time.time()
-                if fired.is_set():
-                    return CommandResult(None, "", "", started, ended, timed_out=True)
                 self._drop()
                 raise ConnectionLost(f"{self.where}: connection lost while running a command "
                                      f"({type(exc).__name__}: {exc}); its outcome is "
                                      "unknown") from None
-            finally:
-                if timer:
-                    timer.cancel()
             ended = time.time()
-            rc = result.exited
-            if fired.is_set():
-                return CommandResult(None, _utf8(result.stdout), _utf8(result.stderr),
-                                     started, ended, timed_out=True)
+            stdout, stderr = _utf8(outcome.stdout), _utf8(outcome.stderr)
+            if outcome.cut_off:
+                return CommandResult(None, stdout, stderr, started, ended, timed_out=True)
+            rc = outcome.rc
             if rc is None or rc < 0:
                 # The channel closed without an exit status: sshd or the host died.
                 self._drop()
                 raise ConnectionLost(f"{self.where}: the connection closed before the command "
                                      "reported its exit status; its outcome is unknown")
-            return CommandResult(rc, _utf8(result.stdout), _utf8(result.stderr), started, ended,
+            return CommandResult(rc, stdout, stderr, started, ended,
                                  timed_out=_timed_out(rc, timeout, ended - started))
 
-    @staticmethod
-    def _exec(conn: Any, line: str, stdin: str | None) -> Any:
-        import io
+    def _exec(self, conn: Any, line: str, stdin: str | None,
+              deadline: float | None) -> _Outcome:
+        """Run ``line`` on a new channel of ``conn``; past ``deadline``, drop the connection.
 
-        # latin-1 maps bytes 1:1 to characters, so invoke's chunk-wise decoding
-        # cannot split a multi-byte character; _utf8 decodes the whole output.
-        in_stream: Any = False
-        if stdin is not None:
-            in_stream = io.StringIO(stdin.encode("utf-8").decode("latin-1"))
-        return conn.run(line, hide=True, warn=True, pty=False, in_stream=in_stream,
-                        encoding="latin-1", echo=False)
+        Raises:
+            _NotStarted: no channel could be opened (the command never ran).
+        """
+        data = stdin.encode("utf-8") if stdin is not None else None
+        try:
+            wait = float(conn.connect_timeout or 10)
+            left = _remaining(deadline)
+            channel = conn.client.get_transport().open_session(
+                timeout=wait if left is None else min(wait, left))
+        except Exception as exc:  # noqa: BLE001 - any failure here means "not started"
+            raise _NotStarted(str(exc) or type(exc).__name__) from None
+        try:
+            # No pty (separate stdout/stderr, no echo) and no SSH env requests
+            # (the environment is part of the command line, see remote_command).
+            session = _Session(channel, data, deadline)
+            outcome = session.finish() if session.start(line) else session.outcome(
+                None, cut_off=True)
+            if outcome.cut_off:
+                # Closing the connection first: a channel close on a host that
+                # does not answer could itself wait.
+                self._drop()
+            return outcome
+        finally:
+            try:
+                channel.close()  # also closes the descriptors fileno() opened
+            except Exception:  # noqa: BLE001, S110 - the connection may be gone already
+                pass
 
     def read_text(self, path: str) -> str:
         """See :meth:`Transport.read_text`."""
@@ -555,8 +666,9 @@ class SshTransport:
         self.close()
 
 
-def _utf8(text: str) -> str:
-    return text.encode("latin-1", "replace").decode("utf-8", "replace")
+def _utf8(data: bytes) -> str:
+    # Decoded whole, once: a multi-byte character may straddle two reads.
+    return data.decode("utf-8", "replace")
 
 
 def _policy(strict: bool) -> Any:
