@@ -170,7 +170,8 @@ def per_step(wb: Workbench, extra: int, repeat: int, wide: int,
     say(f"     of which the SSH command itself (SshTransport.run)          {ms(fabric)}")
     say(f"   ssh through a ControlMaster, per command                      {ms(ssh)}"
         f"  engine/ssh {ratio(engine_1, ssh)}")
-    say("   (anchor: ansible-playbook ~204 ms per host-task, data/ssh-performance.md)")
+    say("   (anchor: ansible-playbook ~204 ms per host-task one host at a time, measured "
+        "earlier on this kind of machine; see docs/performance.md)")
 
     # One step on every host at once: the wide run against the 1-host run.
     wide_more = max(5, extra // 5)
