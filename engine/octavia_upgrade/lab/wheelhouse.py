@@ -130,6 +130,17 @@ def _builder_python(root: Path, log) -> str:
         log(f"creating the wheel builder venv {venv}")
         subprocess.run([NODE_PYTHON, "-m", "venv", str(venv)], check=True,
                        capture_output=True, text=True)
+    if subprocess.run([str(py), "-c", "import wheel"], capture_output=True).returncode != 0:
+        # Debian's pip (23.0) builds sdists without a pyproject.toml (some of
+        # Octavia's older dependencies) with `setup.py bdist_wheel`, which
+        # needs the wheel package in the builder's own environment.
+        log("installing the wheel package into the wheel builder venv")
+        proc = subprocess.run([str(py), "-m", "pip", "install", "-q",
+                               "--disable-pip-version-check", "wheel"],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+            raise RuntimeError(f"pip install wheel (wheel builder venv) failed:\n{tail}")
     return str(py)
 
 
