@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from alembic import command
@@ -66,27 +67,8 @@ def test_downgrade_to_base_and_up_again(state_db: Any) -> None:
         engine.dispose()
 
 
-def test_drift_is_detected(state_db: Any) -> None:
-    """The check above can fail: a table change without a migration is reported."""
-    from sqlalchemy import Column, MetaData, String, Table
-
-    engine = engine_for(state_db)
-    try:
-        db.migrate(engine)
-        drifted = MetaData()
-        for table in METADATA.tables.values():
-            table.to_metadata(drifted)
-        Table("runs", drifted, Column("ticket", String(32)), extend_existing=True)
-        with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-            diff = compare_metadata(ctx, drifted)
-        assert [(d[0], d[2], d[3].name) for d in diff] == [("add_column", "runs", "ticket")]
-    finally:
-        engine.dispose()
-
-
-def test_nullability_drift_is_detected(state_db: Any) -> None:
-    """Core columns are nullable unless told: a NOT NULL column left nullable is reported."""
+def _drift(state_db: Any, change: Callable[[Any], None]) -> list[Any]:
+    """What alembic reports between the migrated database and the models after ``change``."""
     from sqlalchemy import MetaData
 
     engine = engine_for(state_db)
@@ -95,11 +77,29 @@ def test_nullability_drift_is_detected(state_db: Any) -> None:
         drifted = MetaData()
         for table in METADATA.tables.values():
             table.to_metadata(drifted)
-        drifted.tables["step_results"].c.stdout_tail.nullable = True
+        change(drifted)
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-            diff = compare_metadata(ctx, drifted)
-        assert [(d[0][0], d[0][2], d[0][3]) for d in diff] == [
-            ("modify_nullable", "step_results", "stdout_tail")]
+            return list(compare_metadata(ctx, drifted))
     finally:
         engine.dispose()
+
+
+def test_drift_is_detected(state_db: Any) -> None:
+    """The check above can fail: a table change without a migration is reported."""
+    from sqlalchemy import Column, String, Table
+
+    diff = _drift(state_db, lambda md: Table("runs", md, Column("ticket", String(32)),
+                                             extend_existing=True))
+    assert [(d[0], d[2], d[3].name) for d in diff] == [("add_column", "runs", "ticket")]
+
+
+def test_nullability_drift_is_detected(state_db: Any) -> None:
+    """Core columns are nullable unless told: a NOT NULL column left nullable is reported."""
+
+    def loosen(md: Any) -> None:
+        md.tables["step_results"].c.stdout_tail.nullable = True
+
+    diff = _drift(state_db, loosen)
+    assert [(d[0][0], d[0][2], d[0][3]) for d in diff] == [
+        ("modify_nullable", "step_results", "stdout_tail")]
