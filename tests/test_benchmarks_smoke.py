@@ -49,8 +49,10 @@ def test_runner_prints_every_figure_at_one_node(tmp_path: Path) -> None:
     for method in ("octavia-upgrade", "ansible-playbook", "ssh loop"):
         assert cell[method]["wall"] > 0
     assert figures["per_step"]["ssh_controlmaster_per_command"] > 0
-    # A step of `sleep 1` cannot take less than its second of work.
-    assert figures["per_step"]["work_step_1"] >= 1.0
+    # A step of `sleep 1` costs its second of work. The figure is a slope
+    # between two timed runs, so noise moves it by some milliseconds either
+    # way; a step that did not run the command would cost about 0.01 s.
+    assert 0.9 <= figures["per_step"]["work_step_1"] < 2.0
     assert figures["startup"]["lint_files"] == len(list((ROOT / "runbooks").glob("*.yaml")))
     assert figures["resume"]["busy"]["runs_in_db"] >= 6
     assert figures["memory"]["maxrss_kib"] > 10_000
