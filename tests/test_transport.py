@@ -554,6 +554,37 @@ def test_transports_in_parallel_threads(lab_nodes: LabNodes) -> None:
     assert not any(c.is_connected for c in conns)
 
 
+@needs_nodes
+def test_close_all_does_not_wait_for_a_handshake_in_progress(lab_nodes: LabNodes) -> None:
+    # A refused or interrupted run closes its pool while the prefetch may
+    # still be opening a connection to a host that does not answer.
+    inventory = Inventory(
+        path="<test>", deployment="lab", flavor="deb",
+        ssh=settings(lab_nodes, connect_timeout=6),
+        hosts=tuple(host_of(lab_nodes, n) for n in ("node1", "node3")))
+    lab_nodes.block("node3")
+    try:
+        pool = TransportPool(inventory)
+        pool.prefetch(["node1", "node3"])
+        node1 = pool.get("node1").connection  # waits for node1's handshake only
+        assert node1.is_connected
+        deadline = time.monotonic() + 5
+        while "node3" not in pool._opening and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert "node3" in pool._opening
+        started = time.monotonic()
+        pool.close_all()
+        assert time.monotonic() - started < 3  # not the 6 s handshake timeout
+        assert not node1.is_connected
+        deadline = time.monotonic() + 15
+        while pool._opening and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not pool._opening  # the prefetch thread gave up and left
+        assert pool.get("node3")._conn is None
+    finally:
+        lab_nodes.unblock("node3")
+
+
 # -- local ---------------------------------------------------------------------------
 
 

@@ -782,8 +782,8 @@ class TransportPool:
         self.grace = grace
         self._lock = threading.Lock()
         self._transports: dict[str, SshTransport] = {}
-        self._prefetcher: threading.Thread | None = None
-        self._closing = threading.Event()
+        self._opening: set[str] = set()  # hosts whose handshake the prefetch is doing
+        self._closing = False
 
     def prefetch(self, host_names: list[str], workers: int = 16) -> None:
         """Open the connections to ``host_names`` in the background, several at once.
@@ -794,28 +794,41 @@ class TransportPool:
         other and with the first steps. A command waits for its host's
         connection in progress (the transport's lock). A failure here is not
         kept: the host's first command connects again and reports the error.
+
+        The threads are daemons and :meth:`close_all` does not wait for them:
+        a run that is refused or interrupted while a handshake to an
+        unreachable host is in progress ends at once; the thread closes what
+        it opened once the handshake ends.
         """
-        names = list(dict.fromkeys(host_names))
-        if not names:
+        pending = list(dict.fromkeys(host_names))
+        if not pending:
             return
+        queue_lock = threading.Lock()
 
-        def connect(name: str) -> None:
-            if self._closing.is_set():
-                return
-            try:
-                self.get(name).connection  # noqa: B018 - opens it
-            except Exception:  # noqa: BLE001, S110 - reported by the first command instead
-                pass
+        def next_name() -> str | None:
+            with queue_lock:
+                return pending.pop(0) if pending else None
 
-        def run() -> None:
-            from concurrent.futures import ThreadPoolExecutor
+        def work() -> None:
+            while (name := next_name()) is not None:
+                with self._lock:
+                    if self._closing:
+                        return
+                    self._opening.add(name)
+                transport = self.get(name)
+                try:
+                    transport.connection  # noqa: B018 - opens it
+                except Exception:  # noqa: BLE001, S110 - reported by the first command instead
+                    pass
+                finally:
+                    with self._lock:
+                        self._opening.discard(name)
+                        closing = self._closing
+                    if closing:
+                        transport.close()
 
-            with ThreadPoolExecutor(max_workers=min(workers, len(names)),
-                                    thread_name_prefix="ssh-prefetch") as pool:
-                list(pool.map(connect, names))
-
-        self._prefetcher = threading.Thread(target=run, name="ssh-prefetch", daemon=True)
-        self._prefetcher.start()
+        for i in range(min(workers, len(pending))):
+            threading.Thread(target=work, name=f"ssh-prefetch-{i}", daemon=True).start()
 
     def get(self, host_name: str) -> SshTransport:
         """The transport of host ``host_name`` (KeyError if not in the inventory)."""
@@ -829,12 +842,11 @@ class TransportPool:
             return transport
 
     def close_all(self) -> None:
-        self._closing.set()
-        if self._prefetcher is not None:
-            # Connections it is still opening must not outlive the pool.
-            self._prefetcher.join()
+        """Close every connection; a handshake still in progress is not waited for."""
         with self._lock:
-            transports = list(self._transports.values())
+            self._closing = True
+            # A prefetch thread closes the host it is opening when it is done.
+            transports = [t for name, t in self._transports.items() if name not in self._opening]
         for transport in transports:
             transport.close()
 
