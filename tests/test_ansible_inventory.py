@@ -62,6 +62,30 @@ def test_flags_override_the_derived_deployment_and_flavor() -> None:
         load(KOLLA, flavor="nosuch")
 
 
+def test_recorded_options_are_absolute_and_resume_replaces_only_what_is_given(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ssh.conf").write_text("")
+    source = InventorySource(str(KOLLA), format="kolla", role_map="maps/roles.yaml",
+                             flavor="flavors/site.yaml", ssh_config="ssh.conf")
+    recorded = source.options()
+    assert recorded == {"format": "kolla", "role_map": str(tmp_path / "maps/roles.yaml"),
+                        "flavor": str(tmp_path / "flavors/site.yaml"),
+                        "ssh_config": str(tmp_path / "ssh.conf"), "use_ssh_config": True}
+    assert InventorySource(str(KOLLA), flavor="kolla").options()["flavor"] == "kolla"
+    not_given = {"format": None, "role_map": None, "flavor": None, "ssh_config": None,
+                 "use_ssh_config": True}
+    again = InventorySource.resumed(str(KOLLA), "kolla-x", recorded, not_given)
+    assert again == InventorySource(str(KOLLA), deployment="kolla-x", **recorded)
+    other = InventorySource.resumed(str(KOLLA), "kolla-x", recorded,
+                                    {**not_given, "flavor": "deb", "use_ssh_config": False})
+    assert (other.flavor, other.use_ssh_config, other.role_map) == (
+        "deb", False, recorded["role_map"])
+    # A run recorded before the options were kept: only what resume is given.
+    assert InventorySource.resumed(str(KOLLA), "kolla-x", None, not_given) == InventorySource(
+        str(KOLLA), deployment="kolla-x")
+
+
 def test_ini_variable_precedence_ranges_children_and_literals(tmp_path: Path) -> None:
     path = tmp_path / "hosts.ini"
     path.write_text(

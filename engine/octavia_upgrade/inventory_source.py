@@ -94,6 +94,38 @@ class InventorySource:
     ssh_config: str | None = None  # None = ~/.ssh/config if it exists
     use_ssh_config: bool = True
 
+    def options(self) -> dict[str, Any]:
+        """How the file is read, as a run records it for ``resume``.
+
+        File paths are made absolute, so a resume from another directory reads
+        the same files; the deployment is recorded in the run on its own.
+        """
+        from octavia_upgrade.inventory import is_flavor_path
+
+        def absolute(value: str | None) -> str | None:
+            return str(Path(value).expanduser().resolve()) if value else None
+
+        flavor = self.flavor
+        return {"format": self.format, "role_map": absolute(self.role_map),
+                "flavor": absolute(flavor) if flavor and is_flavor_path(flavor) else flavor,
+                "ssh_config": absolute(self.ssh_config), "use_ssh_config": self.use_ssh_config}
+
+    @classmethod
+    def resumed(cls, path: str, deployment: str, recorded: Mapping[str, Any] | None,
+                given: Mapping[str, Any]) -> InventorySource:
+        """The source of a resumed run: the recorded options, each one given again replacing it.
+
+        ``given`` holds the resume command's options, None where not given
+        (``use_ssh_config`` False for ``--no-ssh-config``).
+        """
+        options = {k: v for k, v in (recorded or {}).items() if k in _OPTION_NAMES}
+        options.update({k: v for k, v in given.items()
+                        if k in _OPTION_NAMES and v is not None and v is not True})
+        return cls(path, deployment=deployment, **options)
+
+
+_OPTION_NAMES = ("format", "role_map", "flavor", "ssh_config", "use_ssh_config")
+
 
 def open_inventory(source: InventorySource | str) -> model.Inventory:
     """Load, validate and resolve the inventory ``source`` describes.

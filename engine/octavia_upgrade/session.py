@@ -28,6 +28,7 @@ from octavia_upgrade.plan import (LOCAL, Plan, PlannedStep, base_context, build_
 from octavia_upgrade.steps.base import Approval, Outcome
 
 if TYPE_CHECKING:
+    from octavia_upgrade.inventory_source import InventorySource
     from octavia_upgrade.transport import TransportPool
 
 
@@ -39,6 +40,7 @@ class Prepared:
     catalog: Catalog
     params: dict[str, Any]
     plan: Plan
+    source: InventorySource | None = None  # how the inventory was read (None: a test's Inventory)
 
 
 def parse_param_args(items: list[str] | None) -> dict[str, str]:
@@ -73,16 +75,18 @@ def prepare(runbook_path: str, inventory_path: Any, overrides: Mapping[str, Any]
     ``inventory_path`` is a path or an :class:`~octavia_upgrade.inventory_source.InventorySource`.
     """
     from octavia_upgrade.flavors import load_flavor
-    from octavia_upgrade.inventory_source import open_inventory
+    from octavia_upgrade.inventory_source import InventorySource, open_inventory
     from octavia_upgrade.loader import load_runbook
 
     catalog = load_catalog()
     runbook = load_runbook(runbook_path, catalog=catalog)
-    inventory = limit_hosts(open_inventory(inventory_path), limit)
+    source = (inventory_path if isinstance(inventory_path, InventorySource)
+              else InventorySource(str(inventory_path)))
+    inventory = limit_hosts(open_inventory(source), limit)
     flavor = load_flavor(inventory.flavor)
     params = resolve_params(runbook, overrides)
     plan = build_plan(runbook, inventory, flavor, catalog, params, history)
-    return Prepared(runbook, inventory, flavor, catalog, params, plan)
+    return Prepared(runbook, inventory, flavor, catalog, params, plan, source)
 
 
 def replan(prep: Prepared, history: Mapping[str, float]) -> Prepared:
@@ -325,6 +329,7 @@ def _begin(prep: Prepared, svc: Services, run_id: str | None, user: str,
             runbook_revision=prep.runbook.metadata.revision,
             from_release=prep.runbook.metadata.from_, to_release=prep.runbook.metadata.to,
             deployment=prep.inventory.deployment, inventory_path=prep.inventory.path,
+            inventory_options=prep.source.options() if prep.source else None,
             user=user, hostname=hostname, pid=os.getpid(), params=dict(prep.plan.params),
             plan=prep.plan.to_dict(), tool_version=__version__,
             catalog_version=prep.catalog.version,
@@ -469,8 +474,10 @@ def resume_run(store: Any, settings: Any, run_id: str, *, param_args: list[str],
                inventory_options: Mapping[str, Any] | None = None) -> int:
     """Continue ``run_id``: same runbook (sha256 checked), same inventory, same params.
 
-    ``inventory_options`` are :class:`~octavia_upgrade.inventory_source.InventorySource`
-    fields (format, role map, flavor, ssh config) to read the recorded inventory with.
+    The inventory is read with the options the run recorded (format, role
+    map, flavor, ssh config); ``inventory_options``
+    (:class:`~octavia_upgrade.inventory_source.InventorySource` fields, None
+    where not given) replace them one by one.
     """
     import hashlib
 
@@ -500,8 +507,9 @@ def resume_run(store: Any, settings: Any, run_id: str, *, param_args: list[str],
     from octavia_upgrade.inventory_source import InventorySource
 
     # The run's deployment name holds even when it came from --deployment.
-    prep = prepare(str(path), InventorySource(run.inventory_path, deployment=run.deployment,
-                                              **dict(inventory_options or {})), overrides)
+    source = InventorySource.resumed(run.inventory_path, run.deployment,
+                                     run.inventory_options, inventory_options or {})
+    prep = prepare(str(path), source, overrides)
     values = secret_values(prep)
     console = make_console(values)
     redactor = redactor_factory(values)

@@ -103,3 +103,43 @@ def test_nullability_drift_is_detected(state_db: Any) -> None:
     diff = _drift(state_db, loosen)
     assert [(d[0][0], d[0][2], d[0][3]) for d in diff] == [
         ("modify_nullable", "step_results", "stdout_tail")]
+
+
+def test_runs_recorded_before_0002_keep_their_data_and_have_no_inventory_options(
+        state_db: Any) -> None:
+    """An existing state database is upgraded in place; its runs survive up and down."""
+    from datetime import datetime
+
+    from sqlalchemy import MetaData, Table, text
+
+    from octavia_upgrade.state.store import _run
+
+    engine = engine_for(state_db)
+    try:
+        with engine.connect() as conn:
+            command.upgrade(db.alembic_config(conn), "0001")
+            # The table as revision 0001 made it (reflected: no inventory_options).
+            old_runs = Table("runs", MetaData(), autoload_with=conn)
+            conn.execute(old_runs.insert(), {
+                "id": "20261101-000000-abcd", "runbook_name": "rb", "runbook_path": "/rb.yaml",
+                "runbook_sha256": "f00", "runbook_revision": 1, "from_release": "dalmatian",
+                "to_release": "epoxy", "deployment": "lab", "inventory_path": "/inv.yaml",
+                "user": "ops", "hostname": "h", "pid": 1, "status": "failed",
+                "started_at": datetime(2026, 11, 1), "params": "{}", "provenance": "{}"})
+            conn.commit()
+            command.upgrade(db.alembic_config(conn), "head")
+            conn.commit()
+        with engine.connect() as conn:
+            from octavia_upgrade.state.models import RUNS
+
+            row = conn.execute(RUNS.select()).mappings().one()
+            run = _run(row)
+            assert (run.id, run.inventory_path, run.inventory_options) == (
+                "20261101-000000-abcd", "/inv.yaml", None)
+            command.downgrade(db.alembic_config(conn), "0001")
+            conn.commit()
+            assert "inventory_options" not in {
+                c["name"] for c in inspect(conn).get_columns("runs")}
+            assert conn.execute(text("SELECT id FROM runs")).scalar_one() == run.id
+    finally:
+        engine.dispose()

@@ -25,15 +25,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="approve approval steps and confirm re-running unknown steps")
     g = p.add_argument_group(
         "inventory and SSH options",
-        "the run's inventory file and deployment are recorded; give the options it was "
-        "read with again")
+        "the run recorded its inventory file, its deployment and the options below it "
+        "was read with; resume reads it the same way. An option given here replaces the "
+        "recorded one (e.g. --ssh-config when resuming from another machine)")
     g.add_argument("--inventory-format", choices=("native", "kolla", "osa", "ansible"),
                    help="how to read the inventory (default: detected from the file)")
     g.add_argument("--role-map", metavar="FILE", help="Ansible group → roles mapping file")
     g.add_argument("--flavor", metavar="FLAVOR", help="flavor name or file")
     g.add_argument("--ssh-config", metavar="FILE",
                    help="OpenSSH client config (default: ~/.ssh/config if it exists)")
-    g.add_argument("--no-ssh-config", action="store_true", help="ignore ~/.ssh/config")
+    g.add_argument("--no-ssh-config", action="store_true", help="ignore any ssh_config")
 
 
 def run(args: argparse.Namespace) -> int:

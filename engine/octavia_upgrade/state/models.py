@@ -75,6 +75,7 @@ RUNS = Table(
     _required("to_release", String(32)),
     _required("deployment", String(128), index=True),
     _optional("inventory_path", String(1024)),
+    _optional("inventory_options", JSONText()),
     _required("user", String(64)),
     _required("hostname", String(255)),
     _required("pid", Integer),

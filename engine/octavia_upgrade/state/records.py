@@ -67,6 +67,9 @@ class Run:
     tool_version: str | None = None
     catalog_version: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: How the inventory file was read (format, role map, flavor, ssh config);
+    #: None for runs recorded before the tool kept them.
+    inventory_options: dict[str, Any] | None = None
 
     @property
     def duration(self) -> float | None:
@@ -78,7 +81,8 @@ class Run:
                                        "sha256": self.runbook_sha256,
                                        "revision": self.runbook_revision},
             "from": self.from_release, "to": self.to_release, "deployment": self.deployment,
-            "inventory": self.inventory_path, "user": self.user, "hostname": self.hostname,
+            "inventory": self.inventory_path, "inventory_options": self.inventory_options,
+            "user": self.user, "hostname": self.hostname,
             "pid": self.pid, "status": self.status, "started_at": isoformat(self.started_at),
             "ended_at": isoformat(self.ended_at), "duration": self.duration,
             "params": self.params, "tool_version": self.tool_version,

@@ -107,7 +107,8 @@ def _run(m: Mapping[str, Any]) -> Run:
                hostname=m["hostname"], pid=m["pid"], status=m["status"],
                started_at=m["started_at"], ended_at=m["ended_at"], params=m["params"] or {},
                plan=m["plan"], tool_version=m["tool_version"],
-               catalog_version=m["catalog_version"], provenance=m["provenance"] or {})
+               catalog_version=m["catalog_version"], provenance=m["provenance"] or {},
+               inventory_options=m["inventory_options"])
 
 
 def _result(m: Mapping[str, Any]) -> StepResult:
@@ -177,6 +178,7 @@ class Store:
     def create_run(self, *, runbook_name: str, runbook_path: str, runbook_sha256: str,
                    runbook_revision: int, from_release: str, to_release: str,
                    deployment: str, inventory_path: str | None = None,
+                   inventory_options: dict[str, Any] | None = None,
                    params: dict[str, Any] | None = None, plan: Any = None,
                    provenance: dict[str, Any] | None = None, run_id: str | None = None,
                    user: str | None = None, hostname: str | None = None,
@@ -193,7 +195,8 @@ class Store:
             "runbook_path": runbook_path, "runbook_sha256": runbook_sha256,
             "runbook_revision": runbook_revision, "from_release": from_release,
             "to_release": to_release, "deployment": deployment,
-            "inventory_path": inventory_path, "user": user or _user(),
+            "inventory_path": inventory_path, "inventory_options": inventory_options,
+            "user": user or _user(),
             "hostname": hostname or socket.gethostname(),
             "pid": os.getpid() if pid is None else pid, "status": "running",
             "started_at": started_at or utcnow(), "ended_at": None,
