@@ -585,6 +585,19 @@ def test_close_all_does_not_wait_for_a_handshake_in_progress(lab_nodes: LabNodes
         lab_nodes.unblock("node3")
 
 
+def test_prefetch_of_a_host_not_in_the_inventory_leaves_nothing_behind() -> None:
+    pool = TransportPool(Inventory(path="<test>", deployment="lab", flavor="deb",
+                                   ssh=SshSettings(), hosts=()))
+    pool.prefetch(["nosuch"])
+    deadline = time.monotonic() + 5
+    while pool._opening and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not pool._opening
+    pool.close_all()
+    with pytest.raises(KeyError):
+        pool.get("nosuch")
+
+
 # -- local ---------------------------------------------------------------------------
 
 

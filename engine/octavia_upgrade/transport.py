@@ -815,8 +815,9 @@ class TransportPool:
                     if self._closing:
                         return
                     self._opening.add(name)
-                transport = self.get(name)
+                transport = None
                 try:
+                    transport = self.get(name)
                     transport.connection  # noqa: B018 - opens it
                 except Exception:  # noqa: BLE001, S110 - reported by the first command instead
                     pass
@@ -824,7 +825,7 @@ class TransportPool:
                     with self._lock:
                         self._opening.discard(name)
                         closing = self._closing
-                    if closing:
+                    if closing and transport is not None:
                         transport.close()
 
         for i in range(min(workers, len(pending))):
