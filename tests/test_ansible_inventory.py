@@ -81,6 +81,11 @@ def test_recorded_options_are_absolute_and_resume_replaces_only_what_is_given(
                                     {**not_given, "flavor": "deb", "use_ssh_config": False})
     assert (other.flavor, other.use_ssh_config, other.role_map) == (
         "deb", False, recorded["role_map"])
+    # --ssh-config given to resume applies even over a recorded --no-ssh-config.
+    off = {**recorded, "use_ssh_config": False}
+    assert InventorySource.resumed(str(KOLLA), "kolla-x", off, not_given).use_ssh_config is False
+    on = InventorySource.resumed(str(KOLLA), "kolla-x", off, {**not_given, "ssh_config": "b"})
+    assert (on.ssh_config, on.use_ssh_config) == ("b", True)
     # A run recorded before the options were kept: only what resume is given.
     assert InventorySource.resumed(str(KOLLA), "kolla-x", None, not_given) == InventorySource(
         str(KOLLA), deployment="kolla-x")

@@ -121,6 +121,8 @@ class InventorySource:
         options = {k: v for k, v in (recorded or {}).items() if k in _OPTION_NAMES}
         options.update({k: v for k, v in given.items()
                         if k in _OPTION_NAMES and v is not None and v is not True})
+        if given.get("ssh_config") and given.get("use_ssh_config", True):
+            options["use_ssh_config"] = True  # over a recorded --no-ssh-config
         return cls(path, deployment=deployment, **options)
 
 
