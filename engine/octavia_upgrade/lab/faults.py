@@ -10,8 +10,9 @@ Each fault is made with the mechanism closest to the real failure:
     The unit's processes are frozen with SIGSTOP, like a process hung in the
     kernel: ``systemctl stop`` sends SIGTERM, waits its timeout, reports the
     failure and exits 1; the process survives until ``systemctl kill -s KILL``.
-    ``clear`` sends SIGCONT and, if a stop was asked meanwhile, SIGTERM again,
-    so the service stops as it was asked to.
+    ``clear`` sends SIGCONT and, if a stop was asked meanwhile and has not
+    landed 2 s later, SIGTERM again to the main thread, so the service stops
+    as it was asked to.
 ``fail-migration``
     Every ``octavia-db-manage upgrade`` on the node fails (exit 1, before any
     migration runs) until ``clear``: a ``.pth`` hook in the venv's
@@ -32,12 +33,14 @@ Each fault is made with the mechanism closest to the real failure:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shlex
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,11 +242,17 @@ def clear_one(t: Target | None, kind: str, record: dict[str, Any]) -> None:
             os.killpg(proc.pid, signal.SIGCONT)
             # A SIGTERM that arrived while frozen may be picked up by any thread
             # once thawed, and a Python service only acts on it in its main
-            # thread: repeat a stop that was asked meanwhile, now that it can land.
+            # thread (housekeeping's main thread sits in Thread.join(), which
+            # only a signal to that thread interrupts): if the stop asked
+            # meanwhile does not land, repeat it to the main thread itself.
             pending = None if t is None else (
                 t.fs / "run/octavia" / f"{record['unit']}.stop-pending")
             if pending is not None and pending.exists():
-                proc.signal(signal.SIGTERM)
+                deadline = time.monotonic() + 2
+                while proc.alive() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if proc.alive():
+                    _signal_main_thread(proc.pid, signal.SIGTERM)
     elif kind == "fail-migration":
         site = Path(record["site_packages"])
         for suffix in (".pth", ".py"):
@@ -262,6 +271,15 @@ def clear_one(t: Target | None, kind: str, record: dict[str, Any]) -> None:
     elif kind == "disk-full":
         if t is not None:
             _nsenter(t, f"umount {shlex.quote(record['path'])}")
+
+
+def _signal_main_thread(pid: int, sig: int) -> None:
+    """``sig`` to the main thread of process ``pid`` (``tgkill``), not to any of its threads."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.tgkill(pid, pid, sig) != 0 and ctypes.get_errno() != errno.ESRCH:
+        os.kill(pid, sig)
 
 
 def drop_nat_table(lab_dir: Path) -> None:
