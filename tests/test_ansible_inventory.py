@@ -74,7 +74,7 @@ def test_recorded_options_are_absolute_and_resume_replaces_only_what_is_given(
                         "ssh_config": str(tmp_path / "ssh.conf"), "use_ssh_config": True}
     assert InventorySource(str(KOLLA), flavor="kolla").options()["flavor"] == "kolla"
     not_given = {"format": None, "role_map": None, "flavor": None, "ssh_config": None,
-                 "use_ssh_config": True}
+                 "use_ssh_config": None}
     again = InventorySource.resumed(str(KOLLA), "kolla-x", recorded, not_given)
     assert again == InventorySource(str(KOLLA), deployment="kolla-x", **recorded)
     other = InventorySource.resumed(str(KOLLA), "kolla-x", recorded,

@@ -116,12 +116,11 @@ class InventorySource:
         """The source of a resumed run: the recorded options, each one given again replacing it.
 
         ``given`` holds the resume command's options, None where not given
-        (``use_ssh_config`` False for ``--no-ssh-config``).
+        (``use_ssh_config``: False for ``--no-ssh-config``, else None).
         """
         options = {k: v for k, v in (recorded or {}).items() if k in _OPTION_NAMES}
-        options.update({k: v for k, v in given.items()
-                        if k in _OPTION_NAMES and v is not None and v is not True})
-        if given.get("ssh_config") and given.get("use_ssh_config", True):
+        options.update({k: v for k, v in given.items() if k in _OPTION_NAMES and v is not None})
+        if given.get("ssh_config") and given.get("use_ssh_config") is None:
             options["use_ssh_config"] = True  # over a recorded --no-ssh-config
         return cls(path, deployment=deployment, **options)
 

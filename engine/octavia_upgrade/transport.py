@@ -800,17 +800,18 @@ class TransportPool:
         unreachable host is in progress ends at once; the thread closes what
         it opened once the handshake ends.
         """
-        pending = list(dict.fromkeys(host_names))
+        from collections import deque
+
+        pending = deque(dict.fromkeys(host_names))  # popleft() is atomic across threads
         if not pending:
             return
-        queue_lock = threading.Lock()
-
-        def next_name() -> str | None:
-            with queue_lock:
-                return pending.pop(0) if pending else None
 
         def work() -> None:
-            while (name := next_name()) is not None:
+            while pending:
+                try:
+                    name = pending.popleft()
+                except IndexError:  # another thread took the last one
+                    return
                 with self._lock:
                     if self._closing:
                         return

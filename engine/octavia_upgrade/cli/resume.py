@@ -48,4 +48,4 @@ def run(args: argparse.Namespace) -> int:
                       redactor_factory=Redactor, inventory_options={
                           "format": args.inventory_format, "role_map": args.role_map,
                           "flavor": args.flavor, "ssh_config": args.ssh_config,
-                          "use_ssh_config": not args.no_ssh_config})
+                          "use_ssh_config": False if args.no_ssh_config else None})

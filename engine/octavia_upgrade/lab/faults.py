@@ -277,9 +277,9 @@ def _signal_main_thread(pid: int, sig: int) -> None:
     """``sig`` to the main thread of process ``pid`` (``tgkill``), not to any of its threads."""
     import ctypes
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.tgkill(pid, pid, sig) != 0 and ctypes.get_errno() != errno.ESRCH:
-        os.kill(pid, sig)
+    tgkill = getattr(ctypes.CDLL(None, use_errno=True), "tgkill", None)  # glibc >= 2.30
+    if tgkill is None or (tgkill(pid, pid, sig) != 0 and ctypes.get_errno() != errno.ESRCH):
+        os.kill(pid, sig)  # the process as a whole, as before
 
 
 def drop_nat_table(lab_dir: Path) -> None:
