@@ -40,6 +40,10 @@ class Outcome:
     #: (kind, data) pairs for the report: versions, revisions, findings, ...
     evidence: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     message: str = ""
+    #: What was actually sent, in order: ``{"key", "planned", "sent"}`` per command
+    #: (``planned`` is the plan's text, ``sent`` the bytes run; they differ only
+    #: where the plan holds a run-time value). Filled by the executor.
+    commands: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
