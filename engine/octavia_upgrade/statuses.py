@@ -7,7 +7,20 @@ strings stored in the state database and written to JSON (``RunStatus.FAILED
 
 from __future__ import annotations
 
-from enum import StrEnum
+import sys
+from enum import Enum
+
+if sys.version_info >= (3, 11):
+    from enum import StrEnum
+else:  # pragma: no cover - Python 3.10
+    class StrEnum(str, Enum):
+        """``enum.StrEnum`` of Python 3.11: members print as their value."""
+
+        def __str__(self) -> str:
+            return str(self.value)
+
+        def __format__(self, spec: str) -> str:
+            return format(str(self.value), spec)
 
 
 class RunStatus(StrEnum):
