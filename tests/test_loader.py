@@ -45,7 +45,7 @@ def test_good_runbook_builds_the_model() -> None:
     assert rb.step("stop-others").serial == (1, "50%", "100%")
     assert rb.step("upgrade-packages").timeout == 900.0
     assert rb.step("upgrade-packages").serial == ("50%",)
-    assert rb.step("settle").with_ == {"duration": "250ms"}
+    assert rb.step("settle").args.duration == 0.25
     assert rb.step("migrate").targets.once is True
     assert rb.step("confirm").name == "Confirm the maintenance window"
     assert rb.step("backup-db").name == "backup-db"

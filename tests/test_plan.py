@@ -85,11 +85,18 @@ def test_plan_places_steps_on_the_right_hosts(world) -> None:
     assert [b.hosts for b in by["pkgs"].batches] == [("ctl1",), ("ctl2", "hm1")]
     assert by["ok"].placement == "local" and by["ok"].approval == "go on?"
     # commands come from the flavor, with the host's unit names and shell quoting
-    assert by["stop-api"].commands["ctl1"] == ("/opt/sim.sh /srv/sim ctl1 stop sim-api",)
-    assert "/var/backups/octavia/octavia-PLANNED-backup.sql.gz" in by["backup"].commands["ctl1"][1]
-    assert "16.0.1" in by["pkgs"].commands["hm1"][0]  # epoxy's Octavia from the catalog
-    # a command using an earlier step's outputs is rendered at run time
-    assert by["echo"].deferred and by["echo"].commands["ctl1"] == ("echo {{ outputs.migrate.after }}",)
+    assert [(c.key, c.text) for c in by["stop-api"].commands["ctl1"]] == [
+        ("stop:api", "/opt/sim.sh /srv/sim ctl1 stop sim-api"),
+        ("verify:api", "/opt/sim.sh /srv/sim ctl1 is-active sim-api")]
+    # the run's id is known only when the run is recorded: the plan holds its token
+    assert ("/var/backups/octavia/octavia-{{ run.id }}-backup.sql.gz"
+            in by["backup"].command("ctl1", "dump").text)
+    # epoxy's Octavia from the catalog
+    assert "16.0.1" in by["pkgs"].command("hm1", "upgrade").text
+    # a command using an earlier step's outputs is rendered at run time from its template
+    echo = by["echo"].command("ctl1", "command")
+    assert by["echo"].deferred and echo.text == "echo {{ outputs.migrate.after }}"
+    assert echo.render == "shell"
     assert plan.params["pw"] == "***"
     assert plan.estimated_total is None
 

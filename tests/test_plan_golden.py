@@ -46,8 +46,8 @@ def render(runbook: str, flavor: str, tmp: Path) -> str:
         batches = " | ".join(",".join(b.hosts) for b in ps.batches)
         lines.append(f"\n[{ps.phase}] {ps.id} ({ps.kind}) on {batches or '-'}"
                      + (f" when {ps.when}" if ps.when else ""))
-        for host, cmds in ps.commands.items():
-            lines.extend(f"  {host}: {c}" for c in cmds)
+        for host in ps.commands:
+            lines.extend(f"  {host}: {c}" for c in ps.lines(host))
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from octavia_upgrade.commands import RUN_ID_TOKEN
+
 from octavia_upgrade.catalog import load_catalog, migrations_between
 from octavia_upgrade.chain import amphora_facts
 from octavia_upgrade.loader import load_runbook
@@ -122,7 +124,7 @@ def test_mandatory_stages_in_the_guides_order(runbook: Runbook) -> None:
 def test_queens_to_rocky_upgrades_health_managers_before_the_image() -> None:
     rb = _load("queens-to-rocky")
     start = rb.step("start-services")
-    assert "health-manager" in start.with_["services"]
+    assert "health-manager" in start.args.services
     assert _index(rb, "start-services") < _index(rb, "amphora-image-upload")
 
 
@@ -130,7 +132,7 @@ def test_services_are_stopped_one_kind_at_a_time_on_their_hosts(runbook: Runbook
     for svc in ("housekeeping", "health-manager", "api", "worker"):
         s = runbook.step(f"stop-{svc}")
         assert s.kind == "service"
-        assert s.with_["action"] == "stop" and list(s.with_["services"]) == [svc]
+        assert s.args.action == "stop" and list(s.args.services) == [svc]
         assert s.targets.roles == (svc,)
         assert s.idempotent and s.retry.attempts >= 2 and s.timeout
 
@@ -138,7 +140,7 @@ def test_services_are_stopped_one_kind_at_a_time_on_their_hosts(runbook: Runbook
 def test_driver_agent_only_from_stein_on(runbook: Runbook) -> None:
     frm, to = _rel(runbook.metadata.from_), _rel(runbook.metadata.to)
     assert ("stop-driver-agent" in _ids(runbook)) == frm.driver_agent
-    started = runbook.step("start-services").with_["services"]
+    started = runbook.step("start-services").args.services
     assert ("driver-agent" in started) == to.driver_agent
     assert started[-1] == "housekeeping"
     assert started.index("worker") < started.index("api")
@@ -149,28 +151,28 @@ def test_backup_is_a_parameter_on_by_default(runbook: Runbook) -> None:
     assert p.type == "boolean" and p.default is True
     s = runbook.step("db-backup")
     assert s.kind == "backup" and s.when and "params.backup" in s.when
-    assert s.with_["database"] == "octavia"
+    assert s.args.database == "octavia"
 
 
 def test_packages_include_octavia_lib_from_stein(runbook: Runbook) -> None:
     to = _rel(runbook.metadata.to)
     s = runbook.step("upgrade-packages")
-    assert s.kind == "packages" and s.with_["release"] == to.series
+    assert s.kind == "packages" and s.args.release == to.series
     expected = ["octavia", "octavia-lib"] if to.octavia_lib_versions else ["octavia"]
-    assert list(s.with_["packages"]) == expected
+    assert list(s.args.packages) == expected
     assert not s.targets.roles and not s.targets.hosts  # every control-plane node
 
 
 def test_config_check_targets_the_new_release_and_stops_on_errors(runbook: Runbook) -> None:
     s = runbook.step("config-check")
     assert s.kind == "config_check"
-    assert s.with_["release"] == runbook.metadata.to
-    assert s.with_["fail_on"] == "error"
+    assert s.args.release == runbook.metadata.to
+    assert s.args.fail_on == "error"
 
 
 def test_db_upgrade_runs_once_and_rolls_back(runbook: Runbook) -> None:
     s = runbook.step("db-upgrade")
-    assert s.kind == "db_migrate" and s.with_ == {"action": "upgrade", "revision": "head"}
+    assert s.kind == "db_migrate" and (s.args.action, s.args.revision) == ("upgrade", "head")
     assert s.on_failure == "rollback" and not s.idempotent
     assert str(len(migrations_between(runbook.metadata.from_, runbook.metadata.to))) in s.name
 
@@ -182,7 +184,7 @@ def test_persistence_upgrade_only_with_the_jobboard_from_ussuri(runbook: Runbook
     if has:
         assert runbook.parameters["jobboard_enabled"].default is False
         s = runbook.step("db-upgrade-persistence")
-        assert s.with_["action"] == "upgrade_persistence"
+        assert s.args.action == "upgrade_persistence"
         assert s.when == "{{ params.jobboard_enabled }}"
         assert _index(runbook, "db-upgrade") < _index(runbook, "db-upgrade-persistence") \
             < _index(runbook, "start-services")
@@ -191,8 +193,8 @@ def test_persistence_upgrade_only_with_the_jobboard_from_ussuri(runbook: Runbook
 def test_database_revision_is_checked_before_and_after(runbook: Runbook) -> None:
     before = runbook.step("assert-db-at-from")
     after = runbook.step("assert-db-at-to")
-    assert "release.from.alembic_head" in before.with_["that"]
-    assert "release.to.alembic_head" in after.with_["that"]
+    assert "release.from.alembic_head" in before.args.that
+    assert "release.to.alembic_head" in after.args.that
     assert _index(runbook, "assert-db-at-from") < _index(runbook, "stop-housekeeping")
     assert _index(runbook, "assert-db-at-to") > _index(runbook, "db-upgrade")
 
@@ -212,14 +214,14 @@ def test_octavia_status_only_where_the_release_ships_it(runbook: Runbook) -> Non
     assert ids == expected
     if not frm.octavia_status:
         s = runbook.step("preflight-config-check")
-        assert s.with_ == {"release": frm.series, "fail_on": "never"}
+        assert (s.args.release, s.args.fail_on) == (frm.series, "never")
 
 
 def test_exit_255_is_never_success(runbook: Runbook) -> None:
     for s in _checks(runbook):
-        assert s.with_.get("on_error", "fail") in ("approve", "fail")
-        if s.with_.get("on_error") == "approve":
-            assert s.with_.get("known_error"), f"{s.id}: approval without a named cause"
+        assert s.args.on_error in ("approve", "fail")
+        if s.args.on_error == "approve":
+            assert s.args.known_error, f"{s.id}: approval without a named cause"
 
 
 @pytest.mark.parametrize("name", ["antelope-to-bobcat", "bobcat-to-caracal",
@@ -229,9 +231,9 @@ def test_known_oslo_policy_crash_is_an_approval_gate(name: str) -> None:
     for s in _checks(rb):
         release = rb.metadata.from_ if s.id == "upgrade-check" else rb.metadata.to
         if 13 <= _rel(release).octavia_major <= 16:
-            assert s.with_["on_error"] == "approve"
-            assert "NoSuchOptError" in s.with_["known_error"]
-            assert "oslo_policy" in s.with_["known_error"]
+            assert s.args.on_error == "approve"
+            assert "NoSuchOptError" in s.args.known_error
+            assert "oslo_policy" in s.args.known_error
 
 
 def test_checks_run_before_stopping_and_with_new_code_before_migrating(runbook: Runbook) -> None:
@@ -288,7 +290,7 @@ def test_removals_are_checked_before_the_control_plane_goes_down(name: str, step
     assert s.kind == "approval"
     assert _index(rb, step_id) < _index(rb, "stop-housekeeping")
     for w in words:
-        assert w in s.with_["message"]
+        assert w in s.args.message
 
 
 def test_image_step_skipped_without_an_image_file(runbook: Runbook) -> None:
@@ -301,7 +303,7 @@ def test_image_step_skipped_without_an_image_file(runbook: Runbook) -> None:
     assert not evaluate(upload.when, ctx) and evaluate(reminder.when, ctx)
     ctx = {"params": {"amphora_image_file": "/srv/amphora.qcow2"}}
     assert evaluate(upload.when, ctx) and not evaluate(reminder.when, ctx)
-    assert "--tag" in upload.with_["command"]
+    assert "--tag" in upload.args.command
 
 
 # --------------------------------------------------------------------------- rollback / finally
@@ -313,7 +315,7 @@ def test_rollback_reinstalls_the_old_release_and_restores_the_backup(runbook: Ru
     # Listed in undo order; the engine runs the list bottom-up.
     assert ids[::-1] == ["rollback-stop-services", "rollback-packages", "rollback-no-backup",
                          "rollback-restore-db", "rollback-db-revision", "rollback-start-services"]
-    assert runbook.step("rollback-packages").with_["release"] == frm
+    assert runbook.step("rollback-packages").args.release == frm
     assert "db-upgrade" in runbook.step("rollback-restore-db").when
     # The old services start again only on the old schema (restored or never touched).
     from octavia_upgrade.templating import evaluate
@@ -324,7 +326,7 @@ def test_rollback_reinstalls_the_old_release_and_restores_the_backup(runbook: Ru
     assert evaluate(start, {**ctx, "outputs": {"rollback-db-revision": {"revision": head}}})
     assert not evaluate(start, {**ctx, "outputs": {"rollback-db-revision": {"revision": "x"}}})
     assert [s.kind for s in runbook.finally_] == ["service", "db_migrate"]
-    assert all(s.with_["action"] in ("status", "current") for s in runbook.finally_)
+    assert all(s.args.action in ("status", "current") for s in runbook.finally_)
 
 
 def test_shared_step_ids_are_used_everywhere(runbook: Runbook) -> None:
@@ -384,11 +386,13 @@ def test_every_runbook_renders_for_the_flavor(tmp_path: Path, flavor: str) -> No
         for ps in plan.steps:
             for host, cmds in ps.commands.items():
                 for c in cmds:
-                    if not ps.deferred:
-                        assert "{{" not in c.replace("'{{.", "") and "{%" not in c, (name, ps.id, c)
-        stops = {ps.id: ps.commands["ctl1"] for ps in plan.steps if ps.id.startswith("stop-")}
+                    if not c.render:
+                        text = c.text.replace(RUN_ID_TOKEN, "").replace("'{{.", "")
+                        assert "{{" not in text and "{%" not in text, (name, ps.id, c)
+        stops = {ps.id: [c for c in ps.commands["ctl1"] if c.key.startswith("stop:")]
+                 for ps in plan.steps if ps.id.startswith("stop-")}
         for cmds in stops.values():
-            assert len(cmds) == 1 and cmds[0].split()[-1] in units
+            assert len(cmds) == 1 and cmds[0].text.split()[-1] in units
 
 
 @pytest.mark.parametrize("flavor", sorted(FLAVOR_FACTS))
@@ -401,18 +405,18 @@ def test_dalmatian_to_epoxy_commands_per_flavor(tmp_path: Path, flavor: str) -> 
     plan = build_plan(rb, load_inventory(_inventory(tmp_path, flavor)), load_flavor(flavor),
                       CAT, resolve_params(rb, {}))
     stop_api, pkg, dbm = FLAVOR_FACTS[flavor]
-    assert plan.step("stop-api").commands["ctl1"] == (stop_api,)
-    assert pkg in plan.step("upgrade-packages").commands["ctl1"][0]
+    assert plan.step("stop-api").command("ctl1", "stop:api").text == stop_api
+    assert pkg in plan.step("upgrade-packages").command("ctl1", "upgrade").text
     assert plan.step("db-upgrade").hosts == ("ctl1",)
-    assert dbm in plan.step("db-upgrade").commands["ctl1"][0]
+    assert dbm in plan.step("db-upgrade").command("ctl1", "upgrade").text
     backup = plan.step("db-backup").commands["ctl1"]
-    dump = [c for c in backup if "mysqldump" in c]
+    dump = [c.text for c in backup if "mysqldump" in c.text]
     assert len(dump) == 1 and "mysqldump --defaults-extra-file=" in dump[0]
     # Credentials come from the options file, never from the command line.
     assert not re.search(r"\s(-p\S*|--password\S*)", dump[0])
     assert plan.step("upgrade-check").hosts == ("ctl1",)
-    assert plan.step("wait-api").commands["ctl2"] == (
-        "wait up to 300s for http http://192.0.2.12:9876/",)
+    assert plan.step("wait-api").lines("ctl2") == (
+        "GET http://192.0.2.12:9876/  # until HTTP 200, every 3s, up to 300s",)
 
 
 # --------------------------------------------------------------------------- end to end

@@ -72,10 +72,8 @@ class Refused(UpgradeError):
     exit_code = EXIT_REFUSED
 
 
-class StepFailed(UpgradeError):
-    """A step failed on at least one host and the failure policy stopped the run."""
-
-    exit_code = EXIT_STEP_FAILED
+class ConnectionFailure(UpgradeError):
+    """A host could not be reached, or the connection broke: its outcome is ``unreachable``."""
 
 
 class StateError(UpgradeError):

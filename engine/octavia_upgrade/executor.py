@@ -11,6 +11,13 @@ Failure policy: a failed or unreachable host drops out of later steps. With
 ``on_failure: abort`` the run stops (then ``finally`` runs); ``rollback``
 runs the runbook's rollback steps in reverse order (then ``finally``);
 ``continue`` carries on with the remaining hosts, up to ``max_failures``.
+
+The executor reads nothing but the plan: no runbook, no flavor. Each step
+kind sends the plan's commands by key (see
+:class:`~octavia_upgrade.steps.base.TaskContext`), and what it sent is
+recorded with the attempt. ``contexts`` (the template context of each host,
+built from the inventory) serve only values known at run time: earlier
+steps' outputs and the run's id.
 """
 
 from __future__ import annotations
@@ -26,12 +33,10 @@ from typing import Any, Protocol
 
 from octavia_upgrade import steps as kinds
 from octavia_upgrade import templating
-from octavia_upgrade.errors import Interrupted, Refused, UpgradeError
-from octavia_upgrade.model import Flavor, Host, Inventory, Runbook, Step
-from octavia_upgrade.plan import LOCAL, Plan, PlannedStep, host_context
+from octavia_upgrade.errors import ConnectionFailure, Interrupted, Refused, UpgradeError
+from octavia_upgrade.plan import LOCAL, Plan, PlannedStep
+from octavia_upgrade.statuses import DONE, ResultStatus, RunStatus
 from octavia_upgrade.steps.base import Approval, Outcome, Runner, TaskContext
-
-DONE = ("succeeded", "skipped")
 
 
 class Sink(Protocol):
@@ -46,12 +51,12 @@ class Sink(Protocol):
 
 
 class Prompter(Protocol):
-    def __call__(self, step: Step, message: str, impact: str | None) -> Approval: ...
+    def __call__(self, step: PlannedStep, message: str, impact: str | None) -> Approval: ...
 
 
 @dataclass
 class RunResult:
-    status: str  # succeeded | failed | rolled_back | interrupted
+    status: str  # a RunStatus: succeeded | failed | rolled_back | interrupted
     failed: dict[str, str] = field(default_factory=dict)  # host -> step id
     message: str = ""
 
@@ -69,15 +74,20 @@ class Previous:
 
 
 class Executor:
-    def __init__(self, *, plan: Plan, runbook: Runbook, inventory: Inventory, flavor: Flavor,
-                 base_context: dict[str, Any], runners: Callable[[str], Runner], local: Runner,
-                 sink: Sink, prompter: Prompter, previous: Previous | None = None,
+    def __init__(self, *, plan: Plan, contexts: Mapping[str, dict[str, Any]],
+                 runners: Callable[[str], Runner], local: Runner, sink: Sink,
+                 prompter: Prompter, previous: Previous | None = None,
                  cancel: threading.Event | None = None) -> None:
+        """
+        Args:
+            plan: what to run, exactly.
+            contexts: each host's template context (and :data:`LOCAL`'s), for
+                values known only at run time; ``run.id`` must be the run's id.
+            runners: the transport of a host, by name.
+            local: the operator machine's transport.
+        """
         self.plan = plan
-        self.runbook = runbook
-        self.inventory = inventory
-        self.flavor = flavor
-        self.base = dict(base_context)
+        self.contexts = contexts
         self.runners = runners
         self.local = local
         self.sink = sink
@@ -107,25 +117,27 @@ class Executor:
                 self._pool = None
 
     def _execute(self) -> RunResult:
-        result = RunResult("succeeded")
+        result = RunResult(RunStatus.SUCCEEDED)
         try:
             failing = self._run_phase(self.plan.phase("main"))
             if failing is not None:
                 if failing.on_failure == "rollback" and self.plan.phase("rollback"):
                     self.sink.event("rollback-started", step_id=failing.id)
                     self._run_phase(tuple(reversed(self.plan.phase("rollback"))), tolerant=True)
-                    result = RunResult("rolled_back", dict(self.dropped),
+                    result = RunResult(RunStatus.ROLLED_BACK, dict(self.dropped),
                                        f"step {failing.id} failed; rollback steps ran")
                 else:
-                    result = RunResult("failed", dict(self.dropped), f"step {failing.id} failed")
+                    result = RunResult(RunStatus.FAILED, dict(self.dropped),
+                                       f"step {failing.id} failed")
             elif self.dropped:
-                result = RunResult("failed", dict(self.dropped),
+                result = RunResult(RunStatus.FAILED, dict(self.dropped),
                                    "finished with failed hosts: " + ", ".join(sorted(self.dropped)))
             self._run_phase(self.plan.phase("finally"), tolerant=True)
         except (Interrupted, KeyboardInterrupt):
             left = self._abandon()
             self.sink.event("interrupted", in_flight=left)
-            return RunResult("interrupted", dict(self.dropped), "interrupted; resume to continue")
+            return RunResult(RunStatus.INTERRUPTED, dict(self.dropped),
+                             "interrupted; resume to continue")
         return result
 
     def _abandon(self) -> list[str]:
@@ -140,8 +152,9 @@ class Executor:
             for token, (ps, host, attempt, started) in list(self.in_flight.items()):
                 self.sink.attempt_finished(
                     token, ps, host, attempt,
-                    Outcome("unknown", message="interrupted while running; the outcome on the "
-                                               "host is unknown"), started, time.time())
+                    Outcome(ResultStatus.UNKNOWN,
+                            message="interrupted while running; the outcome on the host is "
+                                    "unknown"), started, time.time())
                 left.append(f"{ps.id}@{host}")
             self.in_flight.clear()
         return left
@@ -158,14 +171,13 @@ class Executor:
                 continue
             if ps.on_failure in ("abort", "rollback"):
                 return ps
-            limit = self.runbook.max_failures
+            limit = self.plan.max_failures
             if limit is not None and len(self.dropped) > limit:
                 self.sink.event("max-failures", step_id=ps.id, failed=len(self.dropped), limit=limit)
                 return ps
         return None
 
     def _run_step(self, ps: PlannedStep) -> bool:
-        step = self.runbook.step(ps.id)
         # Failed hosts drop out of later main steps; rollback and finally steps
         # still run there (that is where undoing and recording matter most).
         dropped = self.dropped if ps.phase == "main" else {}
@@ -174,7 +186,7 @@ class Executor:
         if not todo:
             return True
         self.sink.step_started(ps, tuple(todo))
-        if ps.when is not None and not self._when(ps, step):
+        if ps.when is not None and not self._when(ps):
             for h in todo:
                 self._record_skip(ps, h, f"skipped: when {ps.when!r} is false")
             return True
@@ -185,7 +197,7 @@ class Executor:
             members = [h for h in batch.hosts if h in todo and (h == LOCAL or h not in dropped)]
             if not members:
                 continue
-            outcomes = self._run_batch(ps, step, members)
+            outcomes = self._run_batch(ps, members)
             bad = [h for h, o in outcomes.items() if not o.ok]
             for h in bad:
                 failed_here = True
@@ -211,12 +223,12 @@ class Executor:
                                             thread_name_prefix="worker")
         return self._pool
 
-    def _run_batch(self, ps: PlannedStep, step: Step, hosts: list[str]) -> dict[str, Outcome]:
+    def _run_batch(self, ps: PlannedStep, hosts: list[str]) -> dict[str, Outcome]:
         """Run one batch, one worker thread per host; the main thread watches for signals."""
         results: dict[str, Outcome] = {}
         pool = self._workers()
         futures: dict[Future[Outcome], str] = {
-            pool.submit(self._run_task, ps, step, h): h for h in hosts}
+            pool.submit(self._run_task, ps, h): h for h in hosts}
         pending = set(futures)
         try:
             while pending:
@@ -230,12 +242,11 @@ class Executor:
                 f.cancel()  # not started yet: never will be
         return results
 
-    def _run_task(self, ps: PlannedStep, step: Step, host_name: str) -> Outcome:
-        host = None if host_name == LOCAL else self.inventory.host(host_name)
+    def _run_task(self, ps: PlannedStep, host_name: str) -> Outcome:
         kind = kinds.get(ps.kind)
-        retry = step.retry
+        retry = ps.retry
         first = self.previous.attempts.get((ps.id, host_name), 0) + 1
-        outcome = Outcome("failed", message="not run")
+        outcome = Outcome(ResultStatus.FAILED, message="not run")
         for attempt in range(first, first + retry.attempts):
             if attempt > first:
                 delay = retry.delay_before(attempt - first + 1)
@@ -247,22 +258,23 @@ class Executor:
                 token = self.sink.attempt_started(ps, host_name, attempt)
                 started = time.time()
                 self.in_flight[token] = (ps, host_name, attempt, started)
+            tc = TaskContext(step=ps, host=host_name,
+                             runner=self.local if host_name == LOCAL else self.runners(host_name),
+                             ctx=self._context(host_name), approver=self._approve(ps),
+                             cancel=self.cancel, timeout=ps.timeout, local=self.local)
             try:
-                runner = self.local if host is None else self.runners(host_name)
-                ctx = self._context(host)
-                tc = TaskContext(step=step, host=host, runner=runner, flavor=self.flavor, ctx=ctx,
-                                 approver=self._approve(ps), cancel=self.cancel,
-                                 timeout=step.timeout, local=self.local)
                 outcome = kind.run(tc)
             except (KeyboardInterrupt, Interrupted):
                 raise Interrupted("interrupted") from None
             except Refused:
                 raise
+            except ConnectionFailure as exc:
+                outcome = Outcome(ResultStatus.UNREACHABLE, message=str(exc))
             except UpgradeError as exc:
-                status = "unreachable" if _is_connection_error(exc) else "failed"
-                outcome = Outcome(status, message=str(exc))
+                outcome = Outcome(ResultStatus.FAILED, message=str(exc))
             except Exception as exc:  # noqa: BLE001 - recorded, never lost
-                outcome = Outcome("failed", message=f"{type(exc).__name__}: {exc}")
+                outcome = Outcome(ResultStatus.FAILED, message=f"{type(exc).__name__}: {exc}")
+            outcome.commands = tc.sent
             with self._state_lock:
                 if self.abandoned:
                     raise Interrupted("interrupted")
@@ -274,7 +286,7 @@ class Executor:
                 entry["hosts"][host_name] = outcome.outputs
                 if len(entry) == 1 or ps.placement != "hosts":
                     entry.update(outcome.outputs)
-            if outcome.ok or outcome.status == "unreachable":
+            if outcome.ok or outcome.status == ResultStatus.UNREACHABLE:
                 break
         return outcome
 
@@ -282,7 +294,8 @@ class Executor:
         attempt = self.previous.attempts.get((ps.id, host), 0) + 1
         token = self.sink.attempt_started(ps, host, attempt)
         now = time.time()
-        self.sink.attempt_finished(token, ps, host, attempt, Outcome("skipped", message=message),
+        self.sink.attempt_finished(token, ps, host, attempt,
+                                   Outcome(ResultStatus.SKIPPED, message=message),
                                    now, now)
 
     # ------------------------------------------------------------------ helpers
@@ -292,22 +305,22 @@ class Executor:
         status = self.previous.status.get(key)
         if status in DONE:
             return True
-        if status == "unknown" and key not in self.previous.rerun_unknown:
+        if status == ResultStatus.UNKNOWN and key not in self.previous.rerun_unknown:
             raise Refused(f"step {ps.id} on {host} was in flight when the run stopped; its outcome "
                           "is unknown and the step is not idempotent: confirm a re-run")
         return False
 
-    def _context(self, host: Host | None) -> dict[str, Any]:
-        ctx = host_context(self.base, self.flavor, self.inventory, host)
+    def _context(self, host: str) -> dict[str, Any]:
+        ctx = dict(self.contexts[host])
         with self._lock:
             ctx["outputs"] = {k: dict(v) for k, v in self.outputs.items()}
         return ctx
 
-    def _when(self, ps: PlannedStep, step: Step) -> bool:
-        return bool(templating.evaluate(ps.when or "true", self._context(None)))
+    def _when(self, ps: PlannedStep) -> bool:
+        return bool(templating.evaluate(ps.when or "true", self._context(LOCAL)))
 
-    def _approve(self, ps: PlannedStep) -> Callable[[Step, str, str | None], Approval]:
-        def approve(step: Step, message: str, impact: str | None) -> Approval:
+    def _approve(self, ps: PlannedStep) -> Callable[[PlannedStep, str, str | None], Approval]:
+        def approve(step: PlannedStep, message: str, impact: str | None) -> Approval:
             with self._lock:  # one prompt at a time
                 a = self.prompter(step, message, impact)
             self.sink.approval(ps, a)
@@ -322,12 +335,6 @@ class Executor:
             entry["hosts"][host] = out
             if len(entry) == 1:
                 entry.update(out)
-
-
-def _is_connection_error(exc: UpgradeError) -> bool:
-    names = {c.__name__ for c in type(exc).__mro__}
-    return bool(names & {"HostUnreachable", "ConnectionLost", "AuthenticationFailed",
-                         "HostKeyMismatch", "UnknownHostKey"})
 
 
 def operator_identity() -> tuple[str, str]:

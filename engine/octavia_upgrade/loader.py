@@ -478,6 +478,8 @@ def build(doc: Document, catalog: Catalog | None = None) -> model.Runbook:
 
 
 def _step(doc: Document, path: DataPath, raw: dict[str, Any]) -> model.Step:
+    from octavia_upgrade.steps.args import parse as parse_args
+
     targets = raw.get("targets") or {}
     retry = raw.get("retry") or {}
     serial = raw.get("serial")
@@ -495,7 +497,7 @@ def _step(doc: Document, path: DataPath, raw: dict[str, Any]) -> model.Step:
             hosts=tuple(targets.get("hosts") or ()),
             once=bool(targets.get("once", False)),
         ),
-        with_=copy.deepcopy(raw.get("with") or {}),
+        args=parse_args(raw["kind"], copy.deepcopy(raw.get("with") or {})),
         serial=() if serial is None else tuple(serial) if isinstance(serial, list) else (serial,),
         timeout=None if timeout is None else model.parse_duration(timeout),
         retry=model.Retry(

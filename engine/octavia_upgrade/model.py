@@ -86,8 +86,10 @@ class Step:
     kind: str
     name: str
     pos: Pos
+    #: The kind's typed arguments (``with:``): a dataclass of
+    #: :mod:`octavia_upgrade.steps.args`, parsed once by the loader.
+    args: Any = None
     targets: Targets = field(default_factory=Targets)
-    with_: Mapping[str, Any] = field(default_factory=dict)
     #: Rolling batches: ``()`` = all targets at once; else sizes like ``(1, "50%", "100%")``;
     #: the last entry repeats until every host is covered.
     serial: tuple[int | str, ...] = ()

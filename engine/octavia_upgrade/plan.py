@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from octavia_upgrade import steps as kinds
 from octavia_upgrade.catalog import Catalog
 from octavia_upgrade.errors import InvalidInput
-from octavia_upgrade.model import Flavor, Host, Inventory, Runbook, Step
+from octavia_upgrade.model import Flavor, Host, Inventory, Retry, Runbook, Step
+from octavia_upgrade.commands import RUN_ID_TOKEN, PlannedCommand
+from octavia_upgrade.steps.args import Args
+
+__all__ = ["LOCAL", "PLAN_SCHEMA_VERSION", "RUN_ID_TOKEN", "Batch", "Plan", "PlannedCommand",
+           "PlannedStep", "build_plan", "resolve_params"]
 
 #: Pseudo host name for steps that run on the operator's machine.
 LOCAL = "local"
 
+
+#: Version of the plan's stored shape (``Plan.to_dict``). A resumed run's
+#: stored plan is compared with a fresh one only when the versions agree.
+PLAN_SCHEMA_VERSION = 2
 
 @dataclass(frozen=True)
 class Batch:
@@ -37,21 +46,50 @@ class PlannedStep:
     placement: str  # hosts | once | local
     hosts: tuple[str, ...]
     batches: tuple[Batch, ...]
-    #: Rendered commands per host (secrets redacted only when displayed).
-    commands: Mapping[str, tuple[str, ...]]
+    #: What each host will be sent, in order (secrets redacted only when displayed).
+    commands: Mapping[str, tuple[PlannedCommand, ...]]
+    #: The kind's typed arguments (``with:``), parsed once at load.
+    args: Args
     #: True when commands depend on earlier outputs and are rendered at run time.
     deferred: bool = False
     when: str | None = None
-    approval: str | None = None
     data_plane_impact: str | None = None
     timeout: float | None = None
-    attempts: int = 1
+    retry: Retry = field(default_factory=Retry)
     on_failure: str = "abort"
     idempotent: bool = False
     description: str = ""
     estimate: float | None = None
-    #: For ``service``/``packages``/``db_migrate`` steps: the action (stop, start, upgrade...).
-    action: str | None = None
+
+    @property
+    def attempts(self) -> int:
+        return self.retry.attempts
+
+    @property
+    def action(self) -> str | None:
+        """For ``service``/``packages``/``db_migrate`` steps: stop, start, upgrade..."""
+        return getattr(self.args, "action", None) if self.kind in (
+            "service", "packages", "db_migrate") else None
+
+    @property
+    def approval(self) -> str | None:
+        """An approval step's message as planned (a template when it needs outputs)."""
+        if self.kind != "approval":
+            return None
+        for cmds in self.commands.values():
+            for c in cmds:
+                return c.text.removeprefix("APPROVAL: ")
+        return None
+
+    def lines(self, host: str) -> tuple[str, ...]:
+        """What ``plan`` shows for ``host``: each command with its note."""
+        return tuple(c.display for c in self.commands.get(host, ()))
+
+    def command(self, host: str, key: str) -> PlannedCommand:
+        for c in self.commands.get(host, ()):
+            if c.key == key:
+                return c
+        raise KeyError(f"step {self.id} has no planned command {key!r} for {host}")
 
 
 @dataclass(frozen=True)
@@ -70,6 +108,9 @@ class Plan:
     secret_params: tuple[str, ...]
     steps: tuple[PlannedStep, ...]
     catalog_version: str = ""
+    #: Failed hosts tolerated before the run aborts (None = the step policy decides).
+    max_failures: int | None = None
+    schema_version: int = PLAN_SCHEMA_VERSION
 
     def phase(self, name: str) -> tuple[PlannedStep, ...]:
         return tuple(s for s in self.steps if s.phase == name)
@@ -86,18 +127,36 @@ class Plan:
         return None if not est or any(e is None for e in est) else float(sum(est))  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        for s, ps in zip(d["steps"], self.steps):
+            s["args"] = ps.args.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Plan:
-        steps = tuple(
-            PlannedStep(**{**s, "hosts": tuple(s["hosts"]),
-                           "batches": tuple(Batch(b["index"], tuple(b["hosts"])) for b in s["batches"]),
-                           "commands": {h: tuple(c) for h, c in s["commands"].items()}})
-            for s in d["steps"]
-        )
-        return cls(**{**d, "hosts": tuple(d["hosts"]), "secret_params": tuple(d["secret_params"]),
-                      "steps": steps})
+        """The plan stored with a run. Plans of schema 1 (before commands had keys
+        and steps typed arguments) read back with keyless commands and no arguments."""
+        steps = tuple(PlannedStep(**_step_fields(s)) for s in d["steps"])
+        known = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in d.items() if k in known},
+                      "hosts": tuple(d["hosts"]), "secret_params": tuple(d["secret_params"]),
+                      "steps": steps, "schema_version": d.get("schema_version", 1)})
+
+
+def _step_fields(s: Mapping[str, Any]) -> dict[str, Any]:
+    from octavia_upgrade.steps.args import ARGS
+
+    known = {f.name for f in fields(PlannedStep)}
+    out = {k: v for k, v in s.items() if k in known}
+    out["hosts"] = tuple(s["hosts"])
+    out["batches"] = tuple(Batch(b["index"], tuple(b["hosts"])) for b in s["batches"])
+    out["commands"] = {h: tuple(PlannedCommand(**c) if isinstance(c, Mapping)
+                                else PlannedCommand("", str(c)) for c in cs)
+                       for h, cs in s["commands"].items()}
+    out["args"] = ARGS[s["kind"]].parse(s["args"]) if "args" in s else Args()
+    retry = s.get("retry") or {"attempts": s.get("attempts", 1)}
+    out["retry"] = Retry(**retry)
+    return out
 
 
 # --------------------------------------------------------------------------- params
@@ -206,7 +265,7 @@ def target_hosts(step: Step, inventory: Inventory) -> tuple[Host, ...]:
 
 
 def base_context(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog: Catalog,
-                 params: Mapping[str, Any], run_id: str = "PLANNED") -> dict[str, Any]:
+                 params: Mapping[str, Any], run_id: str = RUN_ID_TOKEN) -> dict[str, Any]:
     return {
         "params": dict(params),
         "release": {"from": catalog.get(runbook.metadata.from_).as_dict(),
@@ -227,8 +286,23 @@ def host_context(base: Mapping[str, Any], flavor: Flavor, inventory: Inventory,
                                                      "roles": [], "vars": {}}}
 
 
+def run_contexts(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog: Catalog,
+                 params: Mapping[str, Any], run_id: str) -> dict[str, dict[str, Any]]:
+    """Each host's template context for a run (and the operator machine's, as ``local``):
+    what the executor renders run-time values with."""
+    base = base_context(runbook, inventory, flavor, catalog, params, run_id)
+    out = {h.name: host_context(base, flavor, inventory, h) for h in inventory.hosts}
+    out[LOCAL] = host_context(base, flavor, inventory, None)
+    return out
+
+
 def build_plan(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog: Catalog,
                params: Mapping[str, Any], history: Mapping[str, float] | None = None) -> Plan:
+    """Place every step and expand its commands for each of its hosts, once.
+
+    What this returns is what ``plan`` shows, what ``run --dry-run`` prints,
+    what is stored with the run and what the executor sends.
+    """
     history = history or {}
     base = base_context(runbook, inventory, flavor, catalog, params)
     planned: list[PlannedStep] = []
@@ -242,24 +316,22 @@ def build_plan(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog: 
             else:
                 hs = target_hosts(step, inventory)
                 hosts, host_objs = tuple(h.name for h in hs), hs
-            commands: dict[str, tuple[str, ...]] = {}
-            deferred = kind.uses_outputs(step)
+            deferred = kind.uses_outputs(step.args)
+            commands: dict[str, tuple[PlannedCommand, ...]] = {}
             for name, h in zip(hosts, host_objs):
                 ctx = host_context(base, flavor, inventory, h)
-                commands[name] = tuple(kind.describe(step, flavor, ctx, h, deferred=deferred))
+                commands[name] = tuple(kind.expand(step, flavor, ctx, h, deferred=deferred))
             placement = "local" if kind.placement == "local" else (
                 "once" if (kind.placement == "once" or step.targets.once) else "hosts")
             planned.append(PlannedStep(
                 id=step.id, name=step.name, kind=step.kind, phase=phase, placement=placement,
                 hosts=hosts, batches=_batches(hosts, step.serial if placement == "hosts" else ()),
-                commands=commands, deferred=deferred, when=step.when,
-                approval=(step.with_.get("message") if step.kind == "approval" else None),
-                data_plane_impact=step.data_plane_impact or step.with_.get("data_plane_impact"),
-                timeout=step.timeout, attempts=step.retry.attempts, on_failure=step.on_failure,
+                commands=commands, args=step.args, deferred=deferred, when=step.when,
+                data_plane_impact=step.data_plane_impact or getattr(
+                    step.args, "data_plane_impact", None),
+                timeout=step.timeout, retry=step.retry, on_failure=step.on_failure,
                 idempotent=step.idempotent, description=step.description,
                 estimate=history.get(step.id),
-                action=step.with_.get("action") if step.kind in (
-                    "service", "packages", "db_migrate") else None,
             ))
     secret = tuple(runbook.secret_params)
     return Plan(
@@ -271,4 +343,5 @@ def build_plan(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog: 
                      "roles": list(h.roles)} for h in inventory.hosts),
         params={k: ("***" if k in secret else v) for k, v in params.items()},
         secret_params=secret, steps=tuple(planned), catalog_version=catalog.version,
+        max_failures=runbook.max_failures,
     )

@@ -68,8 +68,8 @@ def render_table(plan: Plan, *, verbose: int = 0,
         for ps, r in zip(steps, rows):
             lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
             if verbose:
-                for host, cmds in ps.commands.items():
-                    for c in cmds:
+                for host in ps.commands:
+                    for c in ps.lines(host):
                         lines.append(f"      {host}: {redact(c)}")
             if ps.data_plane_impact:
                 lines.append(f"      data-plane impact: {ps.data_plane_impact}")

@@ -23,8 +23,8 @@ from octavia_upgrade.errors import (EXIT_INTERRUPTED, EXIT_OK, EXIT_STEP_FAILED,
                                     Refused, UpgradeError)
 from octavia_upgrade.executor import Executor, Previous, RunResult, operator_identity
 from octavia_upgrade.model import Flavor, Inventory, Runbook, Step
-from octavia_upgrade.plan import (LOCAL, Plan, PlannedStep, base_context, build_plan,
-                                  resolve_params)
+from octavia_upgrade.plan import (LOCAL, Plan, PlannedStep, build_plan, resolve_params,
+                                  run_contexts)
 from octavia_upgrade.steps.base import Approval, Outcome
 
 if TYPE_CHECKING:
@@ -378,10 +378,9 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
 
         recover(log, store.results(run_id))
         sink.event("resumed", pid=os.getpid(), user=user, hostname=hostname)
-    base = base_context(prep.runbook, prep.inventory, prep.flavor, prep.catalog, prep.params,
-                        run_id)
-    executor = Executor(plan=prep.plan, runbook=prep.runbook, inventory=prep.inventory,
-                        flavor=prep.flavor, base_context=base, runners=pool.get,
+    contexts = run_contexts(prep.runbook, prep.inventory, prep.flavor, prep.catalog,
+                            prep.params, run_id)
+    executor = Executor(plan=prep.plan, contexts=contexts, runners=pool.get,
                         local=LocalTransport(), sink=sink,
                         prompter=make_prompter(
                             yes=yes, console=console, sig=sig,

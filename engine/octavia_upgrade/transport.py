@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from octavia_upgrade.errors import InvalidInput, UpgradeError
+from octavia_upgrade.errors import ConnectionFailure, InvalidInput, UpgradeError
 
 if TYPE_CHECKING:
     from octavia_upgrade.model import Become, Host, Inventory, SshSettings
@@ -87,23 +87,23 @@ class TransportError(UpgradeError):
     """A command could not be run on a host (the host's fault, not the command's)."""
 
 
-class HostUnreachable(TransportError):
+class HostUnreachable(TransportError, ConnectionFailure):
     """Connecting failed: refused, timed out, no route, or no SSH server answered."""
 
 
-class AuthenticationFailed(TransportError):
+class AuthenticationFailed(TransportError, ConnectionFailure):
     """The host refused our key (or the key file is missing)."""
 
 
-class HostKeyMismatch(TransportError):
+class HostKeyMismatch(TransportError, ConnectionFailure):
     """The host's key differs from the one in known_hosts: nothing was run."""
 
 
-class UnknownHostKey(TransportError):
+class UnknownHostKey(TransportError, ConnectionFailure):
     """The host is not in known_hosts and strict checking is on: nothing was run."""
 
 
-class ConnectionLost(TransportError):
+class ConnectionLost(TransportError, ConnectionFailure):
     """The connection broke while a command was running; its outcome is unknown."""
 
 

@@ -62,8 +62,12 @@ FLAVOR = Flavor(
 )
 
 
-def _step(i: int, id: str, kind: str, name: str, **kw: Any) -> Step:
-    return Step(id=id, kind=kind, name=name, pos=Pos(RUNBOOK_PATH, 20 + 6 * i, 5), **kw)
+def _step(i: int, id: str, kind: str, name: str, with_: dict[str, Any] | None = None,
+          **kw: Any) -> Step:
+    from octavia_upgrade.steps.args import parse
+
+    return Step(id=id, kind=kind, name=name, pos=Pos(RUNBOOK_PATH, 20 + 6 * i, 5),
+                args=parse(kind, with_), **kw)
 
 
 def runbook() -> Runbook:

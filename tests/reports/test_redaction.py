@@ -14,7 +14,7 @@ from reports import scenarios
 def test_plan_report_hides_secret_parameter(fmt: str) -> None:
     plan = scenarios.plan()
     # The planner renders the secret into the rollback command: the report must not.
-    assert any(scenarios.SECRET in c for cmds in plan.step("restore-db").commands.values()
+    assert any(scenarios.SECRET in c.text for cmds in plan.step("restore-db").commands.values()
                for c in cmds)
     text = render_plan_report(plan, fmt, redact=Redactor([scenarios.SECRET]),
                               runbook=scenarios.runbook())

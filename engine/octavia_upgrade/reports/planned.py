@@ -68,30 +68,12 @@ def _as_plan(plan: Any) -> Any:
     return plan
 
 
-_WORDS = re.compile(r"[a-z]+")
-
-
-def service_action(step: Any, runbook: Any = None) -> str | None:
-    """``stop``/``start``/``restart``/``status`` of a service step.
-
-    Read from the plan step when it carries the action, else from the runbook,
-    else from the step's id and name (``stop-housekeeping``).
-    """
+def service_action(step: Any) -> str | None:
+    """``stop``/``start``/``restart``/``status`` of a service step, as planned."""
     if step.kind != "service":
         return None
     act = getattr(step, "action", None)
-    if act:
-        return str(act)
-    if runbook is not None:
-        try:
-            return str(runbook.step(step.id).with_.get("action"))
-        except KeyError:
-            pass
-    words = set(_WORDS.findall(f"{step.id} {step.name}".lower()))
-    for candidate in ("restart", "stop", "start", "status"):
-        if candidate in words:
-            return candidate
-    return None
+    return str(act) if act else None
 
 
 def outage_window(steps: Sequence[Any], actions: Mapping[str, str | None],
@@ -168,7 +150,7 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
         history: step id → seconds from earlier runs of the same runbook; overrides
             the estimates stored in the plan.
         provenance: a :class:`~octavia_upgrade.reports.provenance.Provenance` or mapping.
-        runbook: the loaded runbook, used to read service step actions exactly.
+        runbook: the loaded runbook, for its description and references.
         inventory: a loaded :class:`~octavia_upgrade.model.Inventory`, summarised when
             ``inventory_summary`` is not given.
         generated_at: when the report was made (fixed in tests for stable output).
@@ -195,26 +177,18 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
 
     estimates = {s.id: (history.get(s.id) if history and s.id in history else s.estimate)
                  for s in plan.steps}
-    actions = {s.id: service_action(s, runbook) for s in plan.steps}
+    actions = {s.id: service_action(s) for s in plan.steps}
     window = outage_window(plan.steps, actions, estimates)
     in_window = set(window.steps) if window else set()
-
-    def approval_text(s: Any) -> str | None:
-        # The planner keeps the message template; its rendered form is the "command".
-        for cmds in s.commands.values():
-            for c in cmds:
-                if c.startswith("APPROVAL: "):
-                    return c[len("APPROVAL: "):]
-        return s.approval
 
     procedure = tuple(ProcedureStep(
         number=i + 1, id=s.id, name=s.name, kind=s.kind, phase=s.phase, placement=s.placement,
         hosts=tuple(s.hosts), batches=tuple(tuple(b.hosts) for b in s.batches), when=s.when,
-        approval=approval_text(s), data_plane_impact=s.data_plane_impact, on_failure=s.on_failure,
+        approval=s.approval, data_plane_impact=s.data_plane_impact, on_failure=s.on_failure,
         attempts=s.attempts, timeout=s.timeout, idempotent=s.idempotent,
         description=s.description, estimate=estimates[s.id], in_outage=s.id in in_window,
         service_action=actions[s.id],
-        commands={h: tuple(c) for h, c in s.commands.items()}, deferred=s.deferred,
+        commands={h: s.lines(h) for h in s.commands}, deferred=s.deferred,
     ) for i, s in enumerate(plan.steps))
 
     impacted = tuple(ImpactStep(s.id, s.name, s.data_plane_impact, s.when)

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from octavia_upgrade import templating
+from octavia_upgrade.commands import RUN_ID_TOKEN, PlannedCommand
 from octavia_upgrade.model import Flavor, Host, Inventory, Step
 
 if TYPE_CHECKING:
+    from octavia_upgrade.plan import PlannedStep
     from octavia_upgrade.transport import CommandResult
 
 
@@ -42,8 +44,9 @@ class Outcome:
     message: str = ""
     #: What was actually sent, in order: ``{"key", "planned", "sent"}`` per command
     #: (``planned`` is the plan's text, ``sent`` the bytes run; they differ only
-    #: where the plan holds a run-time value). Filled by the executor.
-    commands: list[dict[str, str]] = field(default_factory=list)
+    #: where the plan holds a run-time value), with ``times`` when a poll sent
+    #: the same command repeatedly. Filled by the executor.
+    commands: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -58,24 +61,68 @@ class Approval:
 
 
 class Approver(Protocol):
-    def __call__(self, step: Step, message: str, impact: str | None) -> Approval: ...
+    def __call__(self, step: Any, message: str, impact: str | None) -> Approval: ...
 
 
 @dataclass
 class TaskContext:
-    """Everything one (step, host) attempt may use. Built by the executor."""
+    """Everything one (step, host) attempt may use. Built by the executor.
 
-    step: Step
-    host: Host | None
+    A kind sends only what the plan holds for this (step, host): :meth:`run`
+    takes a planned command's key, never a command line, and every command
+    sent is recorded in :attr:`sent` (planned text and sent text).
+    """
+
+    step: PlannedStep
+    host: str
     runner: Runner
-    flavor: Flavor
     ctx: dict[str, Any]
     approver: Approver
     cancel: threading.Event
     timeout: float | None = None
     #: Runs a command on the operator machine (for http/tcp waits, local steps).
     local: Runner | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def args(self) -> Any:
+        return self.step.args
+
+    def planned(self, key: str) -> PlannedCommand:
+        return self.step.command(self.host, key)
+
+    def has(self, key: str) -> bool:
+        return any(c.key == key for c in self.step.commands.get(self.host, ()))
+
+    def text(self, key: str) -> str:
+        """The planned command ``key`` as it is sent now (run-time values filled in)."""
+        c = self.planned(key)
+        if c.render == "shell":
+            return templating.render_command(c.text, self.ctx)
+        if c.render == "text":
+            return templating.render_value(c.text, self.ctx)
+        return c.text.replace(RUN_ID_TOKEN, str(self.ctx["run"]["id"]))
+
+    def record(self, key: str, sent: str | None = None) -> str:
+        """Note that planned command ``key`` was carried out (as ``sent``); returns it."""
+        text = self.text(key) if sent is None else sent
+        last = self.sent[-1] if self.sent else None
+        if last is not None and last["key"] == key and last["sent"] == text:
+            last["times"] = int(last.get("times", 1)) + 1  # a poll: one entry, counted
+        else:
+            self.sent.append({"key": key, "planned": self.planned(key).text, "sent": text})
+        return text
+
+    def run(self, key: str, *, timeout: float | None = None,
+            stdin: str | None = None) -> CommandResult:
+        """Send planned command ``key`` to this task's host and record it."""
+        c = self.planned(key)
+        env = {k: (templating.render_value(v, self.ctx) if c.render else self.fill(v))
+               for k, v in c.env.items()} or None
+        return self.runner.run(self.record(key), timeout=timeout, env=env, stdin=stdin)
+
+    def fill(self, text: str) -> str:
+        return text.replace(RUN_ID_TOKEN, str(self.ctx["run"]["id"]))
 
     def deadline(self) -> float | None:
         return None if self.timeout is None else time.monotonic() + self.timeout
@@ -116,7 +163,13 @@ def result_outcome(res: CommandResult, ok_rc: tuple[int, ...] = (0,), capture: s
 
 
 class Kind:
-    """Base class of step kinds. Subclasses override what differs."""
+    """Base class of step kinds. Subclasses override what differs.
+
+    A kind has two halves: :meth:`expand`, at planning, turns the step's
+    arguments into the exact commands for one host; :meth:`run`, at
+    execution, sends those commands (by key, through the task) and judges
+    the results. ``run`` never builds a command of its own.
+    """
 
     name = ""
     #: ``hosts`` (every target host), ``once`` (one host), ``local`` (operator machine).
@@ -127,22 +180,22 @@ class Kind:
     def default_hosts(self, step: Step, inventory: Inventory) -> tuple[Host, ...]:
         return inventory.hosts
 
-    def template_fields(self, step: Step) -> list[str]:
-        """Values of ``with:`` that are command templates."""
-        return [v for k, v in step.with_.items() if k == "command" and isinstance(v, str)]
+    def template_fields(self, args: Any) -> list[str]:
+        """Arguments that are templates and may refer to earlier outputs."""
+        command = getattr(args, "command", None)
+        return [command] if isinstance(command, str) else []
 
-    def uses_outputs(self, step: Step) -> bool:
-        for t in self.template_fields(step):
+    def uses_outputs(self, args: Any) -> bool:
+        for t in self.template_fields(args):
             if templating.is_templated(t) and any(
                     ref[0] == "outputs" for ref in templating.references(t)):
                 return True
         return False
 
-    def describe(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
-                 *, deferred: bool) -> list[str]:
-        """The commands this step will run on ``host``, for plans and reports."""
+    def expand(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
+               *, deferred: bool) -> list[PlannedCommand]:
+        """The commands this step sends to ``host``, in order, exactly."""
         return []
 
     def run(self, t: TaskContext) -> Outcome:
         raise NotImplementedError
-

@@ -11,33 +11,39 @@ from __future__ import annotations
 
 from typing import Any
 
+from octavia_upgrade.commands import PlannedCommand
 from octavia_upgrade.model import Flavor, Host, Step
+from octavia_upgrade.steps.args import ConfigCheckArgs
 from octavia_upgrade.steps.base import Kind, Outcome, TaskContext, action
 
 _RANK = {"info": 0, "warning": 1, "error": 2}
 
 
+def target_series(args: ConfigCheckArgs, ctx: dict[str, Any]) -> str:
+    return args.release or ctx["release"]["to"]["series"]
+
+
 class ConfigCheck(Kind):
     name = "config_check"
 
-    def describe(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
-                 *, deferred: bool) -> list[str]:
-        target = step.with_.get("release") or ctx["release"]["to"]["series"]
-        return [action(flavor, "read_config", ctx),
-                f"(each file listed is read and checked against {target} option data)"]
+    def expand(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
+               *, deferred: bool) -> list[PlannedCommand]:
+        target = target_series(step.args, ctx)
+        return [PlannedCommand(
+            "read_config", action(flavor, "read_config", ctx),
+            note=f"each file it lists is read and checked against {target} option data")]
 
     def run(self, t: TaskContext) -> Outcome:
         from octavia_upgrade.configcheck import ConfigFile, check_config
 
-        target = t.step.with_.get("release") or t.ctx["release"]["to"]["series"]
-        fail_on = t.step.with_.get("fail_on", "error")
-        res = t.runner.run(action(t.flavor, "read_config", t.ctx), timeout=t.timeout)
+        a: ConfigCheckArgs = t.args
+        target = target_series(a, t.ctx)
+        res = t.run("read_config", timeout=t.timeout)
         paths = [p.strip() for p in res.stdout.splitlines() if p.strip()]
         if res.rc != 0 or not paths:
             return Outcome("failed", res.rc, res.stdout, res.stderr,
                            message="could not list the configuration files (read_config)")
-        host = t.host.name if t.host else "local"
-        files = [ConfigFile(host, p, t.runner.read_text(p)) for p in paths]
+        files = [ConfigFile(t.host, p, t.runner.read_text(p)) for p in paths]
         findings = check_config(files, target)
         rows = [{"host": f.host, "path": f.path, "line": f.line, "group": f.group,
                  "option": f.option, "severity": f.severity, "code": f.code,
@@ -49,11 +55,11 @@ class ConfigCheck(Kind):
                       {"findings": rows, "counts": counts, "files": paths},
                       evidence=[("config_check", {"target": target, "files": paths,
                                                   "findings": rows, "counts": counts})])
-        if fail_on != "never" and any(_RANK[r["severity"]] >= _RANK[fail_on] for r in rows):
+        if a.fail_on != "never" and any(_RANK[r["severity"]] >= _RANK[a.fail_on] for r in rows):
             out.status = "failed"
             out.rc = 1
             out.message = (f"{counts['error']} error(s), {counts['warning']} warning(s) against "
-                           f"{target} option data (fail_on: {fail_on})")
+                           f"{target} option data (fail_on: {a.fail_on})")
         return out
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from octavia_upgrade.commands import PlannedCommand
 from octavia_upgrade.model import Flavor, Host, Step
+from octavia_upgrade.steps.args import DbMigrateArgs
 from octavia_upgrade.steps.base import Kind, Outcome, TaskContext, action, result_outcome
 
 _REV = re.compile(r"\b([0-9a-f]{12})\b")
@@ -22,50 +24,53 @@ def parse_revision(text: str) -> str | None:
     return found[-1] if found else None
 
 
-def _args(step: Step) -> str:
-    act = step.with_.get("action", "upgrade")
-    if act == "upgrade":
-        return f"upgrade {step.with_.get('revision', 'head')}"
-    return act
-
-
 class DbMigrate(Kind):
     name = "db_migrate"
     placement = "once"
     once_role = "db-migrate"
 
-    def describe(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
-                 *, deferred: bool) -> list[str]:
-        return [action(flavor, "db_manage", ctx, args=_args(step))]
+    def expand(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
+               *, deferred: bool) -> list[PlannedCommand]:
+        a: DbMigrateArgs = step.args
+        if a.action == "current":
+            return [PlannedCommand("current", action(flavor, "db_manage", ctx, args="current"))]
+        main = PlannedCommand(a.action, action(flavor, "db_manage", ctx, args=a.manage_args))
+        if a.action != "upgrade":
+            return [main]
+        note = "recorded before and after" + (
+            f"; must then be {ctx['release']['to']['alembic_head']}" if a.revision == "head"
+            else "")
+        return [PlannedCommand("current", action(flavor, "db_manage", ctx, args="current"),
+                               note=note), main]
 
     def current(self, t: TaskContext) -> str | None:
-        res = t.runner.run(action(t.flavor, "db_manage", t.ctx, args="current"), timeout=120)
+        res = t.run("current", timeout=120)
         return parse_revision(res.stdout + "\n" + res.stderr) if res.rc == 0 else None
 
     def run(self, t: TaskContext) -> Outcome:
-        act = t.step.with_.get("action", "upgrade")
-        before = self.current(t) if act == "upgrade" else None
-        cmd = action(t.flavor, "db_manage", t.ctx, args=_args(t.step))
-        out = result_outcome(t.runner.run(cmd, timeout=t.timeout))
-        if act == "current":
+        a: DbMigrateArgs = t.args
+        if a.action == "current":
+            out = result_outcome(t.run("current", timeout=t.timeout))
             rev = parse_revision(out.stdout + "\n" + out.stderr)
             out.outputs["revision"] = rev
             out.evidence.append(("db_revision", {"revision": rev}))
             return out
-        if act != "upgrade":
-            return out
+        if a.action != "upgrade":
+            return result_outcome(t.run(a.action, timeout=t.timeout))
+        before = self.current(t)
+        out = result_outcome(t.run("upgrade", timeout=t.timeout))
         after = self.current(t)
         expected = t.ctx["release"]["to"]["alembic_head"]
         info = {"before": before, "after": after, "expected": expected}
         out.outputs.update(info)
         out.evidence.append(("db_revision", info))
-        if out.ok and t.step.with_.get("revision", "head") == "head" and after != expected:
+        if out.ok and a.revision == "head" and after != expected:
             out.status = "failed"
             out.message = (f"database is at {after} after the upgrade; "
                            f"{t.ctx['release']['to']['series']} expects {expected}")
         elif not out.ok:
-            out.message = out.message or (f"octavia-db-manage {_args(t.step)} failed (rc {out.rc}); "
-                                          f"database was at {before}")
+            out.message = out.message or (f"octavia-db-manage {a.manage_args} failed "
+                                          f"(rc {out.rc}); database was at {before}")
         return out
 
 

@@ -5,58 +5,75 @@ from __future__ import annotations
 from typing import Any
 
 from octavia_upgrade import templating
-from octavia_upgrade.model import Flavor, Host, Step, parse_duration
+from octavia_upgrade.commands import PlannedCommand
+from octavia_upgrade.model import Flavor, Host, Step
+from octavia_upgrade.steps.args import ApprovalArgs, AssertArgs, SleepArgs
 from octavia_upgrade.steps.base import Kind, Outcome, TaskContext
+
+APPROVAL_PREFIX = "APPROVAL: "
 
 
 class Approval(Kind):
     name = "approval"
     placement = "local"
 
-    def describe(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
-                 *, deferred: bool) -> list[str]:
-        return [f"APPROVAL: {templating.render_value(step.with_['message'], ctx).strip()}"]
+    def template_fields(self, args: Any) -> list[str]:
+        return [args.message]
+
+    def expand(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
+               *, deferred: bool) -> list[PlannedCommand]:
+        message = step.args.message.strip()
+        if deferred:
+            return [PlannedCommand("approval", APPROVAL_PREFIX + message, render="text",
+                                   note="the message is completed with earlier steps' outputs")]
+        return [PlannedCommand("approval", APPROVAL_PREFIX
+                               + templating.render_value(message, ctx).strip())]
 
     def run(self, t: TaskContext) -> Outcome:
-        msg = templating.render_value(t.step.with_["message"], t.ctx).strip()
-        impact = t.step.data_plane_impact or t.step.with_.get("data_plane_impact")
-        a = t.approver(t.step, msg, impact)
-        return Outcome("succeeded", 0, f"approved by {a.user} ({a.how})", "",
-                       {"approved_by": a.user, "how": a.how},
-                       evidence=[("approval", {"user": a.user, "how": a.how, "at": a.at,
-                                               "message": msg, "data_plane_impact": impact})])
+        a: ApprovalArgs = t.args
+        msg = t.record("approval").removeprefix(APPROVAL_PREFIX).strip()
+        impact = t.step.data_plane_impact or a.data_plane_impact
+        approved = t.approver(t.step, msg, impact)
+        return Outcome("succeeded", 0, f"approved by {approved.user} ({approved.how})", "",
+                       {"approved_by": approved.user, "how": approved.how},
+                       evidence=[("approval", {"user": approved.user, "how": approved.how,
+                                               "at": approved.at, "message": msg,
+                                               "data_plane_impact": impact})])
 
 
 class Assert(Kind):
     name = "assert"
     placement = "local"
 
-    def template_fields(self, step: Step) -> list[str]:
-        return [str(step.with_["that"])]
+    def template_fields(self, args: Any) -> list[str]:
+        return [str(args.that)]
 
-    def describe(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
-                 *, deferred: bool) -> list[str]:
-        return [f"assert {step.with_['that']}"]
+    def expand(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
+               *, deferred: bool) -> list[PlannedCommand]:
+        return [PlannedCommand("assert", f"assert {step.args.that}",
+                               note="evaluated when the step runs")]
 
     def run(self, t: TaskContext) -> Outcome:
-        ok = bool(templating.evaluate(str(t.step.with_["that"]), t.ctx))
+        a: AssertArgs = t.args
+        t.record("assert")
+        ok = bool(templating.evaluate(str(a.that), t.ctx))
         if ok:
             return Outcome("succeeded", 0, "assertion holds", "", {"value": True})
-        msg = templating.render_value(t.step.with_.get("message", "assertion failed"), t.ctx)
-        return Outcome("failed", 1, "", "", {"value": False},
-                       message=f"{msg} ({t.step.with_['that']})")
+        msg = templating.render_value(a.message, t.ctx)
+        return Outcome("failed", 1, "", "", {"value": False}, message=f"{msg} ({a.that})")
 
 
 class Sleep(Kind):
     name = "sleep"
     placement = "local"
 
-    def describe(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
-                 *, deferred: bool) -> list[str]:
-        return [f"sleep {step.with_['duration']}"]
+    def expand(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
+               *, deferred: bool) -> list[PlannedCommand]:
+        return [PlannedCommand("sleep", f"sleep {step.args.duration:g}s")]
 
     def run(self, t: TaskContext) -> Outcome:
-        t.sleep(parse_duration(t.step.with_["duration"]))
+        t.record("sleep")
+        t.sleep(t.args.duration)
         return Outcome("succeeded", 0)
 
 

@@ -1,8 +1,10 @@
 """``service``: stop/start/restart/status of Octavia services through the flavor.
 
-Only the services a host has a role for are touched, in the order listed.
-With ``verify`` (default), a stop is confirmed by ``is_active`` turning false
-and a start by it turning true, within ``verify_timeout``.
+Only the services a host has a role for are touched, in the order listed
+(without ``services``: every service the host runs, in the guide's stop
+order, reversed for start and restart). With ``verify`` (default), a stop is
+confirmed by ``is_active`` turning false and a start by it turning true,
+within ``verify_timeout``.
 """
 
 from __future__ import annotations
@@ -10,80 +12,96 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from octavia_upgrade.model import Flavor, Host, Inventory, Step, parse_duration
+from octavia_upgrade.commands import PlannedCommand
+from octavia_upgrade.model import SERVICES, Flavor, Host, Inventory, Step
+from octavia_upgrade.steps.args import ServiceArgs
 from octavia_upgrade.steps.base import Kind, Outcome, TaskContext, action
 
+#: Seconds between two ``is_active`` checks while verifying.
+VERIFY_INTERVAL = 0.5
 
-def host_services(step: Step, host: Host | None) -> list[str]:
-    wanted = list(step.with_.get("services") or ())
-    if host is None:
-        return wanted
-    return [s for s in wanted if s in host.roles]
+
+def host_services(args: ServiceArgs, host: Host | None) -> tuple[str, ...]:
+    return args.services_on(None if host is None else host.roles)
 
 
 class Service(Kind):
     name = "service"
 
     def default_hosts(self, step: Step, inventory: Inventory) -> tuple[Host, ...]:
-        wanted = set(step.with_.get("services") or ())
+        wanted = set(step.args.services or SERVICES)
         return tuple(h for h in inventory.hosts if wanted & set(h.roles))
 
-    def describe(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
-                 *, deferred: bool) -> list[str]:
-        act = step.with_["action"]
-        name = "service_is_active" if act == "status" else f"service_{act}"
-        return [action(flavor, name, ctx, unit=flavor.services[s], service=s)
-                for s in host_services(step, host)]
+    def expand(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
+               *, deferred: bool) -> list[PlannedCommand]:
+        a: ServiceArgs = step.args
+        out: list[PlannedCommand] = []
+        for svc in host_services(a, host):
+            unit = flavor.services[svc]
+            check = action(flavor, "service_is_active", ctx, unit=unit, service=svc)
+            if a.action == "status":
+                out.append(PlannedCommand(f"status:{svc}", check,
+                                          note="exit 0 = running"))
+                continue
+            out.append(PlannedCommand(f"{a.action}:{svc}",
+                                      action(flavor, f"service_{a.action}", ctx, unit=unit,
+                                             service=svc)))
+            if a.verify:
+                want = "stopped" if a.action == "stop" else "running"
+                out.append(PlannedCommand(
+                    f"verify:{svc}", check,
+                    note=f"until {want}, every {VERIFY_INTERVAL:g}s, up to {a.verify_timeout:g}s"))
+        return out
 
     def run(self, t: TaskContext) -> Outcome:
-        w = t.step.with_
-        act = w["action"]
-        verify = bool(w.get("verify", True)) and act != "status"
-        verify_timeout = parse_duration(w.get("verify_timeout", "60s"))
+        a: ServiceArgs = t.args
         out: list[str] = []
         states: dict[str, str] = {}
         deadline = t.deadline()
-        for svc in host_services(t.step, t.host):
-            unit = t.flavor.services[svc]
-            if act == "status":
-                cmd = action(t.flavor, "service_is_active", t.ctx, unit=unit, service=svc)
-                res = t.runner.run(cmd, timeout=t.remaining(deadline))
+        services = [c.key.split(":", 1)[1] for c in t.step.commands.get(t.host, ())
+                    if c.key.startswith(f"{a.action}:")]
+        for svc in services:
+            if a.action == "status":
+                res = t.run(f"status:{svc}", timeout=t.remaining(deadline))
                 states[svc] = "active" if res.rc == 0 else "inactive"
-                out.append(f"{unit}: {states[svc]}")
+                out.append(f"{svc}: {states[svc]}")
                 continue
-            cmd = action(t.flavor, f"service_{act}", t.ctx, unit=unit, service=svc)
-            res = t.runner.run(cmd, timeout=t.remaining(deadline))
+            key = f"{a.action}:{svc}"
+            res = t.run(key, timeout=t.remaining(deadline))
+            cmd = t.sent[-1]["sent"]
             out.append(f"$ {cmd}\n{res.stdout}{res.stderr}".rstrip())
             if res.timed_out:
                 return Outcome("timed_out", res.rc, "\n".join(out), res.stderr,
                                {"services": states},
-                               message=f"{act} {unit} did not finish in time; the command was stopped")
+                               message=f"{a.action} {svc} did not finish in time; "
+                                       "the command was stopped")
             if res.rc != 0:
                 return Outcome("failed", res.rc, "\n".join(out), res.stderr, {"services": states},
-                               message=f"{act} {unit} failed (rc {res.rc})")
-            if verify:
-                want_active = act in ("start", "restart")
-                state = self._wait_state(t, unit, svc, want_active, verify_timeout)
+                               message=f"{a.action} {svc} failed (rc {res.rc})")
+            if t.has(f"verify:{svc}"):
+                want_active = a.action in ("start", "restart")
+                state = self._wait_state(t, svc, want_active, a.verify_timeout)
                 states[svc] = "active" if state else "inactive"
                 if state != want_active:
                     return Outcome("failed", 1, "\n".join(out), "", {"services": states},
-                                   message=f"{unit} is still {'inactive' if want_active else 'active'}"
-                                           f" {verify_timeout:.0f}s after {act}")
+                                   message=f"{svc} is still "
+                                           f"{'inactive' if want_active else 'active'} "
+                                           f"{a.verify_timeout:.0f}s after {a.action}")
             else:
-                states[svc] = "active" if act in ("start", "restart") else "inactive"
+                states[svc] = "active" if a.action in ("start", "restart") else "inactive"
         return Outcome("succeeded", 0, "\n".join(out), "", {"services": states},
-                       evidence=[("services", {"action": act, "states": states})])
+                       evidence=[("services", {"action": a.action, "states": states})])
 
     @staticmethod
-    def _wait_state(t: TaskContext, unit: str, svc: str, active: bool, limit: float) -> bool:
-        cmd = action(t.flavor, "service_is_active", t.ctx, unit=unit, service=svc)
+    def _wait_state(t: TaskContext, svc: str, active: bool, limit: float) -> bool:
         end = time.monotonic() + limit
+        key = f"verify:{svc}"
         while True:
-            res = t.runner.run(cmd, timeout=30)
+            res = t.run(key, timeout=30)
             state = res.rc == 0
             if state == active or time.monotonic() >= end:
                 return state
-            t.sleep(0.5)
+            t.sleep(VERIFY_INTERVAL)
 
 
 KINDS = {"service": Service()}

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from octavia_upgrade.commands import PlannedCommand
 from octavia_upgrade.model import Flavor, Host, Step
+from octavia_upgrade.steps.args import UpgradeCheckArgs
 from octavia_upgrade.steps.base import Kind, Outcome, TaskContext, action
 
 OUTCOMES = {0: "success", 1: "warning", 2: "failure", 255: "error"}
-DEFAULTS = {"warning": "continue", "failure": "fail", "error": "fail"}
 
 
 class UpgradeCheck(Kind):
@@ -22,13 +23,17 @@ class UpgradeCheck(Kind):
     placement = "once"
     once_role = "api"
 
-    def describe(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
-                 *, deferred: bool) -> list[str]:
-        return [action(flavor, "octavia_status", ctx, args="upgrade check")]
+    def expand(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
+               *, deferred: bool) -> list[PlannedCommand]:
+        a: UpgradeCheckArgs = step.args
+        note = (f"warning: {a.on_warning}, failure: {a.on_failure}, "
+                f"error (255): {a.on_error}")
+        return [PlannedCommand("check", action(flavor, "octavia_status", ctx,
+                                               args="upgrade check"), note=note)]
 
     def run(self, t: TaskContext) -> Outcome:
-        cmd = action(t.flavor, "octavia_status", t.ctx, args="upgrade check")
-        res = t.runner.run(cmd, timeout=t.timeout)
+        a: UpgradeCheckArgs = t.args
+        res = t.run("check", timeout=t.timeout)
         if res.timed_out:
             return Outcome("timed_out", res.rc, res.stdout, res.stderr,
                            message="octavia-status did not finish in time")
@@ -38,15 +43,14 @@ class UpgradeCheck(Kind):
                       evidence=[("upgrade_check", {**info, "output": res.stdout[-4000:]})])
         if outcome == "success":
             return out
-        policy = t.step.with_.get(f"on_{outcome}", DEFAULTS[outcome])
+        policy = a.policy(outcome)
         detail = (res.stderr.strip().splitlines() or res.stdout.strip().splitlines() or [""])[-1]
         if policy == "continue":
             out.message = f"octavia-status reported {outcome} (rc {res.rc}); continuing by policy"
             return out
         if policy == "approve":
-            known = t.step.with_.get("known_error", "")
             msg = (f"octavia-status upgrade check ended with {outcome} (rc {res.rc}): {detail}"
-                   + (f"\n{known}" if known else ""))
+                   + (f"\n{a.known_error}" if a.known_error else ""))
             approval = t.approver(t.step, msg, None)
             out.message = f"{outcome} (rc {res.rc}) accepted by {approval.user} ({approval.how})"
             out.outputs["approved_by"] = approval.user

@@ -1,0 +1,179 @@
+"""Typed arguments of each step kind: what ``with:`` may hold, parsed once at load.
+
+Each kind has one frozen dataclass here. Its fields are the keys ``with:``
+accepts and its defaults are the only defaults: the JSON Schema
+(``schemas/runbook.schema.json``) states the same names, required keys and
+``default`` values, and a test keeps the two equal. The loader builds these
+objects right after schema validation (which reports bad values with their
+``path:line:col``); the planner and the kinds only ever read them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from octavia_upgrade.model import SERVICES, parse_duration
+
+
+@dataclass(frozen=True)
+class Args:
+    """Base of every kind's arguments."""
+
+    #: Fields given as durations ("30s", "5m") in YAML, held as seconds.
+    DURATIONS: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Args:
+        """Build from a schema-validated ``with:`` mapping (lists become tuples)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - names)
+        if unknown:  # the schema rejects these first; kept for programmatic callers
+            raise ValueError(f"unknown argument(s) {', '.join(unknown)} for {cls.__name__}")
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in cls.DURATIONS and value is not None:
+                value = parse_duration(value)
+            elif isinstance(value, list):
+                value = tuple(value)
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            values[key] = value
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values (tuples as lists), as stored with the plan."""
+        return {k: (list(v) if isinstance(v, tuple) else v)
+                for k, v in dataclasses.asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class CommandArgs(Args):
+    command: str
+    ok_rc: tuple[int, ...] = (0,)
+    capture: str = "text"
+    env: Mapping[str, Any] = field(default_factory=dict)
+    evidence: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceArgs(Args):
+    DURATIONS: ClassVar[tuple[str, ...]] = ("verify_timeout",)
+
+    action: str
+    #: Empty: every service the host's roles run (in the guide's stop order,
+    #: reversed for start and restart).
+    services: tuple[str, ...] = ()
+    verify: bool = True
+    verify_timeout: float = 60.0
+
+    def services_on(self, roles: tuple[str, ...] | None) -> tuple[str, ...]:
+        """The services this step acts on for a host with ``roles`` (None: any host)."""
+        from octavia_upgrade.model import STOP_ORDER
+
+        if self.services:
+            wanted = self.services
+        else:
+            wanted = STOP_ORDER if self.action in ("stop", "status") else tuple(reversed(STOP_ORDER))
+        if roles is None:
+            return tuple(wanted)
+        return tuple(s for s in wanted if s in roles and s in SERVICES)
+
+
+@dataclass(frozen=True)
+class PackagesArgs(Args):
+    action: str = "upgrade"
+    #: Release to install (series or version id); None: the runbook's ``to``.
+    release: str | None = None
+    packages: tuple[str, ...] = ("octavia", "octavia-lib")
+
+
+@dataclass(frozen=True)
+class BackupArgs(Args):
+    dest_dir: str
+    database: str = "octavia"
+
+
+@dataclass(frozen=True)
+class ConfigCheckArgs(Args):
+    #: Release whose option data is used; None: the runbook's ``to``.
+    release: str | None = None
+    fail_on: str = "error"
+
+
+@dataclass(frozen=True)
+class DbMigrateArgs(Args):
+    action: str = "upgrade"
+    revision: str = "head"
+
+    @property
+    def manage_args(self) -> str:
+        """The ``octavia-db-manage`` arguments."""
+        return f"upgrade {self.revision}" if self.action == "upgrade" else self.action
+
+
+@dataclass(frozen=True)
+class UpgradeCheckArgs(Args):
+    on_warning: str = "continue"
+    on_failure: str = "fail"
+    on_error: str = "fail"
+    known_error: str = ""
+
+    def policy(self, outcome: str) -> str:
+        return {"warning": self.on_warning, "failure": self.on_failure,
+                "error": self.on_error}[outcome]
+
+
+@dataclass(frozen=True)
+class WaitArgs(Args):
+    DURATIONS: ClassVar[tuple[str, ...]] = ("timeout", "interval")
+
+    http: str | None = None
+    tcp: str | None = None
+    command: str | None = None
+    timeout: float = 120.0
+    interval: float = 2.0
+    expect_status: tuple[int, ...] = (200,)
+
+    @property
+    def probe(self) -> tuple[str, str]:
+        """(``http`` | ``tcp`` | ``command``, its template)."""
+        for name in ("http", "tcp", "command"):
+            value = getattr(self, name)
+            if value is not None:
+                return name, str(value)
+        raise ValueError("a wait step needs one of http, tcp or command")
+
+
+@dataclass(frozen=True)
+class AssertArgs(Args):
+    that: str | bool
+    message: str = "assertion failed"
+
+
+@dataclass(frozen=True)
+class ApprovalArgs(Args):
+    message: str
+    data_plane_impact: str | None = None
+
+
+@dataclass(frozen=True)
+class SleepArgs(Args):
+    DURATIONS: ClassVar[tuple[str, ...]] = ("duration",)
+
+    duration: float
+
+
+#: The arguments of every kind (``local`` takes what ``command`` takes).
+ARGS: dict[str, type[Args]] = {
+    "command": CommandArgs, "local": CommandArgs, "service": ServiceArgs,
+    "packages": PackagesArgs, "backup": BackupArgs, "config_check": ConfigCheckArgs,
+    "db_migrate": DbMigrateArgs, "upgrade_check": UpgradeCheckArgs, "wait": WaitArgs,
+    "assert": AssertArgs, "approval": ApprovalArgs, "sleep": SleepArgs,
+}
+
+
+def parse(kind: str, raw: Mapping[str, Any] | None) -> Args:
+    return ARGS[kind].parse(raw or {})
