@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,34 @@ def test_validation_of_identical_steps_is_reused_but_positions_are_per_document(
     second = [d for d in validate("# moved down\n" + text) if "duration" in d]
     assert first[0].split(":", 3)[3] == second[0].split(":", 3)[3]
     assert first[0].split(":")[1] == "4" and second[0].split(":")[1] == "5"
+
+
+@pytest.mark.parametrize("kind", sorted(model.STEP_KINDS))
+def test_step_arguments_and_their_schema_agree(kind: str) -> None:
+    """Each kind's ``with:`` keys, required keys and defaults are stated once, in
+    steps/args.py; the published schema must say the same."""
+    import dataclasses
+
+    from octavia_upgrade.steps.args import ARGS
+
+    cls = ARGS[kind]
+    schema = json.loads((RUNBOOKS.parent / "schemas" / "runbook.schema.json").read_text()
+                        )["$defs"][f"with_{kind}"]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    assert set(schema["properties"]) == set(fields)
+    without_default = {n for n, f in fields.items() if f.default is dataclasses.MISSING
+                       and f.default_factory is dataclasses.MISSING}
+    assert set(schema.get("required", ())) == without_default
+    for name, f in fields.items():
+        if name in without_default:
+            assert "default" not in schema["properties"][name]
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        stated = schema["properties"][name].get("default")
+        if stated is None:
+            assert default in (None, {}), f"{kind}.{name}: schema states no default"
+        elif name in cls.DURATIONS:
+            assert model.parse_duration(stated) == default
+        else:
+            assert cls.parse({**{n: "x" for n in without_default}, name: stated}) \
+                .__getattribute__(name) == default
