@@ -15,8 +15,9 @@ from octavia_upgrade.errors import InvalidInput
 GOOD = Path(__file__).parent / "corpus" / "good" / "queens-to-rocky.yaml"
 
 
-def write(tmp_path: Path, name: str, body: str, *, frm: str = "queens", to: str = "rocky") -> Path:
-    head = (f"apiVersion: octavia-upgrade/v1\nkind: Runbook\nmetadata:\n  name: {name}\n"
+def write(tmp_path: Path, name: str, body: str, *, frm: str = "queens", to: str = "rocky",
+          version: str = "v2") -> Path:
+    head = (f"apiVersion: octavia-upgrade/{version}\nkind: Runbook\nmetadata:\n  name: {name}\n"
             f"  from: {frm}\n  to: {to}\n  revision: 1\n")
     path = tmp_path / f"{name}.yaml"
     path.write_text(head + textwrap.dedent(body), encoding="utf-8")
@@ -120,8 +121,63 @@ def test_outputs_rules_for_rollback_and_finally(tmp_path: Path) -> None:
           - {id: f1, kind: command, with: {command: "echo {{ outputs.f2.rc }}"}}
           - {id: f2, kind: command, with: {command: "echo {{ outputs['f1'].rc }}"}}
         """)
-    # rollback runs in reverse: r2 before r1; finally in order: f1 before f2.
-    assert rules(path) == [("forward-output", 13, 45), ("forward-output", 15, 45)]
+    # rollback and finally run in list order: r1 before r2, f1 before f2.
+    assert rules(path) == [("forward-output", 12, 45), ("forward-output", 15, 45)]
+
+
+V1_ROLLBACK = """\
+    steps:
+      - {id: a, kind: command, with: {command: "true"}, on_failure: rollback}
+    rollback:
+      - {id: r1, kind: command, with: {command: "echo {{ outputs.r2.rc }}"}}
+      - {id: r2, kind: command, with: {command: "echo {{ outputs.r1.rc }}"}, when: "{{ true }}"}
+    """
+
+
+def test_a_v1_runbook_is_still_read_with_its_meaning_and_a_hint_to_convert(
+        tmp_path: Path) -> None:
+    path = write(tmp_path, "old", V1_ROLLBACK, version="v1")
+    diags = loader.check_runbook(path)
+    # v1 lists rollback steps bottom-up: r2 runs first, so r2 may not read r1.
+    assert [(d.rule, d.line, d.severity) for d in diags] == [
+        ("format-v1", 1, "info"), ("forward-output", 12, "error")]
+    assert "octavia-upgrade runbooks convert" in diags[0].message
+    ok = write(tmp_path, "ok", V1_ROLLBACK.replace("outputs.r1.rc", "1"), version="v1")
+    rb = loader.load_runbook(ok)
+    assert [s.id for s in rb.rollback] == ["r2", "r1"]  # the model holds the run order
+    assert rb.step("r2").when == "true"  # a braced v1 `when` becomes a bare expression
+
+
+def test_v2_when_is_a_bare_expression_like_that(tmp_path: Path) -> None:
+    path = write(tmp_path, "braced", """\
+        steps:
+          - {id: a, kind: sleep, with: {duration: 1}, when: "{{ release.to.slurp }}"}
+        """)
+    [diag] = loader.check_runbook(path)
+    assert (diag.rule, diag.line) == ("when-expression", 9)
+    assert "'release.to.slurp'" in diag.message
+
+
+def test_v2_steps_take_their_kinds_defaults(tmp_path: Path) -> None:
+    path = write(tmp_path, "defaults", """\
+        steps:
+          - {id: stop, kind: service, with: {action: stop, services: [api]}}
+          - {id: start, kind: service, with: {action: start}, timeout: 5m, retry: {attempts: 1}}
+          - {id: pkgs, kind: packages}
+          - {id: nap, kind: sleep, with: {duration: 1}}
+        """)
+    rb = loader.load_runbook(path)
+    stop, start, pkgs, nap = rb.steps
+    assert (stop.timeout, stop.retry.attempts, stop.retry.delay, stop.retry.backoff) == (
+        120.0, 3, 5.0, 2.0)
+    assert (start.timeout, start.retry.attempts) == (300.0, 1)  # stated values win
+    assert (pkgs.timeout, pkgs.retry.attempts, pkgs.retry.delay) == (1800.0, 2, 30.0)
+    assert (nap.timeout, nap.retry.attempts) == (None, 1)
+    v1 = loader.load_runbook(write(tmp_path, "v1", """\
+        steps:
+          - {id: stop, kind: service, with: {action: stop, services: [api]}}
+        """, version="v1"))
+    assert (v1.steps[0].timeout, v1.steps[0].retry.attempts) == (None, 1)
 
 
 def test_when_is_an_expression_and_checked(tmp_path: Path) -> None:

@@ -185,7 +185,7 @@ def test_persistence_upgrade_only_with_the_jobboard_from_ussuri(runbook: Runbook
         assert runbook.parameters["jobboard_enabled"].default is False
         s = runbook.step("db-upgrade-persistence")
         assert s.args.action == "upgrade_persistence"
-        assert s.when == "{{ params.jobboard_enabled }}"
+        assert s.when == "params.jobboard_enabled"
         assert _index(runbook, "db-upgrade") < _index(runbook, "db-upgrade-persistence") \
             < _index(runbook, "start-services")
 
@@ -312,8 +312,8 @@ def test_image_step_skipped_without_an_image_file(runbook: Runbook) -> None:
 def test_rollback_reinstalls_the_old_release_and_restores_the_backup(runbook: Runbook) -> None:
     frm = runbook.metadata.from_
     ids = [s.id for s in runbook.rollback]
-    # Listed in undo order; the engine runs the list bottom-up.
-    assert ids[::-1] == ["rollback-stop-services", "rollback-packages", "rollback-no-backup",
+    # In the order the steps run.
+    assert ids == ["rollback-stop-services", "rollback-packages", "rollback-no-backup",
                          "rollback-restore-db", "rollback-db-revision", "rollback-start-services"]
     assert runbook.step("rollback-packages").args.release == frm
     assert "db-upgrade" in runbook.step("rollback-restore-db").when

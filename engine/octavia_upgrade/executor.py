@@ -9,7 +9,7 @@ attempt or step begins, so a crash at any point leaves an exact record: a
 
 Failure policy: a failed or unreachable host drops out of later steps. With
 ``on_failure: abort`` the run stops (then ``finally`` runs); ``rollback``
-runs the runbook's rollback steps in reverse order (then ``finally``);
+runs the runbook's rollback steps (then ``finally``);
 ``continue`` carries on with the remaining hosts, up to ``max_failures``.
 
 The executor reads nothing but the plan: no runbook, no flavor. Each step
@@ -123,7 +123,7 @@ class Executor:
             if failing is not None:
                 if failing.on_failure == "rollback" and self.plan.phase("rollback"):
                     self.sink.event("rollback-started", step_id=failing.id)
-                    self._run_phase(tuple(reversed(self.plan.phase("rollback"))), tolerant=True)
+                    self._run_phase(self.plan.phase("rollback"), tolerant=True)
                     result = RunResult(RunStatus.ROLLED_BACK, dict(self.dropped),
                                        f"step {failing.id} failed; rollback steps ran")
                 else:

@@ -238,6 +238,7 @@ class _Semantics:
         self.sections: dict[str, list[Any]] = {
             s: (data.get(s) if isinstance(data.get(s), list) else []) for s in SECTIONS
         }
+        self.v2 = data.get("apiVersion") == model.RUNBOOK_V2
 
     def add(self, path: DataPath, rule: str, message: str, *, key: bool = False,
             severity: str = "error") -> None:
@@ -245,10 +246,19 @@ class _Semantics:
         self.out.append(Diagnostic(self.doc.path, pos.line, pos.col, rule, message, severity))
 
     def run(self) -> list[Diagnostic]:
+        self.version()
         self.metadata()
         self.parameters()
         self.steps()
         return self.out
+
+    def version(self) -> None:
+        if self.doc.data.get("apiVersion") == model.RUNBOOK_V1:
+            self.add(("apiVersion",), "format-v1",
+                     "an octavia-upgrade/v1 runbook (still read): convert it to v2 with "
+                     "`octavia-upgrade runbooks convert FILE` (rollback listed in the order it "
+                     "runs, `when` a bare expression, kind defaults for timeout and retry)",
+                     severity="info")
 
     # metadata ----------------------------------------------------------------
 
@@ -370,6 +380,13 @@ class _Semantics:
         from octavia_upgrade import templating
 
         expressions = {(*base, "when"), (*base, "with", "that")}
+        when = step.get("when")
+        if self.v2 and isinstance(when, str) and templating.is_templated(when):
+            from octavia_upgrade.builder import expression
+
+            self.add((*base, "when"), "when-expression",
+                     "in octavia-upgrade/v2, `when` is a bare expression like `that`: write "
+                     f"{expression(when)!r} without {{{{ }}}}")
         for path, text in _strings(step, base):
             field = path[-1] if isinstance(path[-1], str) else ""
             if field in ("id", "kind"):
@@ -413,15 +430,14 @@ class _Semantics:
                              f"outputs[{target!r}] is not available here: step {target!r} "
                              "does not run before this one")
 
-    @staticmethod
-    def _earlier(section: str, i: int, target: tuple[str, int]) -> bool:
+    def _earlier(self, section: str, i: int, target: tuple[str, int]) -> bool:
         t_section, t_index = target
         if t_section == "steps":
             return section != "steps" or t_index < i
         if t_section != section:
             return False
-        # Rollback steps run in reverse list order, finally steps in list order.
-        return t_index > i if section == "rollback" else t_index < i
+        # v1 lists rollback steps bottom-up; everything else runs in list order.
+        return t_index > i if section == "rollback" and not self.v2 else t_index < i
 
     def raw_params(self, path: DataPath, text: str) -> None:
         if _analyse(text).raw_param:

@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+#: apiVersion of inventories, flavors and role maps.
 API_VERSION = "octavia-upgrade/v1"
+
+#: Runbook formats: v1 (rollback written bottom-up, braced ``when``, no kind
+#: defaults) is still read; v2 is written (see docs/runbook-format-v2.md).
+RUNBOOK_V1 = "octavia-upgrade/v1"
+RUNBOOK_V2 = "octavia-upgrade/v2"
+RUNBOOK_API_VERSIONS = (RUNBOOK_V1, RUNBOOK_V2)
 
 #: Control-plane roles a host can have. ``db-migrate`` marks the hosts on
 #: which database commands may run (one of them is chosen for ``once`` steps).
@@ -132,10 +139,12 @@ class Runbook:
     metadata: Metadata
     parameters: Mapping[str, Parameter]
     steps: tuple[Step, ...]
+    #: In the order they run (a v1 file lists them bottom-up; the builder turns them).
     rollback: tuple[Step, ...] = ()
     finally_: tuple[Step, ...] = ()
     #: Failed hosts tolerated before the run aborts (None = the step policy decides).
     max_failures: int | None = None
+    api_version: str = RUNBOOK_V2
 
     def all_steps(self) -> tuple[Step, ...]:
         return self.steps + self.rollback + self.finally_

@@ -43,7 +43,7 @@ def render_table(plan: Plan, *, verbose: int = 0,
         steps = plan.phase(phase)
         if not steps:
             continue
-        title = {"main": "Steps", "rollback": "Rollback (runs in reverse order on failure)",
+        title = {"main": "Steps", "rollback": "Rollback (runs in this order on failure)",
                  "finally": "Finally (always runs)"}[phase]
         lines.append(f"\n{title}:")
         rows = []

@@ -96,14 +96,15 @@ def runbook() -> Runbook:
               with_={"command": "openstack --os-cloud {{ deployment }} loadbalancer failover udp-lb"},
               data_plane_impact="UDP listeners drop traffic for about 30 s per load balancer"),
     )
-    rollback = (
+    rollback = (  # in the order they run
+        _step(14, "reinstall-old", "command", "Reinstall Dalmatian packages",
+              with_={"command": "apt-get install -y --allow-downgrades {{ 'octavia-common=15.*' }}"}),
         _step(13, "restore-db", "command", "Restore the database backup",
               targets=Targets(once=True),
               with_={"command": "zcat {{ params.backup_dir }}/latest.sql.gz | "
                                 "mysql --password={{ params.db_password }} octavia"}),
-        _step(14, "reinstall-old", "command", "Reinstall Dalmatian packages",
-              with_={"command": "apt-get install -y --allow-downgrades {{ 'octavia-common=15.*' }}"}),
     )
+
     final = (
         _step(15, "ensure-started", "service", "Make sure services run",
               with_={"action": "start", "services": list(ALL)}),

@@ -219,7 +219,7 @@ class BackupStep:
 @dataclass(frozen=True)
 class RecoveryPlan:
     backups: tuple[BackupStep, ...]
-    #: Rollback steps in the order they would run (the reverse of the runbook's list).
+    #: Rollback steps in the order they would run.
     rollback: tuple[str, ...]
     finally_: tuple[str, ...]
     notes: tuple[str, ...]

@@ -204,7 +204,7 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
     backups = tuple(BackupStep(s.id, s.name, s.hosts,
                                tuple(c for cs in s.commands.values() for c in cs))
                     for s in procedure if s.kind == "backup")
-    rollback = tuple(f"{s.id}: {s.name}" for s in reversed(procedure) if s.phase == "rollback")
+    rollback = tuple(f"{s.id}: {s.name}" for s in procedure if s.phase == "rollback")
     finally_ = tuple(f"{s.id}: {s.name}" for s in procedure if s.phase == "finally")
     notes = [f"Octavia has no database downgrade: once the migration to {dst.label} has run, "
              f"going back to {src.label} means restoring the database backup and reinstalling "

@@ -15,7 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from octavia_upgrade.model import SERVICES, parse_duration
+from octavia_upgrade.model import SERVICES, Retry, parse_duration
+
+#: Retry policies the kinds' defaults use.
+_NO_RETRY = Retry()
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,14 @@ class Args:
             values[key] = value
         return cls(**values)
 
+    def default_timeout(self) -> float | None:
+        """The step's ``timeout`` when a v2 runbook does not state one (None: no limit)."""
+        return None
+
+    def default_retry(self) -> Retry:
+        """The step's ``retry`` when a v2 runbook does not state one."""
+        return _NO_RETRY
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values (tuples as lists), as stored with the plan."""
         return {k: (list(v) if isinstance(v, tuple) else v)
@@ -69,6 +80,17 @@ class ServiceArgs(Args):
     verify: bool = True
     verify_timeout: float = 60.0
 
+    def default_timeout(self) -> float | None:
+        return {"stop": 120.0, "status": 120.0}.get(self.action, 600.0)
+
+    def default_retry(self) -> Retry:
+        # A stop that did not take is retried with backoff; a start once more.
+        if self.action == "stop":
+            return Retry(attempts=3, delay=5.0, backoff=2.0)
+        if self.action in ("start", "restart"):
+            return Retry(attempts=2, delay=10.0)
+        return _NO_RETRY
+
     def services_on(self, roles: tuple[str, ...] | None) -> tuple[str, ...]:
         """The services this step acts on for a host with ``roles`` (None: any host)."""
         from octavia_upgrade.model import STOP_ORDER
@@ -89,11 +111,20 @@ class PackagesArgs(Args):
     release: str | None = None
     packages: tuple[str, ...] = ("octavia", "octavia-lib")
 
+    def default_timeout(self) -> float | None:
+        return 1800.0
+
+    def default_retry(self) -> Retry:
+        return Retry(attempts=2, delay=30.0)
+
 
 @dataclass(frozen=True)
 class BackupArgs(Args):
     dest_dir: str
     database: str = "octavia"
+
+    def default_timeout(self) -> float | None:
+        return 3600.0
 
 
 @dataclass(frozen=True)
@@ -102,11 +133,17 @@ class ConfigCheckArgs(Args):
     release: str | None = None
     fail_on: str = "error"
 
+    def default_timeout(self) -> float | None:
+        return 120.0
+
 
 @dataclass(frozen=True)
 class DbMigrateArgs(Args):
     action: str = "upgrade"
     revision: str = "head"
+
+    def default_timeout(self) -> float | None:
+        return {"current": 120.0, "upgrade": 3600.0}.get(self.action, 1800.0)
 
     @property
     def manage_args(self) -> str:
@@ -120,6 +157,9 @@ class UpgradeCheckArgs(Args):
     on_failure: str = "fail"
     on_error: str = "fail"
     known_error: str = ""
+
+    def default_timeout(self) -> float | None:
+        return 300.0
 
     def policy(self, outcome: str) -> str:
         return {"warning": self.on_warning, "failure": self.on_failure,
