@@ -102,21 +102,25 @@ class UnknownRelease(InvalidInput, KeyError):
 
     Attributes:
         name: the name as given.
+        known: the catalog's release names.
     """
 
     def __init__(self, name: str, known: Iterable[str] = ()) -> None:
         import difflib
 
-        known = list(known)
-        close = difflib.get_close_matches(name.strip().lower(), known, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        listed = f"; known: {', '.join(known)}" if known else ""
-        super().__init__(f"unknown release {name!r}{hint}{listed}")
         self.name = name
+        self.known = list(known)
+        close = difflib.get_close_matches(name.strip().lower(), self.known, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        listed = f"; known: {', '.join(self.known)}" if self.known else ""
+        super().__init__(f"unknown release {name!r}{hint}{listed}")
 
     def __str__(self) -> str:
         # Not KeyError's, which would quote the message.
         return str(self.args[0])
+
+    def __reduce__(self) -> tuple[type[UnknownRelease], tuple[str, list[str]]]:
+        return type(self), (self.name, self.known)
 
 
 # -- running commands (``octavia_upgrade.transport``) ------------------------------
