@@ -80,11 +80,13 @@ def test_same_release_is_an_empty_chain_and_version_ids_work() -> None:
     assert [h.name for h in plan_chain("2024.2", "2025.1", RUNBOOKS)] == ["dalmatian-to-epoxy"]
 
 
-def test_downgrades_and_unknown_releases_are_refused() -> None:
+def test_downgrades_are_refused_and_unknown_releases_are_invalid_input() -> None:
     with pytest.raises(Refused, match="downgrade"):
         plan_chain("epoxy", "dalmatian", RUNBOOKS)
-    with pytest.raises(Refused, match="unknown release 'mitaka'"):
+    with pytest.raises(InvalidInput, match="unknown release 'mitaka'") as caught:
         plan_chain("mitaka", "epoxy", RUNBOOKS)
+    assert caught.value.exit_code == 2
+    assert isinstance(caught.value, KeyError)  # Catalog.get is a lookup, as before
 
 
 def test_a_hop_without_runbook_is_refused(tmp_path: Path) -> None:

@@ -22,12 +22,14 @@ from octavia_upgrade.model import Host, Inventory, SshSettings
 from octavia_upgrade.transport import (
     AuthenticationFailed,
     CommandResult,
+    ConnectionFailure,
     ConnectionLost,
     FileUnreadable,
     HostKeyMismatch,
     HostUnreachable,
     LocalTransport,
     SshTransport,
+    TransportError,
     TransportPool,
     UnknownHostKey,
     remote_command,
@@ -376,8 +378,10 @@ def test_read_text(node1: SshTransport) -> None:
         assert node1.read_text(path) == "a = 1\n"
     finally:
         Path(path).unlink(missing_ok=True)
-    with pytest.raises(FileUnreadable, match=f"node1 .*{path}.*No such file"):
+    with pytest.raises(FileUnreadable, match=f"node1 .*{path}.*No such file") as caught:
         node1.read_text(path)
+    assert (caught.value.host, caught.value.path) == ("node1", path)
+    assert not isinstance(caught.value, ConnectionFailure)  # the host answered
 
 
 @needs_nodes
@@ -414,8 +418,12 @@ def test_blocked_host_is_unreachable_within_connect_timeout(lab_nodes: LabNodes)
 def test_refused_connection_is_unreachable(lab_nodes: LabNodes) -> None:
     host = Host(name="ghost", address="127.42.100.99", port=22,
                 key_file=str(lab_nodes.client_key))
-    with pytest.raises(HostUnreachable, match=r"ghost \(root@127\.42\.100\.99:22\).*refused"):
+    with pytest.raises(HostUnreachable,
+                       match=r"ghost \(root@127\.42\.100\.99:22\).*refused") as caught:
         SshTransport(host, settings(lab_nodes)).run("true")
+    assert isinstance(caught.value, ConnectionFailure)
+    assert (caught.value.host, caught.value.address, caught.value.port) == (
+        "ghost", "127.42.100.99", 22)
 
 
 @needs_nodes
@@ -429,8 +437,9 @@ def test_wrong_key_is_authentication_failure(lab_nodes: LabNodes, tmp_path: Path
 def test_missing_key_file_is_authentication_failure(lab_nodes: LabNodes,
                                                     tmp_path: Path) -> None:
     host = host_of(lab_nodes, "node1", key_file=str(tmp_path / "nope"))
-    with pytest.raises(AuthenticationFailed, match="key file .*nope does not exist"):
+    with pytest.raises(AuthenticationFailed, match="key file .*nope does not exist") as caught:
         SshTransport(host, settings(lab_nodes)).run("true")
+    assert caught.value.key_file == str(tmp_path / "nope")
 
 
 @needs_nodes
@@ -450,6 +459,11 @@ def test_changed_host_key_is_refused_and_nothing_runs(lab_nodes: LabNodes,
     assert f"{known}:3" in message and "CHANGED" in message and "node1" in message
     assert "\n" not in message
     assert not marker.exists()
+    listed = subprocess.run(["ssh-keygen", "-l", "-f", f"{fake}.pub"], check=True,
+                            capture_output=True, text=True).stdout.split()[1]
+    assert caught.value.expected == listed and caught.value.offered.startswith("SHA256:")
+    assert caught.value.offered != listed and caught.value.known_hosts == str(known)
+    assert (caught.value.host, caught.value.address) == ("node1", node.address)
 
 
 @needs_nodes
@@ -470,9 +484,11 @@ def test_unknown_host_key_is_refused_and_nothing_runs(lab_nodes: LabNodes,
     known.write_text("")
     marker = Path(f"/tmp/octavia-must-not-exist-{uuid.uuid4().hex}")
     transport = SshTransport(host_of(lab_nodes, "node1"), SshSettings(known_hosts=str(known)))
-    with pytest.raises(UnknownHostKey, match=f"node1 .*ssh-ed25519 SHA256:.* not in {known}"):
+    with pytest.raises(UnknownHostKey,
+                       match=f"node1 .*ssh-ed25519 SHA256:.* not in {known}") as caught:
         transport.run(f"touch {marker}")
     assert not marker.exists()
+    assert caught.value.offered is not None and caught.value.offered in str(caught.value)
     missing = SshTransport(host_of(lab_nodes, "node1"),
                            SshSettings(known_hosts=str(tmp_path / "absent")))
     with pytest.raises(UnknownHostKey, match="does not exist"):
@@ -503,8 +519,9 @@ def test_connection_lost_mid_command(tmp_path: Path) -> None:
         assert transport.run("true").ok
         stopper = threading.Timer(0.5, nodes.stop)
         stopper.start()
-        with pytest.raises(ConnectionLost, match="lost .*outcome is unknown"):
+        with pytest.raises(ConnectionLost, match="lost .*outcome is unknown") as caught:
             transport.run("sleep 20", timeout=30)
+        assert isinstance(caught.value, ConnectionFailure) and caught.value.host == "lost"
         stopper.join()
         with pytest.raises(HostUnreachable):
             transport.run("true")
@@ -517,6 +534,15 @@ def test_transport_errors_are_upgrade_errors() -> None:
     for cls in (HostUnreachable, AuthenticationFailed, HostKeyMismatch, UnknownHostKey,
                 ConnectionLost, FileUnreadable):
         assert issubclass(cls, UpgradeError)
+
+
+def test_connection_failures_share_a_base_class_a_missing_file_does_not() -> None:
+    # Callers tell "the host could not be reached or the connection broke" by type.
+    for cls in (HostUnreachable, AuthenticationFailed, HostKeyMismatch, UnknownHostKey,
+                ConnectionLost):
+        assert issubclass(cls, ConnectionFailure)
+    assert not issubclass(FileUnreadable, ConnectionFailure)
+    assert issubclass(ConnectionFailure, TransportError)
 
 
 # -- threads and pool ---------------------------------------------------------------

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from octavia_upgrade.errors import Refused
+# UnknownRelease lives with every other error; importable from here as before.
+from octavia_upgrade.errors import Refused, UnknownRelease
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,6 @@ class Release:
         }
 
 
-class UnknownRelease(KeyError):
-    pass
-
-
 @dataclass(frozen=True)
 class Catalog:
     version: str
@@ -79,18 +76,25 @@ class Catalog:
         return [r.series for r in self.releases]
 
     def get(self, name: str) -> Release:
+        """The release called ``name`` (series or version id, any case).
+
+        Raises:
+            UnknownRelease: no such release (an :class:`InvalidInput`, and a KeyError).
+        """
+        found = self._find(name)
+        if found is None:
+            raise UnknownRelease(name, self.names())
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return self._find(str(name)) is not None
+
+    def _find(self, name: str) -> Release | None:
         key = name.strip().lower()
         for r in self.releases:
             if key in (r.series, r.version_id):
                 return r
-        raise UnknownRelease(name)
-
-    def __contains__(self, name: object) -> bool:
-        try:
-            self.get(str(name))
-        except UnknownRelease:
-            return False
-        return True
+        return None
 
     def index(self, name: str) -> int:
         return self.releases.index(self.get(name))

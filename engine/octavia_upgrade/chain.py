@@ -117,17 +117,15 @@ def plan_chain(src: str, dst: str, runbooks_dir: str | Path | None = None) -> li
         runbooks_dir: where ``<from>-to-<to>.yaml`` files are; default: the shipped ones.
 
     Raises:
-        Refused: a downgrade, an unknown release, or a hop without a runbook.
-        InvalidInput: a hop's runbook does not load (it is reported with its position).
+        Refused: a downgrade, or a hop without a runbook.
+        InvalidInput: an unknown release (:class:`~octavia_upgrade.errors.UnknownRelease`),
+            or a hop's runbook does not load (it is reported with its position).
     """
-    from octavia_upgrade.catalog import UnknownRelease, load_catalog, migrations_between
+    from octavia_upgrade.catalog import load_catalog, migrations_between
     from octavia_upgrade.loader import load_runbook
 
     cat = load_catalog()
-    try:
-        pairs = cat.chain(src, dst)
-    except UnknownRelease as exc:
-        raise Refused(f"unknown release {exc.args[0]!r}; known: {', '.join(cat.names())}") from None
+    pairs = cat.chain(src, dst)
     if runbooks_dir is None:
         from octavia_upgrade.resources import runbooks_dir as shipped
 

@@ -9,6 +9,10 @@ entry point turns exceptions into exit codes; the core never calls
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 EXIT_OK = 0
 EXIT_STEP_FAILED = 1
@@ -72,10 +76,6 @@ class Refused(UpgradeError):
     exit_code = EXIT_REFUSED
 
 
-class ConnectionFailure(UpgradeError):
-    """A host could not be reached, or the connection broke: its outcome is ``unreachable``."""
-
-
 class StateError(UpgradeError):
     """The run-state database cannot be opened, written or migrated."""
 
@@ -86,6 +86,150 @@ class Interrupted(UpgradeError):
     """SIGINT/SIGTERM: the current state write finished, then the run stopped."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+class UnknownRelease(InvalidInput, KeyError):
+    """A release name (series or version id) the catalog does not have.
+
+    Also a :class:`KeyError`, as :meth:`Catalog.get <octavia_upgrade.catalog.Catalog.get>`
+    is a lookup.
+
+    Attributes:
+        name: the name as given.
+        known: the catalog's release names.
+    """
+
+    def __init__(self, name: str, known: Iterable[str] = ()) -> None:
+        import difflib
+
+        self.name = name
+        self.known = list(known)
+        close = difflib.get_close_matches(name.strip().lower(), self.known, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        listed = f"; known: {', '.join(self.known)}" if self.known else ""
+        super().__init__(f"unknown release {name!r}{hint}{listed}")
+
+    def __str__(self) -> str:
+        # Not KeyError's, which would quote the message.
+        return str(self.args[0])
+
+    def __reduce__(self) -> tuple[type[UnknownRelease], tuple[str, list[str]]]:
+        return type(self), (self.name, self.known)
+
+
+# -- running commands (``octavia_upgrade.transport``) ------------------------------
+
+
+class TransportError(UpgradeError):
+    """A command could not be run on a host (the host's fault, not the command's).
+
+    Attributes:
+        host: the name of the host (the inventory host, or ``local``); None if unknown.
+    """
+
+    def __init__(self, message: str, *, host: str | None = None) -> None:
+        super().__init__(message)
+        self.host = host
+
+
+class ConnectionFailure(TransportError):
+    """The connection to a host could not be opened, or it broke.
+
+    Either the command did not start (every subclass but
+    :class:`ConnectionLost`) or its outcome is unknown (:class:`ConnectionLost`).
+
+    Attributes:
+        host: the inventory host the command was for.
+        address, port: the SSH server that failed: the host itself, or a
+            bastion on the way to it.
+    """
+
+    def __init__(self, message: str, *, host: str | None = None, address: str | None = None,
+                 port: int | None = None) -> None:
+        super().__init__(message, host=host)
+        self.address = address
+        self.port = port
+
+
+class HostUnreachable(ConnectionFailure):
+    """Connecting failed: refused, timed out, no route, or no SSH server answered."""
+
+
+class AuthenticationFailed(ConnectionFailure):
+    """The host refused our key (or the key file is missing).
+
+    Attributes:
+        key_file: the key file tried; None for the SSH agent and default keys.
+    """
+
+    def __init__(self, message: str, *, host: str | None = None, address: str | None = None,
+                 port: int | None = None, key_file: str | None = None) -> None:
+        super().__init__(message, host=host, address=address, port=port)
+        self.key_file = key_file
+
+
+class HostKeyMismatch(ConnectionFailure):
+    """The host's key differs from the one in known_hosts: nothing was run.
+
+    Attributes:
+        offered: fingerprint (``SHA256:...``) of the key the server offered.
+        expected: fingerprint of the key known_hosts has for it.
+        known_hosts: the known_hosts file.
+    """
+
+    def __init__(self, message: str, *, host: str | None = None, address: str | None = None,
+                 port: int | None = None, offered: str | None = None,
+                 expected: str | None = None, known_hosts: str | None = None) -> None:
+        super().__init__(message, host=host, address=address, port=port)
+        self.offered = offered
+        self.expected = expected
+        self.known_hosts = known_hosts
+
+
+class UnknownHostKey(ConnectionFailure):
+    """The host is not in known_hosts and strict checking is on: nothing was run.
+
+    Also raised when the known_hosts file cannot be read (then ``offered`` is None).
+
+    Attributes:
+        offered: fingerprint (``SHA256:...``) of the key the server offered.
+        known_hosts: the known_hosts file.
+    """
+
+    def __init__(self, message: str, *, host: str | None = None, address: str | None = None,
+                 port: int | None = None, offered: str | None = None,
+                 known_hosts: str | None = None) -> None:
+        super().__init__(message, host=host, address=address, port=port)
+        self.offered = offered
+        self.known_hosts = known_hosts
+
+
+class ConnectionLost(ConnectionFailure):
+    """The connection broke while a command was running; its outcome is unknown."""
+
+
+class FileUnreadable(TransportError):
+    """``Transport.read_text`` could not read the file (missing, not readable).
+
+    Attributes:
+        path: the file.
+    """
+
+    def __init__(self, message: str, *, host: str | None = None,
+                 path: str | None = None) -> None:
+        super().__init__(message, host=host)
+        self.path = path
+
+
+# -- the rehearsal lab (``octavia_upgrade.lab``) -----------------------------------
+
+
+class LabError(UpgradeError):
+    """The lab could not be brought up, inspected or changed."""
+
+
+class LabNodeError(UpgradeError):
+    """A lab node could not be created, started, blocked or stopped."""
 
 
 @dataclass

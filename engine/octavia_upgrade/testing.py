@@ -86,7 +86,8 @@ class FakeTransport:
         with self._lock:
             self.calls.append(Call(f"<read {path}>", None, None, None))
             if path not in self.files:
-                raise FileUnreadable(f"{self.name}: cannot read {path}: no such file")
+                raise FileUnreadable(f"{self.name}: cannot read {path}: no such file",
+                                     host=self.name, path=path)
             return self.files[path]
 
     def close(self) -> None:

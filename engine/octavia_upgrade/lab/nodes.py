@@ -20,6 +20,9 @@ Everything the lab starts is recorded in ``BASE/nodes.json`` (PID plus the
 process start time, so a recycled PID is never signalled) and stopped by PID in
 :meth:`LabNodes.stop`, also from a fresh process after a crash.
 
+The parts: :mod:`.sshd` (keys, ``sshd_config``, readiness), :mod:`.nodeprocs`
+(processes and mount namespaces), :mod:`.nodefirewall` (the nftables rules).
+
 Layout of ``BASE`` (the lab directory)::
 
     ssh/id_ed25519[.pub]   client key (key_file of every inventory host)
@@ -36,8 +39,6 @@ import json
 import os
 import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
@@ -45,10 +46,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from octavia_upgrade.errors import UpgradeError
+# LabNodeError lives with every other error; importable from here as before.
+from octavia_upgrade.errors import LabNodeError
+from octavia_upgrade.lab import nodefirewall, nodeprocs
+from octavia_upgrade.lab.sshd import (
+    SSHD,
+    bindable,
+    check_config,
+    keygen,
+    known_hosts_name,
+    public_key,
+    ssh_banner,
+    sshd_config,
+    tail,
+)
 from octavia_upgrade.model import API_VERSION
 
-SSHD = "/usr/sbin/sshd"
+__all__ = ["DEFAULT_FIRST_HOST", "DEFAULT_NET", "SSHD", "LabNodeError", "LabNodes", "NodeSpec",
+           "RunningNode", "default_specs", "unavailable_reason"]
 
 #: Default node addresses: ``127.42.0.<10+i>``.
 DEFAULT_NET = "127.42.0"
@@ -56,10 +71,6 @@ DEFAULT_FIRST_HOST = 10
 
 _START_TIMEOUT = 15.0
 _STOP_GRACE = 5.0
-
-
-class LabNodeError(UpgradeError):
-    """A lab node could not be created, started, blocked or stopped."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +127,7 @@ class RunningNode:
 
     def alive(self) -> bool:
         """True while this node's sshd (this very process, not a recycled PID) runs."""
-        return _start_time(self.pid) == self.started and _state(self.pid) not in (None, "Z")
+        return nodeprocs.alive(self.pid, self.started)
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "address": self.address, "port": self.port,
@@ -154,7 +165,7 @@ def default_specs(count: int, *, prefix: str = "node", net: str = DEFAULT_NET,
     """
     addresses = [f"{net}.{first + i}" for i in range(count)]
     if port is None:
-        port = 22 if all(_bindable(a, 22) for a in addresses) else 2222
+        port = 22 if all(bindable(a, 22) for a in addresses) else 2222
     return [NodeSpec(name=f"{prefix}{i + 1}", address=addr, port=port, env=dict(env or {}))
             for i, addr in enumerate(addresses)]
 
@@ -305,7 +316,7 @@ class LabNodes:
         ssh_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(ssh_dir, 0o700)
         if not self.client_key.exists():
-            _keygen(self.client_key, "octavia-lab-client")
+            keygen(self.client_key, "octavia-lab-client")
         pub = Path(f"{self.client_key}.pub").read_text(encoding="utf-8")
         self.authorized_keys.write_text(pub, encoding="utf-8")
 
@@ -314,12 +325,13 @@ class LabNodes:
         node_dir.mkdir(parents=True, exist_ok=True)
         host_key = node_dir / "ssh_host_ed25519_key"
         if not host_key.exists():
-            _keygen(host_key, f"octavia-lab-{spec.name}")
+            keygen(host_key, f"octavia-lab-{spec.name}")
         config = node_dir / "sshd_config"
-        config.write_text(self._sshd_config(spec, node_dir, host_key), encoding="utf-8")
-        _check_config(config)
+        config.write_text(sshd_config(spec, node_dir, host_key, self.authorized_keys),
+                          encoding="utf-8")
+        check_config(config)
         for target, source in spec.binds.items():
-            _ensure_mount_point(target, is_dir=os.path.isdir(source))
+            nodeprocs.ensure_mount_point(target, is_dir=os.path.isdir(source))
 
         mounts = [f"mount --bind {shlex.quote(str(Path(src).resolve()))} {shlex.quote(tgt)}"
                   for tgt, src in spec.binds.items()]
@@ -337,46 +349,15 @@ class LabNodes:
             log.close()
         self._children[proc.pid] = proc
         # Give unshare a moment to enter the namespace so mnt_ns is the node's own.
-        mnt_ns = _wait_own_namespace(proc.pid)
+        mnt_ns = nodeprocs.wait_own_namespace(proc.pid)
         return RunningNode(name=spec.name, address=spec.address, port=spec.port, pid=proc.pid,
-                           started=_start_time(proc.pid), mnt_ns=mnt_ns, dir=str(node_dir),
-                           host_key=_public_key(host_key), binds=dict(spec.binds),
+                           started=nodeprocs.start_time(proc.pid), mnt_ns=mnt_ns,
+                           dir=str(node_dir), host_key=public_key(host_key),
+                           binds=dict(spec.binds),
                            env=dict(spec.env))
 
-    def _sshd_config(self, spec: NodeSpec, node_dir: Path, host_key: Path) -> str:
-        env = {"SHLVL": "1", "OCTAVIA_LAB_NODE": spec.name, **spec.env}
-        for key, value in env.items():
-            if not key.replace("_", "a").isalnum() or any(c in value for c in "\n\"\\"):
-                raise LabNodeError(f"lab node {spec.name}: unusable env entry {key}={value!r}")
-        set_env = " ".join(f'"{k}={v}"' for k, v in env.items())
-        return "\n".join([
-            f"# lab node {spec.name}; generated by octavia-upgrade, do not edit",
-            f"ListenAddress {spec.address}:{spec.port}",
-            f"HostKey {host_key}",
-            f"PidFile {node_dir / 'sshd.pid'}",
-            f"AuthorizedKeysFile {self.authorized_keys}",
-            "UsePAM no",
-            "StrictModes no",
-            "PermitRootLogin prohibit-password",
-            "PubkeyAuthentication yes",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "X11Forwarding no",
-            "PrintMotd no",
-            "PrintLastLog no",
-            "UseDNS no",
-            # The engine and the lab open many channels at once on one connection.
-            "MaxSessions 100",
-            "MaxStartups 100:30:200",
-            "LogLevel INFO",
-            # Without SHLVL=1 Debian's bash reads ~/.bashrc for every command.
-            f"SetEnv {set_env}",
-            "Subsystem sftp internal-sftp",
-            "",
-        ])
-
     def _write_known_hosts(self) -> None:
-        lines = [f"{_known_hosts_name(n.address, n.port)} {n.host_key}" for n in self.running()]
+        lines = [f"{known_hosts_name(n.address, n.port)} {n.host_key}" for n in self.running()]
         self.known_hosts.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
     def _wait_ready(self, node: RunningNode, deadline: float) -> None:
@@ -384,13 +365,13 @@ class LabNodes:
             if not node.alive():
                 self._reap(node.pid)
                 raise LabNodeError(f"lab node {node.name} ({node.address}:{node.port}): "
-                                   f"sshd exited during start: {_tail(node.log_file)}")
-            if _ssh_banner(node.address, node.port):
+                                   f"sshd exited during start: {tail(node.log_file)}")
+            if ssh_banner(node.address, node.port):
                 return
             if time.monotonic() > deadline:
                 raise LabNodeError(f"lab node {node.name} ({node.address}:{node.port}): "
                                    f"no SSH banner after {_START_TIMEOUT:.0f}s: "
-                                   f"{_tail(node.log_file)}")
+                                   f"{tail(node.log_file)}")
             time.sleep(0.02)
 
     # -- stop ----------------------------------------------------------------
@@ -406,7 +387,7 @@ class LabNodes:
         """
         state = self._load()
         nodes = [RunningNode.from_dict(n) for n in state["nodes"].values()]
-        self._drop_nft_table()
+        nodefirewall.drop_table(self.nft_table)
         targets: dict[int, int | None] = {}
         for node in nodes:
             if node.alive():
@@ -414,8 +395,8 @@ class LabNodes:
                 # Only while the node's own sshd still lives is its namespace
                 # id certain to be its own (ids are reused once a namespace dies).
                 if node.mnt_ns:
-                    targets.update(_namespace_members(node.mnt_ns))
-        _terminate(targets, _STOP_GRACE)
+                    targets.update(nodeprocs.namespace_members(node.mnt_ns))
+        nodeprocs.terminate(targets, _STOP_GRACE)
         for pid in list(self._children):
             self._reap(pid)
         state["nodes"] = {}
@@ -445,14 +426,7 @@ class LabNodes:
         state = self._load()
         if name in state["blocked"]:
             return
-        self._nft(f"add table inet {self.nft_table}")
-        self._nft(f"add chain inet {self.nft_table} output "
-                  "{ type filter hook output priority 0 ; policy accept ; }")
-        # Both directions, so that even replies on open connections vanish.
-        self._nft(f"add rule inet {self.nft_table} output ip daddr {node.address} "
-                  f"tcp dport {node.port} drop comment \"{_rule_tag(name)}\"")
-        self._nft(f"add rule inet {self.nft_table} output ip saddr {node.address} "
-                  f"tcp sport {node.port} drop comment \"{_rule_tag(name)}\"")
+        nodefirewall.block(self.nft_table, name, node.address, node.port)
         state["blocked"].append(name)
         self._save(state)
 
@@ -461,27 +435,9 @@ class LabNodes:
         state = self._load()
         if name not in state["blocked"]:
             return
-        listing = subprocess.run(["nft", "-a", "list", "chain", "inet", self.nft_table, "output"],
-                                 capture_output=True, text=True, check=False)
-        for line in listing.stdout.splitlines():
-            if f'"{_rule_tag(name)}"' in line and "# handle" in line:
-                handle = line.rsplit("# handle", 1)[1].strip()
-                self._nft(f"delete rule inet {self.nft_table} output handle {handle}")
+        nodefirewall.unblock(self.nft_table, name)
         state["blocked"].remove(name)
         self._save(state)
-
-    def _nft(self, command: str) -> None:
-        if not shutil.which("nft"):
-            raise LabNodeError("nft is not installed (Debian package nftables; "
-                               "scripts/bootstrap installs it)")
-        done = subprocess.run(["nft", command], capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise LabNodeError(f"nft {command}: {done.stderr.strip()}")
-
-    def _drop_nft_table(self) -> None:
-        if shutil.which("nft"):
-            subprocess.run(["nft", f"delete table inet {self.nft_table}"],
-                           capture_output=True, check=False)
 
     # -- inventory -----------------------------------------------------------
 
@@ -517,151 +473,3 @@ class LabNodes:
             "ssh": {"known_hosts": str(self.known_hosts), "connect_timeout": "5s"},
             "hosts": hosts,
         }
-
-
-# -- helpers -----------------------------------------------------------------
-
-
-def _rule_tag(name: str) -> str:
-    return f"octavia-lab-block-{name}"
-
-
-def _known_hosts_name(address: str, port: int) -> str:
-    # OpenSSH and paramiko look up port 22 by the bare address.
-    return address if port == 22 else f"[{address}]:{port}"
-
-
-def _keygen(path: Path, comment: str) -> None:
-    done = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment,
-                           "-f", str(path)], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise LabNodeError(f"ssh-keygen {path}: {done.stderr.strip()}")
-
-
-def _public_key(private: Path) -> str:
-    parts = Path(f"{private}.pub").read_text(encoding="utf-8").split()
-    return " ".join(parts[:2])
-
-
-def _check_config(config: Path) -> None:
-    done = subprocess.run([SSHD, "-t", "-f", str(config)], capture_output=True, text=True,
-                          check=False)
-    if done.returncode != 0:
-        raise LabNodeError(f"{config}: sshd rejects the configuration: {done.stderr.strip()}")
-
-
-def _ensure_mount_point(target: str, *, is_dir: bool) -> None:
-    """Create an empty directory/file at ``target`` if the host has nothing there."""
-    path = Path(target)
-    if path.exists():
-        if path.is_dir() != is_dir:
-            kind = "directory" if is_dir else "file"
-            raise LabNodeError(f"bind target {target} exists on the host but is not a {kind}")
-        return
-    if is_dir:
-        path.mkdir(parents=True, exist_ok=True)
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
-
-
-def _bindable(address: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((address, port))
-        except OSError:
-            return False
-    return True
-
-
-def _ssh_banner(address: str, port: int) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=1.0) as s:
-            s.settimeout(2.0)
-            return s.recv(8).startswith(b"SSH-")
-    except OSError:
-        return False
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            data = f.read()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces; it ends at the last ')'.
-    return data[data.rindex(")") + 2:].split()
-
-
-def _start_time(pid: int) -> int | None:
-    fields = _stat_fields(pid)
-    return int(fields[19]) if fields else None
-
-
-def _state(pid: int) -> str | None:
-    fields = _stat_fields(pid)
-    return fields[0] if fields else None
-
-
-def _mnt_ns(pid: int | str) -> str | None:
-    try:
-        return os.readlink(f"/proc/{pid}/ns/mnt")
-    except OSError:
-        return None
-
-
-def _wait_own_namespace(pid: int) -> str:
-    host_ns = _mnt_ns("self")
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline:
-        ns = _mnt_ns(pid)
-        if ns is None:
-            break
-        if ns != host_ns:
-            return ns
-        time.sleep(0.002)
-    return ""
-
-
-def _namespace_members(mnt_ns: str) -> dict[int, int | None]:
-    """PID → start time of every process inside mount namespace ``mnt_ns``."""
-    members: dict[int, int | None] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and _mnt_ns(entry) == mnt_ns:
-            members[int(entry)] = _start_time(int(entry))
-    return members
-
-
-def _terminate(targets: Mapping[int, int | None], grace: float) -> None:
-    """SIGTERM each PID (whose start time still matches), SIGKILL whatever outlives ``grace``."""
-
-    def alive(pid: int, started: int | None) -> bool:
-        return _start_time(pid) == started and _state(pid) not in (None, "Z")
-
-    def signal_all(sig: int) -> None:
-        for pid, started in targets.items():
-            if alive(pid, started):
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
-
-    signal_all(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not any(alive(p, s) for p, s in targets.items()):
-            return
-        time.sleep(0.02)
-    signal_all(signal.SIGKILL)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(alive(p, s) for p, s in targets.items()):
-        time.sleep(0.02)
-
-
-def _tail(path: Path, lines: int = 5) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-    except OSError:
-        return "(no log)"
-    return " | ".join(text[-lines:]) or "(empty log)"

@@ -1,0 +1,213 @@
+"""``lab up``: bring a lab up, bare (sshd nodes only) or full (Octavia on every node).
+
+A full lab: MariaDB and RabbitMQ (started in the background), the CA and each
+node's private folders, the nodes, Octavia installed offline from the
+wheelhouse and copied to every node, the services, the haproxy VIP, a load
+balancer with its amphora heartbeats, and finally ``inventory.yaml``. Every
+step records what it started in ``lab.json`` at once, so a failure at any
+point leaves a lab that ``lab down`` can stop.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from octavia_upgrade.errors import LabError
+from octavia_upgrade.lab import octaviaconf as oc
+from octavia_upgrade.lab.layout import NODE_PATHS, write_inventory, write_private
+from octavia_upgrade.lab.nodes import NodeSpec, RunningNode, default_specs
+
+if TYPE_CHECKING:
+    from octavia_upgrade.lab.core import Lab
+
+LB_NAME = "lab-lb1"
+
+#: The workers' RabbitMQ queue (``octavia.common.constants.TOPIC_AMPHORA_V2``).
+WORKER_QUEUE = "octavia_provisioning_v2"
+
+
+def node_specs(lab: Lab, st: dict[str, Any], binds: bool) -> list[NodeSpec]:
+    """The lab's nodes; with ``binds``, each with its private folders and ``systemctl``."""
+    specs = default_specs(len(st["nodes"]), net=st["net"])
+    if not binds:
+        return specs
+    out = []
+    for spec in specs:
+        fs = lab.node_fs(spec.name)
+        b = {p: str(fs / p.lstrip("/")) for p in NODE_PATHS}
+        b["/usr/bin/systemctl"] = str(lab.dir / "bin" / "systemctl")
+        out.append(NodeSpec(spec.name, spec.address, spec.port, b, spec.env))
+    return out
+
+
+def _record_created_paths(lab: Lab, st: dict[str, Any], paths: list[str]) -> None:
+    # nodes.py creates missing bind targets on the host as empty mount
+    # points; remember which ones, so `down` removes them again.
+    st["created_paths"] = sorted({*st["created_paths"],
+                                  *(p for p in paths if not os.path.exists(p))})
+    lab.save(st)
+
+
+def start_nodes(lab: Lab, st: dict[str, Any], binds: bool) -> list[RunningNode]:
+    """Start the lab's sshd nodes (recording bind targets created on the host first)."""
+    specs = node_specs(lab, st, binds)
+    if binds:
+        _record_created_paths(lab, st, [t for s in specs for t in s.binds])
+    lab.progress(f"starting {len(specs)} sshd node(s) on {st['net']}.x")
+    running = lab.nodes_api().start(specs)
+    return running
+
+
+def up_bare(lab: Lab, st: dict[str, Any]) -> None:
+    """A bare lab: the sshd nodes and their inventory, nothing else."""
+    start_nodes(lab, st, binds=False)
+    write_inventory(lab.dir, lab.nodes_api(), st, vars={}, secrets={}, probes=[])
+
+
+def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool) -> None:
+    """A full lab at release ``series`` (see the module's docstring)."""
+    from octavia_upgrade.catalog import load_catalog
+    from octavia_upgrade.lab import amphora, haproxy, rabbitmq, services, wheelhouse
+    from octavia_upgrade.lab.api import OctaviaApi
+    from octavia_upgrade.lab.dbservers import MariaDBServer
+
+    names = st["nodes"]
+    wheelhouses = [wheelhouse.ensure(series, log=lab.progress)]
+    cat = load_catalog()
+    nxt = cat.releases[cat.index(series) + 1] if cat.index(series) + 1 < len(
+        cat.releases) else None
+    if prepare_next and nxt is not None and \
+            nxt.octavia_major in wheelhouse.SUPPORTED_MAJORS:
+        # The point of the lab is rehearsing the upgrade to the next release:
+        # its packages must install offline too.
+        wheelhouses.append(wheelhouse.ensure(nxt.series, log=lab.progress))
+    st["wheelhouses"] = {w.series: str(w.path) for w in wheelhouses}
+    lab.save(st)
+    pip_args = "--no-index " + " ".join(f"--find-links {w.path}" for w in wheelhouses)
+    pip_args += f" --constraint {wheelhouses[-1].constraints_file}"
+    install_args = (f"--no-index --find-links {wheelhouses[0].path} "
+                    f"--constraint {wheelhouses[0].constraints_file}")
+
+    pool = ThreadPoolExecutor(max_workers=2)
+    try:
+        db = MariaDBServer(lab.dir / "mariadb")
+        db_future = pool.submit(db.start)
+        mq_future = pool.submit(rabbitmq.start, lab.dir / "rabbitmq")
+
+        # Files every node needs, then the nodes themselves.
+        heartbeat_key, db_password = oc.new_secret(), db.password
+        ca_pem, ca_key = oc.make_ca(lab.dir / "certs")
+        stand_in = lab.dir / "bin" / "systemctl"
+        stand_in.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(__file__).with_name("systemctl.py"), stand_in)
+        stand_in.chmod(0o755)
+        for n in names:
+            fs = lab.node_fs(n)
+            for p in NODE_PATHS:
+                (fs / p.lstrip("/")).mkdir(parents=True, exist_ok=True)
+            certs = fs / "etc/octavia/certs"
+            certs.mkdir(exist_ok=True)
+            shutil.copyfile(ca_pem, certs / "ca.pem")
+            shutil.copyfile(ca_key, certs / "ca.key")
+            (certs / "ca.key").chmod(0o600)
+        running = start_nodes(lab, st, binds=True)
+        by_name = {r.name: r for r in running}
+        nodes_api = lab.nodes_api()
+        shells = {n: lab.node_shell(nodes_api, by_name[n]) for n in names}
+
+        try:
+            db_future.result()
+        finally:
+            st["mariadb"] = db.as_dict()
+            lab.save(st)
+        lab.progress(f"MariaDB up on 127.0.0.1:{db.port}")
+        try:
+            mq = mq_future.result()
+        except BaseException:
+            raise
+        st["rabbitmq"] = mq.as_dict()
+        lab.save(st)
+        lab.progress(f"RabbitMQ up on 127.0.0.1:{mq.port}")
+
+        shared = oc.Shared(
+            transport_url=mq.transport_url, db_url=db.url(), heartbeat_key=heartbeat_key,
+            health_managers=tuple(f"{by_name[n].address}:{oc.HEALTH_MANAGER_PORT}"
+                                  for n in names))
+        for n in names:
+            fs = lab.node_fs(n)
+            write_private(fs / "etc/octavia/octavia.conf",
+                           oc.render(shared, oc.NodeConf(n, by_name[n].address)), 0o640)
+            write_private(fs / "etc/octavia/backup.cnf",
+                           oc.db_defaults_file(db.user, db_password, db.port))
+
+        first = names[0]
+        lab.progress(f"{first}: python3 -m venv {oc.VENV}; pip install "
+                       f"{' '.join(wheelhouses[0].requirements)} (offline)")
+        version = services.install_venv(shells[first], install_args,
+                                        wheelhouses[0].requirements)
+        lab.progress(f"{first}: Octavia {version} installed")
+        for n in names[1:]:
+            services.clone_venv(lab.node_fs(first) / "opt/octavia/venv",
+                                lab.node_fs(n) / "opt/octavia/venv")
+        if len(names) > 1:
+            lab.progress(f"venv copied to {', '.join(names[1:])} (same path in every node)")
+        current = services.db_upgrade(shells[first])
+        lab.progress(f"{first}: octavia-db-manage upgrade head → {current}")
+        st["octavia_version"] = version
+        lab.save(st)
+
+        apis = [OctaviaApi(f"http://{by_name[n].address}:{oc.API_PORT}") for n in names]
+        for i, n in enumerate(names):
+            services.start_units(shells[n])
+            lab.progress(f"{n}: started {', '.join(services.UNITS)}")
+            if i + 1 < len(names):
+                time.sleep(2.0)  # stagger: five Python services per node on 2 cores
+        st["apis"] = [a.base_url for a in apis]
+        lab.save(st)
+
+        vip = f"{st['net']}.200"
+        dp = haproxy.start(lab.dir / "haproxy", vip, [f"{st['net']}.201",
+                                                      f"{st['net']}.202"])
+        st["datapath"] = dp.as_dict()
+        lab.save(st)
+        lab.progress(f"haproxy VIP {dp.url} serves members "
+                       f"{', '.join(f'{a}:{p}' for a, p in dp.members)}")
+
+        services.wait_apis(apis, timeout=300, log=lab.progress)
+        # The API casts "create" to the workers' queue; a message sent before
+        # any worker consumes it is dropped by RabbitMQ, and the LB would
+        # stay PENDING_CREATE forever. Wait for every worker first.
+        if not mq.wait_consumers(WORKER_QUEUE, len(names)):
+            raise LabError(f"the Octavia workers did not start consuming "
+                           f"{WORKER_QUEUE!r} within 180s; see "
+                           f"{lab.dir}/nodes/*/fs/var/log/octavia/octavia-worker.log")
+        lab.progress(f"{len(names)} worker(s) consume {WORKER_QUEUE!r}")
+        lab.progress(f"creating {LB_NAME} (listener, pool, 2 members, health monitor)")
+        lb = apis[0].create_full_lb(LB_NAME, vip, list(dp.members), port=dp.port)
+        st["lb"] = {"id": lb["id"], "name": LB_NAME}
+        lab.save(st)
+        amp = amphora.launch(str(lab.dir), by_name[first].pid, f"{oc.VENV}/bin/python",
+                             [a.base_url for a in apis], list(shared.health_managers),
+                             heartbeat_key)
+        st["amphora"] = amp.as_dict()
+        lab.save(st)
+        lb = apis[0].wait_lb(lb["id"], "ACTIVE", "ONLINE", timeout=120)
+        amps = [a for a in apis[0].amphorae() if a.get("loadbalancer_id") == lb["id"]]
+        st["lb"]["amphora_ids"] = [a["id"] for a in amps]
+        lab.save(st)
+        lab.progress(f"{LB_NAME} {lb['id']} is ACTIVE/ONLINE "
+                       f"(amphora {', '.join(a['id'] for a in amps)})")
+
+        write_inventory(
+            lab.dir, nodes_api, st,
+            vars={"pip_args": pip_args, "db_defaults_file": "/etc/octavia/backup.cnf"},
+            secrets={"db_password": db_password, "heartbeat_key": heartbeat_key},
+            probes=[{"name": "lab-vip", "url": dp.url, "interval": "1s",
+                     "timeout": "2s"}])
+    finally:
+        pool.shutdown(wait=True)
