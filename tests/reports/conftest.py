@@ -24,7 +24,7 @@ def replay(store: Any, records: dict[str, Any], clock: list[datetime]) -> str:
         inventory_path=run.inventory_path, params=run.params, plan=run.plan,
         provenance=run.provenance, user=run.user, hostname=run.hostname, pid=run.pid,
         catalog_version=run.catalog_version, tool_version=run.tool_version,
-        started_at=run.started_at)
+        started_at=run.started_at, options=run.options)
     actions: list[tuple[datetime, int, Callable[[], Any]]] = []
     ids: dict[int, int] = {}
     for n, r in enumerate(records["results"]):
@@ -33,7 +33,7 @@ def replay(store: Any, records: dict[str, Any], clock: list[datetime]) -> str:
 
         def end(r: Any = r) -> None:
             store.record_end(ids[r.id], r.status, r.rc, r.stdout_tail, r.stderr_tail,
-                             message=r.message)
+                             message=r.message, commands=r.commands)
         actions.append((r.started_at, 2 * n, start))
         if r.ended_at is not None:
             actions.append((r.ended_at, 2 * n + 1, end))
