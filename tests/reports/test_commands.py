@@ -97,6 +97,17 @@ def test_options_say_how_the_run_was_started() -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_secret_parameter_in_options_is_masked_even_when_not_stored_masked(fmt: str) -> None:
+    # Records straight from the scenario, not through the store (which masks it),
+    # and no redactor that knows the value: the plan's secret_params suffice.
+    recs = scenarios.successful()
+    assert recs["run"].options["params"]["db_password"] == scenarios.SECRET
+    text = render(execution_report(**recs), fmt)
+    assert scenarios.SECRET not in text
+    assert "db_password=***" in text or '"db_password": "***"' in text
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_secret_in_a_command_sent_is_masked_in_every_format(stored: Any, fmt: str) -> None:
     recs = stored("rolled_back")
     restore = next(r for r in recs["results"] if r.step_id == "restore-db")

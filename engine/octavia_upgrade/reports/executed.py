@@ -37,6 +37,7 @@ from octavia_upgrade.reports.model import (
     seconds,
     to_datetime,
 )
+from octavia_upgrade.reports.redaction import MASK
 from octavia_upgrade.statuses import DONE, Phase, ResultStatus, RunStatus
 
 #: Result statuses that mean a (step, host) did not do its job.
@@ -285,9 +286,18 @@ def _comparison(run: Any, plan: Mapping[str, Any] | None, steps: Sequence[StepRu
                           actual_total=seconds(field(run, "started_at"), field(run, "ended_at")))
 
 
-def _options(run: Any) -> dict[str, Any] | None:
+def _options(run: Any, plan: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """How the run was started; the plan's secret parameters masked once more (the
+    store masked them already, the report does not rely on it)."""
     options = field(run, "options")
-    return dict(options) if isinstance(options, Mapping) else None
+    if not isinstance(options, Mapping):
+        return None
+    out = dict(options)
+    secret = set((plan or {}).get("secret_params") or ())
+    if isinstance(out.get("params"), Mapping) and secret:
+        out["params"] = {k: MASK if k in secret and v not in (None, "") else v
+                         for k, v in out["params"].items()}
+    return out
 
 
 def _provenance(run: Any) -> ProvenanceInfo:
@@ -335,7 +345,7 @@ def execution_report(run: Any, results: Sequence[Any], approvals: Sequence[Any] 
         ended_at=iso(field(run, "ended_at")),
         duration=seconds(field(run, "started_at"), field(run, "ended_at")),
         inventory_path=field(run, "inventory_path"), parameters=dict(field(run, "params") or {}),
-        options=_options(run))
+        options=_options(run, plan))
     evidence_set = EvidenceSet(
         upgrade_checks=ev.upgrade_checks(evidence), backups=ev.backups(evidence),
         db_revisions=ev.db_revisions(evidence), versions=ev.versions(evidence),
