@@ -102,6 +102,42 @@ def test_show_table_and_json(populated: tuple[Path, list[Any]]) -> None:
     assert data["events"][0]["kind"] == "interrupted"
 
 
+def test_show_tells_how_the_run_was_started_and_what_it_sent(tmp_path: Path) -> None:
+    from octavia_upgrade.logs import Redactor
+
+    secret = "Zq8-secret-Pa55word"
+    state = tmp_path / "state"
+    sent = [{"key": "command", "planned": f"mysql --password={secret} octavia < dump.sql",
+             "sent": f"mysql --password={secret} octavia < dump.sql"},
+            {"key": "check", "planned": "octavia-db-manage current",
+             "sent": "octavia-db-manage current"}]
+    with open_store(None, state, redactor=Redactor([secret])) as store:
+        run = make_run(store, options={"detect": False, "limit": "ctl1", "yes": True,
+                                       "params": {"db_password": secret}})
+        rid = store.record_start(run.id, "restore-db", "ctl1", 1, "rollback")
+        store.record_end(rid, "failed", 1, "", "ERROR 1045\n", commands=sent)
+        store.set_run_status(run.id, "failed")
+        older = make_run(store)  # as a run recorded before options were kept
+        store.set_run_status(older.id, "succeeded")
+
+    res = cli(state, "-v", "show", run.id)
+    assert res.returncode == 0, res.stderr
+    assert ("options     version detection skipped (--no-detect); --limit ctl1; --yes: "
+            "approvals given without a prompt; parameters given: db_password=***") in res.stdout
+    assert "  $ mysql --password=*** octavia < dump.sql\n  $ octavia-db-manage current" \
+        in res.stdout
+    assert secret not in res.stdout
+    assert "options     not recorded" in cli(state, "show", older.id).stdout
+
+    data = json.loads(cli(state, "show", run.id, "-f", "json").stdout)
+    assert data["run"]["options"] == {"detect": False, "limit": "ctl1", "yes": True,
+                                      "params": {"db_password": "***"}}
+    expected = [{"key": "command", "planned": "mysql --password=*** octavia < dump.sql",
+                 "sent": "mysql --password=*** octavia < dump.sql"}, sent[1]]
+    assert data["attempts"][0]["commands"] == expected
+    assert data["results"][0]["commands"] == expected
+
+
 def test_show_unknown_run_is_invalid_input(populated: tuple[Path, list[Any]]) -> None:
     state, _ = populated
     res = cli(state, "show", "20990101-000000-dead")

@@ -24,7 +24,7 @@ def replay(store: Any, records: dict[str, Any], clock: list[datetime]) -> str:
         inventory_path=run.inventory_path, params=run.params, plan=run.plan,
         provenance=run.provenance, user=run.user, hostname=run.hostname, pid=run.pid,
         catalog_version=run.catalog_version, tool_version=run.tool_version,
-        started_at=run.started_at)
+        started_at=run.started_at, options=run.options)
     actions: list[tuple[datetime, int, Callable[[], Any]]] = []
     ids: dict[int, int] = {}
     for n, r in enumerate(records["results"]):
@@ -33,7 +33,7 @@ def replay(store: Any, records: dict[str, Any], clock: list[datetime]) -> str:
 
         def end(r: Any = r) -> None:
             store.record_end(ids[r.id], r.status, r.rc, r.stdout_tail, r.stderr_tail,
-                             message=r.message)
+                             message=r.message, commands=r.commands)
         actions.append((r.started_at, 2 * n, start))
         if r.ended_at is not None:
             actions.append((r.ended_at, 2 * n + 1, end))
@@ -62,16 +62,15 @@ def replay(store: Any, records: dict[str, Any], clock: list[datetime]) -> str:
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A real SQLite run-state store whose clock the test sets (``store.clock[0]``)."""
+def store(tmp_path: Path) -> Any:
+    """A real SQLite run-state store whose clock the test sets (``store.now[0]``)."""
     from octavia_upgrade.logs import Redactor
     from octavia_upgrade.state import open_store
-    from octavia_upgrade.state import store as store_mod
 
-    clock = [scenarios.T0]
-    monkeypatch.setattr(store_mod, "utcnow", lambda: clock[0])
+    now = [scenarios.T0]
     s = open_store(None, tmp_path / "state", redactor=Redactor([scenarios.SECRET]))
-    s.clock = clock  # type: ignore[attr-defined]
+    s.clock = lambda: now[0]
+    s.now = now  # type: ignore[attr-defined]
     try:
         yield s
     finally:
@@ -82,7 +81,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 def stored(store: Any) -> Callable[[str], dict[str, Any]]:
     """``stored(name)``: write scenario ``name`` to the store and read it all back."""
     def load(name: str) -> dict[str, Any]:
-        run_id = replay(store, scenarios.SCENARIOS[name](), store.clock)
+        run_id = replay(store, scenarios.SCENARIOS[name](), store.now)
         return {"run": store.get_run(run_id), "results": store.results(run_id),
                 "approvals": store.approvals(run_id), "evidence": store.evidence(run_id),
                 "probe_samples": store.probe_samples(run_id), "events": store.events(run_id)}

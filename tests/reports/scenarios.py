@@ -143,6 +143,11 @@ def plan(history: dict[str, float] | None = None) -> Plan:
 
 # --------------------------------------------------------------------------- recording
 
+#: How the scenario runs were started (``run`` without --no-detect, --limit or --yes;
+#: the secret parameter is given on the command line and must be masked when stored).
+OPTIONS = {"detect": True, "limit": None, "yes": False,
+           "params": {"db_password": SECRET, "failover_udp": "false"}}
+
 
 class Recorder:
     """Writes what an executed run leaves in the state store, with a fake clock."""
@@ -161,18 +166,33 @@ class Recorder:
     def tick(self, sec: float) -> None:
         self.now += timedelta(seconds=sec)
 
+    def sent(self, step_id: str, host: str) -> list[dict[str, str]]:
+        """What the executor records as sent for (step, host): the plan's commands, with
+        the run id where the plan shows its placeholder (a run-time value). Lines that
+        describe operator-side work (approval, wait, notes) are not commands sent."""
+        planned = self.plan.step(step_id).commands.get(host, ())
+        return [{"key": f"{step_id}.{n}", "planned": c,
+                 "sent": c.replace("-PLANNED-", f"-{self.run_id}-")}
+                for n, c in enumerate(planned, 1)
+                if not c.startswith(("APPROVAL:", "wait up to", "("))]
+
     def result(self, step_id: str, host: str, dur: float, status: str = "succeeded",
                rc: int | None = 0, stdout: str = "", stderr: str = "", message: str = "",
                attempt: int = 1, evidence: list[tuple[str, Any]] | None = None,
-               phase: str | None = None, advance: bool = True) -> None:
+               phase: str | None = None, advance: bool = True,
+               commands: list[dict[str, str]] | None = None) -> None:
         self._id += 1
         start, end = self.now, self.now + timedelta(seconds=dur)
         phase = phase or self.plan.step(step_id).phase
+        in_flight = status in ("unknown", "running")
+        if commands is None:
+            # An attempt in flight never recorded its end; a skipped one sent nothing.
+            commands = [] if in_flight or status == "skipped" else self.sent(step_id, host)
         self.results.append(StepResult(
             id=self._id, run_id=self.run_id, step_id=step_id, host=host, attempt=attempt,
             phase=phase, status=status, rc=rc, started_at=start,
-            ended_at=None if status in ("unknown", "running") else end,
-            stdout_tail=stdout, stderr_tail=stderr, message=message))
+            ended_at=None if in_flight else end,
+            stdout_tail=stdout, stderr_tail=stderr, message=message, commands=commands))
         for kind, data in evidence or ():
             self.evidence.append(Evidence(self.run_id, step_id, host, kind, data, end))
         if advance:
@@ -200,7 +220,8 @@ class Recorder:
             t += timedelta(seconds=2)
             i += 1
 
-    def run(self, status: str, *, params: dict[str, Any] | None = None) -> Run:
+    def run(self, status: str, *, params: dict[str, Any] | None = None,
+            options: dict[str, Any] | None = None) -> Run:
         return Run(
             id=self.run_id, runbook_name="dalmatian-to-epoxy", runbook_path=RUNBOOK_PATH,
             runbook_sha256=SHA, runbook_revision=3, from_release="dalmatian",
@@ -214,7 +235,8 @@ class Recorder:
                         "revision": 3, "sha256": SHA,
                         "git_commit": "9c1e4b7d2a5f60718293a4b5c6d7e8f901234567",
                         "git_dirty": False, "tool_version": "0.1.0",
-                        "catalog_version": "2026.11"})
+                        "catalog_version": "2026.11"},
+            options=options if options is not None else OPTIONS)
 
     def records(self, status: str) -> dict[str, Any]:
         return {"run": self.run(status), "results": self.results, "approvals": self.approvals,

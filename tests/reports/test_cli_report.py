@@ -18,7 +18,7 @@ def _config(tmp_path: Path, state: Path) -> str:
 
 
 def test_report_from_state_database(store, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    run_id = replay(store, scenarios.resumed(), store.clock)
+    run_id = replay(store, scenarios.resumed(), store.now)
     state = Path(str(store.engine.url.database)).parent
     cfg = _config(tmp_path, state)
     out = tmp_path / "report.json"

@@ -143,3 +143,72 @@ def test_runs_recorded_before_0002_keep_their_data_and_have_no_inventory_options
             assert conn.execute(text("SELECT id FROM runs")).scalar_one() == run.id
     finally:
         engine.dispose()
+
+
+def test_0003_upgrades_a_0002_database_with_data_in_place(state_db: Any) -> None:
+    """Runs and attempts recorded at 0002 survive 0003 with no options and no commands;
+    new ones are then recorded; going back to 0002 keeps the rows and drops the columns."""
+    from datetime import datetime
+
+    from sqlalchemy import MetaData, Table, text
+
+    from octavia_upgrade.state.models import RUNS, STEP_RESULTS
+    from octavia_upgrade.state.store import Store, _result, _run
+
+    engine = engine_for(state_db)
+    try:
+        with engine.connect() as conn:
+            command.upgrade(db.alembic_config(conn), "0002")
+            # The tables as revision 0002 made them (reflected: no options, no commands).
+            old_runs = Table("runs", MetaData(), autoload_with=conn)
+            old_results = Table("step_results", MetaData(), autoload_with=conn)
+            assert "options" not in old_runs.c and "commands" not in old_results.c
+            conn.execute(old_runs.insert(), {
+                "id": "20261201-000000-abcd", "runbook_name": "rb", "runbook_path": "/rb.yaml",
+                "runbook_sha256": "f00", "runbook_revision": 1, "from_release": "dalmatian",
+                "to_release": "epoxy", "deployment": "lab", "inventory_path": "/inv.yaml",
+                "inventory_options": '{"format": "kolla"}', "user": "ops", "hostname": "h",
+                "pid": 1, "status": "succeeded", "started_at": datetime(2026, 12, 1),
+                "ended_at": datetime(2026, 12, 1, 0, 5), "params": '{"a": 1}',
+                "provenance": "{}"})
+            conn.execute(old_results.insert(), [
+                {"run_id": "20261201-000000-abcd", "step_id": "stop-api", "host": host,
+                 "attempt": 1, "phase": "main", "status": "succeeded", "rc": 0,
+                 "started_at": datetime(2026, 12, 1, 0, 1), "ended_at": datetime(2026, 12, 1, 0, 2),
+                 "stdout_tail": "stopped", "stderr_tail": "", "outputs": "{}",
+                 "artifacts": "{}", "message": ""} for host in ("ctl1", "ctl2")])
+            conn.commit()
+            db.migrate(engine)  # what opening the store does
+        with engine.connect() as conn:
+            assert db.current_revision(conn) == "0003"
+            run = _run(conn.execute(RUNS.select()).mappings().one())
+            results = [_result(r) for r in conn.execute(
+                STEP_RESULTS.select().order_by(STEP_RESULTS.c.id)).mappings()]
+        assert (run.id, run.status, run.params, run.inventory_options, run.options) == (
+            "20261201-000000-abcd", "succeeded", {"a": 1}, {"format": "kolla"}, None)
+        assert [(r.host, r.stdout_tail, r.commands) for r in results] == [
+            ("ctl1", "stopped", []), ("ctl2", "stopped", [])]
+        store = Store(engine)
+        new = store.create_run(runbook_name="rb", runbook_path="/rb.yaml", runbook_sha256="f00",
+                               runbook_revision=2, from_release="dalmatian", to_release="epoxy",
+                               deployment="lab", options={"detect": True, "limit": None,
+                                                          "yes": False, "params": {}})
+        rid = store.record_start(new.id, "stop-api", "ctl1", 1)
+        cmd = {"key": "service_stop:api", "planned": "systemctl stop octavia-api",
+               "sent": "systemctl stop octavia-api"}
+        store.record_end(rid, "succeeded", 0, commands=[cmd])
+        assert store.get_run(new.id).options == {"detect": True, "limit": None, "yes": False,
+                                                 "params": {}}
+        assert store.results(new.id)[0].commands == [cmd]
+        assert [r.commands for r in store.results(run.id)] == [[], []]
+        assert store.integrity_check() == []
+        with engine.connect() as conn:
+            command.downgrade(db.alembic_config(conn), "0002")
+            conn.commit()
+            assert "options" not in {c["name"] for c in inspect(conn).get_columns("runs")}
+            assert "commands" not in {
+                c["name"] for c in inspect(conn).get_columns("step_results")}
+            assert conn.execute(text("SELECT COUNT(*) FROM step_results")).scalar_one() == 3
+            assert conn.execute(text("SELECT COUNT(*) FROM runs")).scalar_one() == 2
+    finally:
+        engine.dispose()

@@ -11,10 +11,11 @@ HELP = "write the execution report of a run (markdown, html or json) from the st
 DESCRIPTION = """\
 Build the change-management execution report of RUN_ID from the run-state
 database alone (no node is contacted, so it can be regenerated at any time):
-outcome, who ran it from where and when, deviations first (failures,
+outcome, who ran it from where and when and how it was started (version
+detection, --limit, --yes, parameters given), deviations first (failures,
 retries, skips, resumes, rollbacks), the control-plane downtime window,
-every step per host with attempts, durations, exit codes and trimmed output,
-approvals, evidence (upgrade check, backup file and sha256, database
+every step per host with attempts, durations, exit codes, the commands sent
+(to compare with the plan) and trimmed output, approvals, evidence (upgrade check, backup file and sha256, database
 revision before/after, Octavia versions per host, configuration findings,
 load balancers and amphorae before/after), data-plane probe availability,
 the comparison with the plan, and provenance.

@@ -6,15 +6,18 @@ import argparse
 from typing import Any
 
 from octavia_upgrade.cli.output import add_format, dump, emit, table
+from octavia_upgrade.statuses import ResultStatus
 
 HELP = "show one run: summary, latest result per step and host, approvals, events"
 DESCRIPTION = """\
 Show what the state database recorded for RUN_ID: who ran which runbook
-where and when, the latest attempt of every (step, host) with status, exit
-code and duration, the approvals given, and the run's events (resumed,
-interrupted, lock broken, ...). With -v, the recorded output of steps that
-did not succeed. -f json adds every attempt and the recorded evidence.
-Secrets were masked before they were stored.
+where and when, how the run was started (version detection, --limit, --yes,
+parameters given), the latest attempt of every (step, host) with status,
+exit code and duration, the approvals given, and the run's events (resumed,
+interrupted, lock broken, ...). With -v, the commands sent and the recorded
+output of steps that did not succeed. -f json adds every attempt (with the
+commands it sent) and the recorded evidence. Secrets were masked before they
+were stored.
 """
 
 
@@ -49,14 +52,21 @@ def run(args: argparse.Namespace) -> int:
     holds_lock = lock is not None and lock.run_id == run_.id
     redactor = Redactor(settings.secret_values())
     if args.format == "json":
-        emit(dump(redactor.redact({
+        doc = redactor.redact({
             "run": run_.as_dict(), "results": [r.as_dict() for r in latest],
             "attempts": [r.as_dict() for r in attempts],
             "approvals": [a.as_dict() for a in approvals],
             "events": [e.as_dict() for e in events],
             "evidence": [e.as_dict() for e in evidence],
             "lock": lock.as_dict() if holds_lock and lock else None,
-        }), "json"))
+        })
+        # The redactor masks whole values under keys such as ``key``: the
+        # commands sent are redacted string by string instead.
+        for name, records in (("results", latest), ("attempts", attempts)):
+            for data, record in zip(doc[name], records, strict=True):
+                data["commands"] = [{k: redactor.redact_text(str(v)) for k, v in c.items()}
+                                    for c in record.commands]
+        emit(dump(doc, "json"))
         return 0
     emit(redactor.redact(_text(run_, latest, approvals, events, holds_lock, lock,
                                args.verbose)))
@@ -65,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _text(run_: Any, latest: list[Any], approvals: list[Any], events: list[Any],
           holds_lock: bool, lock: Any, verbose: int) -> str:
+    from octavia_upgrade.reports.text import run_options
     from octavia_upgrade.state import isoformat
 
     out = [
@@ -76,6 +87,7 @@ def _text(run_: Any, latest: list[Any], approvals: list[Any], events: list[Any],
         f"deployment  {run_.deployment}" + (f" (inventory {run_.inventory_path})"
                                            if run_.inventory_path else ""),
         f"operator    {run_.user} on {run_.hostname}, pid {run_.pid}",
+        f"options     {run_options(run_.options)}",
         f"started     {isoformat(run_.started_at)}",
         f"ended       {isoformat(run_.ended_at) or '-'}"
         + (f" ({_seconds(run_.duration)})" if run_.duration is not None else ""),
@@ -104,9 +116,11 @@ def _text(run_: Any, latest: list[Any], approvals: list[Any], events: list[Any],
             for e in events])]
     if verbose:
         for r in latest:
-            if r.status != "succeeded" and (r.stdout_tail or r.stderr_tail):
+            if r.status != ResultStatus.SUCCEEDED and (r.stdout_tail or r.stderr_tail
+                                                       or r.commands):
                 out += ["", f"output of {r.step_id} on {r.host or '-'} "
                             f"(attempt {r.attempt}, {r.status})"]
+                out += [f"  $ {c['sent']}" for c in r.commands]
                 out += [f"  | {line}" for line in r.stdout_tail.splitlines()]
                 out += [f"  ! {line}" for line in r.stderr_tail.splitlines()]
     return "\n".join(out)

@@ -26,6 +26,7 @@ from octavia_upgrade.reports.model import (
     seconds,
     to_datetime,
 )
+from octavia_upgrade.statuses import ResultStatus
 
 #: Lines of command output a report keeps per (step, host).
 OUTPUT_LINES = 12
@@ -233,7 +234,7 @@ def probe_stats(samples: Iterable[Any]) -> tuple[ProbeStats, ...]:
 def _result_for(results: Sequence[Any], step_id: str, host: str) -> Any:
     """The latest succeeded attempt of (step, host)."""
     found = [r for r in results if field(r, "step_id") == step_id and field(r, "host") == host
-             and field(r, "status") == "succeeded"]
+             and field(r, "status") == ResultStatus.SUCCEEDED]
     return max(found, key=lambda r: field(r, "attempt") or 0) if found else None
 
 

@@ -18,6 +18,7 @@ from octavia_upgrade.reports.model import (
     ApprovalInfo,
     Attempt,
     Bar,
+    CommandSent,
     Deviation,
     DurationComparison,
     EventInfo,
@@ -36,9 +37,12 @@ from octavia_upgrade.reports.model import (
     seconds,
     to_datetime,
 )
+from octavia_upgrade.reports.redaction import MASK
+from octavia_upgrade.statuses import DONE, Phase, ResultStatus, RunStatus
 
 #: Result statuses that mean a (step, host) did not do its job.
-BAD = ("failed", "timed_out", "unreachable", "unknown", "aborted")
+BAD = (ResultStatus.FAILED, ResultStatus.TIMED_OUT, ResultStatus.UNREACHABLE,
+       ResultStatus.UNKNOWN, ResultStatus.ABORTED)
 #: How deviations are ordered: what most needs attention first.
 _DEVIATION_ORDER = ("failed", "timed_out", "unreachable", "unknown", "aborted", "running",
                     "rolled_back", "max_failures", "interrupted", "resumed", "lock_broken",
@@ -67,6 +71,13 @@ def _duration_text(value: float | None) -> str:
     return duration(value)
 
 
+def _commands(record: Any) -> tuple[CommandSent, ...]:
+    """The commands an attempt sent (none for records made before the tool kept them)."""
+    return tuple(CommandSent(key=str(c.get("key", "")), planned=str(c.get("planned", "")),
+                             sent=str(c.get("sent", "")))
+                 for c in field(record, "commands") or () if isinstance(c, Mapping))
+
+
 def _host_result(host: str, attempts: list[Any]) -> HostResult:
     attempts = sorted(attempts, key=lambda r: field(r, "attempt") or 0)
     last = attempts[-1]
@@ -75,7 +86,7 @@ def _host_result(host: str, attempts: list[Any]) -> HostResult:
         started_at=iso(field(r, "started_at")), ended_at=iso(field(r, "ended_at")),
         duration=seconds(field(r, "started_at"), field(r, "ended_at")),
         message=str(field(r, "message") or ""), stdout=ev.trim(field(r, "stdout_tail")),
-        stderr=ev.trim(field(r, "stderr_tail"))) for r in attempts)
+        stderr=ev.trim(field(r, "stderr_tail")), commands=_commands(r)) for r in attempts)
     out = "\n".join(x for x in (ev.trim(field(last, "stdout_tail")),
                                 ev.trim(field(last, "stderr_tail"))) if x)
     return HostResult(
@@ -88,12 +99,13 @@ def _host_result(host: str, attempts: list[Any]) -> HostResult:
 
 def _step_status(hosts: Sequence[HostResult]) -> str:
     statuses = [h.status for h in hosts]
-    for s in ("unknown", "failed", "timed_out", "unreachable", "aborted", "running"):
+    for s in (ResultStatus.UNKNOWN, ResultStatus.FAILED, ResultStatus.TIMED_OUT,
+              ResultStatus.UNREACHABLE, ResultStatus.ABORTED, ResultStatus.RUNNING):
         if s in statuses:
-            return s
-    if statuses and all(s == "skipped" for s in statuses):
-        return "skipped"
-    return "succeeded"
+            return s.value
+    if statuses and all(s == ResultStatus.SKIPPED for s in statuses):
+        return ResultStatus.SKIPPED.value
+    return ResultStatus.SUCCEEDED.value
 
 
 def _steps(results: Sequence[Any], planned: Mapping[str, Mapping[str, Any]],
@@ -119,7 +131,7 @@ def _steps(results: Sequence[Any], planned: Mapping[str, Mapping[str, Any]],
         p = planned.get(step_id, {})
         out.append(StepRun(
             id=step_id, name=str(p.get("name") or step_id), kind=str(p.get("kind") or ""),
-            phase=str(field(rows[0], "phase") or p.get("phase") or "main"),
+            phase=str(field(rows[0], "phase") or p.get("phase") or Phase.MAIN),
             status=_step_status(hosts), started_at=iso(start), duration=seconds(start, end),
             estimate=p.get("estimate"), hosts=hosts))
     return tuple(out)
@@ -130,15 +142,16 @@ def _deviations(run: Any, steps: Sequence[StepRun], events: Sequence[Any],
     out: list[Deviation] = []
     for s in steps:
         for h in s.hosts:
-            earlier = [a for a in h.history[:-1] if a.status not in ("succeeded", "skipped")]
+            earlier = [a for a in h.history[:-1] if a.status not in DONE]
             tries = f" after {h.attempts} attempt(s)" if h.attempts > 1 else ""
-            if h.status in BAD or (h.status == "running" and field(run, "status") != "running"):
-                kind = "unknown" if h.status == "running" else h.status
+            running = h.status == ResultStatus.RUNNING
+            if h.status in BAD or (running and field(run, "status") != RunStatus.RUNNING):
+                kind = "unknown" if running else h.status
                 last_line = (h.output.strip().splitlines() or [""])[-1]
                 msg = h.message or last_line or (f"rc {h.rc}" if h.rc is not None else h.status)
                 if not h.message and h.rc is not None:
                     msg = f"rc {h.rc}: {msg}" if last_line else msg
-                if h.status == "unknown" or h.status == "running":
+                if h.status == ResultStatus.UNKNOWN or running:
                     msg = (h.message or "in flight when the engine stopped; whether it took "
                            "effect is not known")
                 out.append(Deviation(kind, s.id, h.host, h.started_at,
@@ -149,7 +162,7 @@ def _deviations(run: Any, steps: Sequence[StepRun], events: Sequence[Any],
                 out.append(Deviation("retried", s.id, h.host, h.started_at,
                                      f"{s.name}: {h.status} on attempt {h.history[-1].attempt}; "
                                      f"earlier: {what}"))
-            elif h.status == "skipped":
+            elif h.status == ResultStatus.SKIPPED:
                 out.append(Deviation("skipped", s.id, h.host, h.started_at,
                                      f"{s.name}: {h.message or 'skipped'}"))
     seen_rollback = False
@@ -167,7 +180,7 @@ def _deviations(run: Any, steps: Sequence[StepRun], events: Sequence[Any],
                 "max_failures": "too many failed hosts"}[kind]
         out.append(Deviation(kind, step_id, None, iso(field(e, "at")),
                              text + (f" ({detail})" if detail else "")))
-    if field(run, "status") == "rolled_back" and not seen_rollback:
+    if field(run, "status") == RunStatus.ROLLED_BACK and not seen_rollback:
         out.append(Deviation("rolled_back", None, None, iso(field(run, "ended_at")),
                              "the run ended rolled back"))
     for step_id in not_run:
@@ -184,22 +197,22 @@ def _outcome(run: Any, steps: Sequence[StepRun], deviations: Sequence[Deviation]
              if first_bad else "")
     hosts = sorted({h.host for s in steps for h in s.hosts if h.host and h.host != "local"})
     dur = _duration_text(seconds(field(run, "started_at"), field(run, "ended_at")))
-    if status == "succeeded":
+    if status == RunStatus.SUCCEEDED:
         extra = [d for d in deviations if d.kind not in ("skipped",)]
         text = (f"{len(steps)} step(s) on {len(hosts)} host(s) in {dur}"
                 + (f", with {len(extra)} deviation(s) listed below." if extra else "."))
-    elif status == "rolled_back":
+    elif status == RunStatus.ROLLED_BACK:
         text = f"{where or 'a step failed'}; the rollback steps ran."
-    elif status == "interrupted":
+    elif status == RunStatus.INTERRUPTED:
         last = steps[-1].id if steps else "the start"
         text = (f"stopped at {last}; continue with `octavia-upgrade resume "
                 f"{field(run, 'id')}`.")
-    elif status == "running":
+    elif status == RunStatus.RUNNING:
         text = ("no end recorded: the run is still going, or the engine stopped without "
                 "recording one (see `octavia-upgrade show`).")
     else:
         text = f"{where or 'see the deviations below'}."
-    return RunOutcome(status=status, ok=status == "succeeded", summary=text)
+    return RunOutcome(status=status, ok=status == RunStatus.SUCCEEDED, summary=text)
 
 
 def _approvals(approvals: Sequence[Any], evidence: Sequence[Any]) -> tuple[ApprovalInfo, ...]:
@@ -249,9 +262,10 @@ def _comparison(run: Any, plan: Mapping[str, Any] | None, steps: Sequence[StepRu
                               actual_total=seconds(field(run, "started_at"), field(run, "ended_at")))
     planned = list(plan.get("steps") or [])
     status = field(run, "status")
-    wanted_phases = {"main", "finally"} | ({"rollback"} if status == "rolled_back" else set())
-    not_run = tuple(p["id"] for p in planned if p.get("phase", "main") in wanted_phases
-                    and p["id"] not in ran) if status != "running" else ()
+    wanted_phases = {Phase.MAIN, Phase.FINALLY} | (
+        {Phase.ROLLBACK} if status == RunStatus.ROLLED_BACK else set())
+    not_run = tuple(p["id"] for p in planned if p.get("phase", Phase.MAIN) in wanted_phases
+                    and p["id"] not in ran) if status != RunStatus.RUNNING else ()
     ids = {p["id"] for p in planned}
     unplanned = tuple(s.id for s in steps if s.id not in ids)
     durations = []
@@ -263,12 +277,27 @@ def _comparison(run: Any, plan: Mapping[str, Any] | None, steps: Sequence[StepRu
         durations.append(DurationComparison(id=s.id, estimate=est, actual=act,
                                             delta=None if est is None or act is None
                                             else round(act - est, 3)))
-    main_est = [p.get("estimate") for p in planned if p.get("phase", "main") == "main"]
+    main_est = [p.get("estimate") for p in planned
+                if p.get("phase", Phase.MAIN) == Phase.MAIN]
     est_total = (None if not main_est or any(e is None for e in main_est)
                  else round(float(sum(main_est)), 3))
     return PlanComparison(planned=True, not_run=not_run, unplanned=unplanned,
                           durations=tuple(durations), estimate_total=est_total,
                           actual_total=seconds(field(run, "started_at"), field(run, "ended_at")))
+
+
+def _options(run: Any, plan: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """How the run was started; the plan's secret parameters masked once more (the
+    store masked them already, the report does not rely on it)."""
+    options = field(run, "options")
+    if not isinstance(options, Mapping):
+        return None
+    out = dict(options)
+    secret = set((plan or {}).get("secret_params") or ())
+    if isinstance(out.get("params"), Mapping) and secret:
+        out["params"] = {k: MASK if k in secret and v not in (None, "") else v
+                         for k, v in out["params"].items()}
+    return out
 
 
 def _provenance(run: Any) -> ProvenanceInfo:
@@ -315,7 +344,8 @@ def execution_report(run: Any, results: Sequence[Any], approvals: Sequence[Any] 
         status=str(field(run, "status")), started_at=iso(field(run, "started_at")),
         ended_at=iso(field(run, "ended_at")),
         duration=seconds(field(run, "started_at"), field(run, "ended_at")),
-        inventory_path=field(run, "inventory_path"), parameters=dict(field(run, "params") or {}))
+        inventory_path=field(run, "inventory_path"), parameters=dict(field(run, "params") or {}),
+        options=_options(run, plan))
     evidence_set = EvidenceSet(
         upgrade_checks=ev.upgrade_checks(evidence), backups=ev.backups(evidence),
         db_revisions=ev.db_revisions(evidence), versions=ev.versions(evidence),

@@ -28,6 +28,7 @@ from octavia_upgrade.reports.model import (
     ReleaseInfo,
     iso,
 )
+from octavia_upgrade.statuses import Phase
 
 #: Step kinds that check something without changing the deployment.
 CHECK_KINDS = ("upgrade_check", "config_check", "assert", "wait")
@@ -79,7 +80,7 @@ def service_action(step: Any) -> str | None:
 def outage_window(steps: Sequence[Any], actions: Mapping[str, str | None],
                   estimates: Mapping[str, float | None]) -> OutageWindow | None:
     """First service stop → last service start/restart after it (main phase)."""
-    main = [s for s in steps if s.phase == "main"]
+    main = [s for s in steps if s.phase == Phase.MAIN]
     first = next((i for i, s in enumerate(main) if actions.get(s.id) == "stop"), None)
     if first is None:
         return None
@@ -196,7 +197,7 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
     impact = Impact(control_plane=window, data_plane="downtime" if impacted else "unaffected",
                     data_plane_steps=impacted, probes=inv.probes)
 
-    main = [s for s in procedure if s.phase == "main"]
+    main = [s for s in procedure if s.phase == Phase.MAIN]
     first_stop = next((i for i, s in enumerate(main) if s.in_outage), len(main))
     prechecks = tuple(f"{s.name} ({s.kind} on {', '.join(s.hosts)})" for s in main[:first_stop]
                       if s.kind in CHECK_KINDS)
@@ -204,8 +205,8 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
     backups = tuple(BackupStep(s.id, s.name, s.hosts,
                                tuple(c for cs in s.commands.values() for c in cs))
                     for s in procedure if s.kind == "backup")
-    rollback = tuple(f"{s.id}: {s.name}" for s in procedure if s.phase == "rollback")
-    finally_ = tuple(f"{s.id}: {s.name}" for s in procedure if s.phase == "finally")
+    rollback = tuple(f"{s.id}: {s.name}" for s in procedure if s.phase == Phase.ROLLBACK)
+    finally_ = tuple(f"{s.id}: {s.name}" for s in procedure if s.phase == Phase.FINALLY)
     notes = [f"Octavia has no database downgrade: once the migration to {dst.label} has run, "
              f"going back to {src.label} means restoring the database backup and reinstalling "
              f"the {src.label} packages."]

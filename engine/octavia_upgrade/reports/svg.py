@@ -11,17 +11,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from octavia_upgrade.reports.text import duration
+from octavia_upgrade.statuses import Phase, ResultStatus
 
 #: Bar colours by result status; chosen to stay distinct when printed in grey.
 COLOURS = {
-    "succeeded": "#2e7d32",
-    "failed": "#c62828",
-    "timed_out": "#ef6c00",
-    "unreachable": "#6a1b9a",
-    "unknown": "#37474f",
-    "running": "#1565c0",
-    "aborted": "#8d6e63",
-    "skipped": "#bdbdbd",
+    ResultStatus.SUCCEEDED: "#2e7d32",
+    ResultStatus.FAILED: "#c62828",
+    ResultStatus.TIMED_OUT: "#ef6c00",
+    ResultStatus.UNREACHABLE: "#6a1b9a",
+    ResultStatus.UNKNOWN: "#37474f",
+    ResultStatus.RUNNING: "#1565c0",
+    ResultStatus.ABORTED: "#8d6e63",
+    ResultStatus.SKIPPED: "#bdbdbd",
 }
 DOWNTIME = "#f9a825"
 
@@ -67,7 +68,7 @@ def layout(timeline: Mapping[str, Any], width: int = 1100) -> dict[str, Any]:
                                   f"{status}, {duration(b['duration'])}"})
         host = row.get("host") or ""
         rows.append({"y": y, "text_y": y + ROW_H / 2 + 4, "label": f"{row['step_id']} · {host}",
-                     "phase": row.get("phase") or "main", "bars": bars, "stripe": i % 2 == 1})
+                     "phase": row.get("phase") or Phase.MAIN.value, "bars": bars, "stripe": i % 2 == 1})
     height = TOP + len(rows) * ROW_H + 44
     step = _tick_step(span)
     ticks = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -69,5 +70,80 @@ def yesno(value: bool | None) -> str:
     return "unknown" if value is None else ("yes" if value else "no")
 
 
+def _sent(host: Mapping[str, Any]) -> list[tuple[str, list[Any]]]:
+    """(attempt label, commands) of one (step, host): one unlabelled group when every
+    attempt that sent something sent the same, else one group per attempt."""
+    sent = [(a.get("attempt"), list(a.get("commands") or ())) for a in host.get("history") or ()]
+    sent = [(n, cs) for n, cs in sent if cs]
+    if sent and all(cs == sent[-1][1] for _, cs in sent):
+        return [("", sent[-1][1])]
+    return [(f"attempt {n}", cs) for n, cs in sent]
+
+
+def _lines(name: str, groups: list[tuple[str, list[Any]]]) -> list[str]:
+    lines = []
+    for attempt, commands in groups:
+        prefix = f"{name} {attempt}".strip()
+        lead = f"{prefix}: " if prefix else ""
+        for c in commands:
+            lines.append(f"{lead}{c.get('sent', '')}")
+            if c.get("planned") != c.get("sent"):
+                lines.append(f"{' ' * len(lead)}(planned: {c.get('planned', '')})")
+    return lines
+
+
+def sent_lines(host: Mapping[str, Any]) -> list[str]:
+    """The commands one (step, host) sent, one line each, in the order sent.
+
+    Attempts that sent the same commands are shown once, otherwise each is
+    labelled ``attempt N``. Where the plan's text differs (a value known only
+    at run time), a ``(planned: …)`` line follows.
+    """
+    return _lines("", _sent(host))
+
+
+def step_sent_lines(step: Mapping[str, Any]) -> list[str]:
+    """The commands a step sent on all its hosts, as ``host: command`` lines; hosts
+    that sent exactly the same are listed together (``ctl1, ctl2: …``)."""
+    merged: list[tuple[list[str], list[tuple[str, list[Any]]]]] = []
+    for h in step.get("hosts") or ():
+        groups = _sent(h)
+        if not groups:
+            continue
+        same = next((m for m in merged if m[1] == groups), None)
+        if same is None:
+            merged.append(([str(h.get("host") or "-")], groups))
+        else:
+            same[0].append(str(h.get("host") or "-"))
+    return [line for hosts, groups in merged for line in _lines(", ".join(hosts), groups)]
+
+
+def run_options(options: Mapping[str, Any] | None) -> str:
+    """How a run was started, in words: detection, ``--limit``, ``--yes``, parameters."""
+    if options is None:
+        return "not recorded (the run was started by a version that did not keep them)"
+    parts = []
+    rest = dict(options)
+    if "detect" in rest:
+        parts.append("version detection ran" if rest.pop("detect")
+                     else "version detection skipped (--no-detect)")
+    if "limit" in rest:
+        limit = rest.pop("limit")
+        parts.append(f"--limit {limit}" if limit else "all hosts (no --limit)")
+    if "yes" in rest:
+        parts.append("--yes: approvals given without a prompt" if rest.pop("yes")
+                     else "approvals prompted")
+    if "params" in rest:
+        given = rest.pop("params")
+        if isinstance(given, Mapping) and given:
+            parts.append("parameters given: "
+                         + ", ".join(f"{k}={v}" for k, v in sorted(given.items())))
+        else:
+            parts.append("no parameters given on the command line")
+    parts += [f"{k}={v}" for k, v in sorted(rest.items())]
+    return "; ".join(parts) or "none"
+
+
 FILTERS = {"duration": duration, "delta": delta, "size": size, "clock": clock, "dash": dash,
-           "cell": md_cell, "fence": fence, "yesno": yesno}
+           "cell": md_cell, "fence": fence, "yesno": yesno, "sent_lines": sent_lines,
+           "step_sent_lines": step_sent_lines, "run_options": run_options}

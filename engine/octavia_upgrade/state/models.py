@@ -87,6 +87,8 @@ RUNS = Table(
     _optional("tool_version", String(32)),
     _optional("catalog_version", String(64)),
     _required("provenance", JSONText()),
+    # How the run was started (detect, limit, yes, params); NULL before 0003.
+    _optional("options", JSONText()),
     CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
 )
 
@@ -108,6 +110,9 @@ STEP_RESULTS = Table(
     _required("outputs", JSONText()),
     _required("artifacts", JSONText()),
     _required("message", Text),
+    # The commands sent, in order; migration 0003 gives the column the server
+    # default '[]' (attempts recorded before it), the store always writes it.
+    _required("commands", JSONText()),
     UniqueConstraint("run_id", "step_id", "host", "attempt"),
     Index(None, "run_id", "status"),
     CheckConstraint(_one_of("status", RESULT_STATUSES), name="status"),

@@ -11,17 +11,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-#: A run's life: ``running`` until it ends; ``interrupted`` after SIGINT/SIGTERM
-#: (resumable); ``aborted`` when a failure policy stopped it; ``rolled_back``
-#: after its rollback steps ran.
-RUN_STATUSES = ("running", "succeeded", "failed", "interrupted", "aborted", "rolled_back")
-FINAL_RUN_STATUSES = ("succeeded", "failed", "aborted", "rolled_back")
+from octavia_upgrade.statuses import FINAL_RUN_STATUSES as _FINAL
+from octavia_upgrade.statuses import Phase, ResultStatus, RunStatus
 
-#: A (step, host, attempt)'s life. ``unknown``: it was in flight when the
-#: engine died, so whether it took effect is not known (see ``resume``).
-RESULT_STATUSES = ("running", "succeeded", "failed", "skipped", "timed_out",
-                   "unreachable", "unknown", "aborted")
-PHASES = ("main", "rollback", "finally")
+#: The status words as tuples of plain strings, derived from
+#: :mod:`octavia_upgrade.statuses` (which says what each means): the tables'
+#: CHECK constraints and ``integrity_check`` use them.
+RUN_STATUSES: tuple[str, ...] = tuple(s.value for s in RunStatus)
+FINAL_RUN_STATUSES: tuple[str, ...] = tuple(s.value for s in _FINAL)
+RESULT_STATUSES: tuple[str, ...] = tuple(s.value for s in ResultStatus)
+PHASES: tuple[str, ...] = tuple(p.value for p in Phase)
 APPROVAL_METHODS = ("prompt", "--yes", "resume")
 
 #: Host name recorded for steps that run on the operator machine.
@@ -70,6 +69,9 @@ class Run:
     #: How the inventory file was read (format, role map, flavor, ssh config);
     #: None for runs recorded before the tool kept them.
     inventory_options: dict[str, Any] | None = None
+    #: How the run was started (``detect``, ``limit``, ``yes``, ``params``, …) as
+    #: the caller gave it, secrets masked; None for runs recorded before schema 0003.
+    options: dict[str, Any] | None = None
 
     @property
     def duration(self) -> float | None:
@@ -87,6 +89,7 @@ class Run:
             "ended_at": isoformat(self.ended_at), "duration": self.duration,
             "params": self.params, "tool_version": self.tool_version,
             "catalog_version": self.catalog_version, "provenance": self.provenance,
+            "options": self.options,
         }
 
 
@@ -107,6 +110,9 @@ class StepResult:
     outputs: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, Any] = field(default_factory=dict)
     message: str = ""
+    #: The commands sent, in order: ``{"key", "planned", "sent"}`` each (secrets
+    #: masked); empty for steps that send none and for attempts recorded before 0003.
+    commands: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def duration(self) -> float | None:
@@ -120,6 +126,7 @@ class StepResult:
             "duration": self.duration, "stdout_tail": self.stdout_tail,
             "stderr_tail": self.stderr_tail, "outputs": self.outputs,
             "artifacts": self.artifacts, "message": self.message,
+            "commands": self.commands,
         }
 
 

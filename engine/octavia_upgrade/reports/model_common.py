@@ -1,0 +1,106 @@
+"""What both reports share: the JSON schema version, time helpers, releases, provenance.
+
+See :mod:`octavia_upgrade.reports.model` for the report model as a whole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+#: Bumped when the JSON shape changes incompatibly (tools check it).
+SCHEMA_VERSION = 1
+
+# --------------------------------------------------------------------------- helpers
+
+
+def to_datetime(value: Any) -> datetime | None:
+    """Accept aware/naive datetimes (naive = UTC), epoch seconds or ISO strings."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(float(value), timezone.utc)
+    if isinstance(value, str):
+        try:
+            return to_datetime(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            return None
+    return None
+
+
+def iso(value: Any) -> str | None:
+    dt = to_datetime(value)
+    if dt is None:
+        return None
+    return dt.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def seconds(a: Any, b: Any) -> float | None:
+    """``b - a`` in seconds, or None when either is unknown."""
+    da, db = to_datetime(a), to_datetime(b)
+    if da is None or db is None:
+        return None
+    return round((db - da).total_seconds(), 3)
+
+
+def plain(value: Any) -> Any:
+    """Dataclasses, tuples and mappings → JSON-ready dicts and lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, datetime):
+        return iso(value)
+    return value
+
+
+# --------------------------------------------------------------------------- shared parts
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    series: str
+    #: How operators name it: ``2024.2 Dalmatian``.
+    label: str
+    version_id: str | None = None
+    octavia_major: int | None = None
+    #: Newest Octavia / octavia-lib versions the catalog knows for the release.
+    octavia: str | None = None
+    octavia_lib: str | None = None
+    alembic_head: str | None = None
+    octavia_status: bool | None = None
+
+    @classmethod
+    def from_catalog_entry(cls, entry: Mapping[str, Any] | None, fallback: str = "") -> ReleaseInfo:
+        """From ``Release.as_dict()`` (as stored in a plan), or just a series name."""
+        if not entry:
+            return cls(series=fallback, label=fallback.capitalize())
+        series = str(entry.get("series") or fallback)
+        vid = entry.get("version_id")
+        octavia = list(entry.get("octavia_versions") or [])
+        lib = list(entry.get("octavia_lib_versions") or [])
+        return cls(series=series,
+                   label=f"{vid} {series.capitalize()}" if vid else series.capitalize(),
+                   version_id=vid, octavia_major=entry.get("octavia_major"),
+                   octavia=octavia[-1] if octavia else None, octavia_lib=lib[-1] if lib else None,
+                   alembic_head=entry.get("alembic_head"),
+                   octavia_status=entry.get("octavia_status"))
+
+
+@dataclass(frozen=True)
+class ProvenanceInfo:
+    runbook_path: str | None
+    runbook_name: str | None
+    revision: int | None
+    sha256: str | None
+    git_commit: str | None
+    git_dirty: bool | None
+    tool_version: str | None
+    catalog_version: str | None

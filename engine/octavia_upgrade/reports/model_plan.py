@@ -1,0 +1,154 @@
+"""The plan report (before the change): summary, procedure, impact, recovery, estimate.
+
+Part of :mod:`octavia_upgrade.reports.model`; built by
+:func:`octavia_upgrade.reports.planned.plan_report`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from octavia_upgrade.reports.model_common import (
+    SCHEMA_VERSION,
+    ProvenanceInfo,
+    ReleaseInfo,
+    plain,
+)
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    name: str
+    address: str | None
+    roles: tuple[str, ...]
+    #: What ``detect`` found installed (None when detection was not run).
+    octavia: str | None = None
+    octavia_lib: str | None = None
+    release: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Detected:
+    release: str | None
+    db_revision: str | None
+    db_host: str | None
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChangeSummary:
+    runbook: str
+    description: str
+    references: tuple[str, ...]
+    from_release: ReleaseInfo
+    to_release: ReleaseInfo
+    deployment: str
+    flavor: str
+    inventory_path: str | None
+    hosts: tuple[HostInfo, ...]
+    #: Parameter values (secret ones already masked by the planner).
+    parameters: Mapping[str, Any]
+    probes: tuple[str, ...]
+    detected: Detected | None
+
+
+@dataclass(frozen=True)
+class ProcedureStep:
+    number: int
+    id: str
+    name: str
+    kind: str
+    phase: str  # main | rollback | finally
+    placement: str  # hosts | once | local
+    hosts: tuple[str, ...]
+    batches: tuple[tuple[str, ...], ...]
+    when: str | None
+    approval: str | None
+    data_plane_impact: str | None
+    on_failure: str
+    attempts: int
+    timeout: float | None
+    idempotent: bool
+    description: str
+    estimate: float | None
+    #: True for steps inside the expected control-plane API outage.
+    in_outage: bool
+    #: ``stop``/``start``/… for service steps, else None.
+    service_action: str | None
+    commands: Mapping[str, tuple[str, ...]]
+    deferred: bool
+
+
+@dataclass(frozen=True)
+class OutageWindow:
+    first_step: str
+    last_step: str | None
+    steps: tuple[str, ...]
+    #: Sum of the steps' estimates; None when any is unknown.
+    estimate: float | None
+
+
+@dataclass(frozen=True)
+class ImpactStep:
+    id: str
+    name: str
+    impact: str
+    #: The step's guard: the impact only happens when it is true.
+    when: str | None = None
+
+
+@dataclass(frozen=True)
+class Impact:
+    control_plane: OutageWindow | None
+    #: ``unaffected`` or ``downtime``: whether any step states a data-plane impact.
+    data_plane: str
+    data_plane_steps: tuple[ImpactStep, ...]
+    probes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BackupStep:
+    id: str
+    name: str
+    hosts: tuple[str, ...]
+    commands: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RecoveryPlan:
+    backups: tuple[BackupStep, ...]
+    #: Rollback steps in the order they would run.
+    rollback: tuple[str, ...]
+    finally_: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    total: float | None
+    known_steps: int
+    unknown_steps: int
+    note: str
+
+
+@dataclass(frozen=True)
+class PlanReport:
+    title: str
+    generated_at: str | None
+    summary: ChangeSummary
+    procedure: tuple[ProcedureStep, ...]
+    impact: Impact
+    prerequisites: tuple[str, ...]
+    prechecks: tuple[str, ...]
+    recovery: RecoveryPlan
+    estimate: Estimate
+    provenance: ProvenanceInfo
+    type: str = "plan"
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        d = plain(self)
+        return {"type": d.pop("type"), "schema_version": d.pop("schema_version"), **d}
