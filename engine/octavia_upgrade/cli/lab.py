@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     quiet = getattr(args, "quiet", False)
     lab = Lab(args.dir, log=(lambda _t: None) if quiet else _print)
     if args.lab_command == "up":
+        _require_drivers()
         st = lab.up(nodes=args.nodes, release=args.release, bare=args.bare,
                     net=args.net, name=args.name)
         print(f"inventory: {lab.inventory_file}")
@@ -102,6 +103,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"unknown lab action {args.lab_command}", file=sys.stderr)
     return 2
+
+
+def _require_drivers() -> None:
+    """Refuse at once (exit 3) when a module the lab needs later cannot be imported."""
+    import importlib.util
+
+    from octavia_upgrade.errors import Refused
+
+    if importlib.util.find_spec("pymysql") is None:
+        raise Refused("the lab needs the PyMySQL driver for its MariaDB, and this Python "
+                      f"({sys.executable}) cannot import it: install it with "
+                      f"`{sys.executable} -m pip install 'PyMySQL>=1.1'` (a dependency of "
+                      "octavia-upgrade: reinstall the package with its dependencies)")
 
 
 def render_status(data: dict) -> str:
