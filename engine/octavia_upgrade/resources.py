@@ -93,10 +93,26 @@ def resolve_runbook(arg: str) -> Path:
     if is_runbook_name(arg):
         if stem in shipped:
             return shipped[stem]
+        chain = _chain(stem, list(shipped))
         close = difflib.get_close_matches(stem, list(shipped), n=3, cutoff=0.6)
-        hint = (f"closest: {', '.join(close)}" if close else
+        hint = (f"upgrades are sequential: use {', then '.join(chain)}" if chain else
+                f"closest: {', '.join(close)}" if close else
                 "shipped runbooks are named FROM-to-TO, e.g. dalmatian-to-epoxy")
         raise InvalidInput(f"unknown runbook {arg!r}: no such file and no shipped runbook of "
                            f"that name; {hint}")
     hint = f" (the shipped runbook of that name is `{stem}`)" if stem in shipped else ""
     raise InvalidInput(f"runbook {arg}: no such file{hint}")
+
+
+def _chain(name: str, shipped: list[str]) -> list[str]:
+    """The shipped runbooks that lead from FROM to TO of ``FROM-to-TO``, if any."""
+    start, sep, end = name.partition("-to-")
+    hop = dict(n.split("-to-", 1) for n in shipped if "-to-" in n)
+    chain: list[str] = []
+    at = start
+    while sep and at in hop and len(chain) < len(hop):
+        chain.append(f"{at}-to-{hop[at]}")
+        at = hop[at]
+        if at == end:
+            return chain
+    return []

@@ -21,7 +21,8 @@ the state directory. Approval steps prompt on the terminal, or pass with
 --dry-run prints the plan with the exact commands and executes nothing.
 
 SIGINT/SIGTERM (Ctrl-C) stops promptly: no further command starts, the
-commands still running are abandoned and recorded as 'unknown', the state is
+commands still running are abandoned and recorded as 'unknown' (the tool
+stops waiting for them; on the host they may still complete), the state is
 saved, exit 130. Continue with `octavia-upgrade resume RUN_ID`: an unknown
 (step, host) runs again only if the step is idempotent or you confirm it.
 
