@@ -77,6 +77,8 @@ def _read_version(runner: Runner, flavor: Flavor, name: str,
     return None, f"rc {res.rc}: {last}"
 
 
+NOT_INSTALLED = "Octavia is not installed"
+
 #: What a version command prints when the package (or its interpreter) is absent.
 _NOT_INSTALLED = ("PackageNotFoundError", "No package metadata", "No module named",
                   "command not found", "No such file or directory", "No such container",
@@ -98,9 +100,9 @@ def detect(inventory: Inventory, flavor: Flavor, catalog: Catalog,
             return HostDetection(host.name, host.address, error=str(exc), reachable=False)
         if not octavia:
             if any(marker in why for marker in _NOT_INSTALLED):
-                error = f"Octavia is not installed on {host.name} ({why})"
+                error = NOT_INSTALLED
             else:
-                error = f"cannot read the Octavia version on {host.name} ({why})"
+                error = f"cannot read the Octavia version ({why})"
             return HostDetection(host.name, host.address, octavia_lib=lib, error=error)
         rel = catalog.by_octavia_version(octavia)
         return HostDetection(host.name, host.address, octavia, lib, rel.series if rel else None,
@@ -122,7 +124,11 @@ def detect(inventory: Inventory, flavor: Flavor, catalog: Catalog,
                     f"({', '.join(h.name for h in db_hosts)}); the revision was not read")
     elif db_host is None:
         # Reachable, but octavia-db-manage cannot run there: say what was found.
-        db_error = f"revision not read: {by_name[reachable[0].name].error}"
+        first = reachable[0].name
+        found = by_name[first].error
+        db_error = (f"revision not read: {found} on {first}, the db-migrate host"
+                    if found == NOT_INSTALLED else
+                    f"revision not read on {first}, the db-migrate host: {found}")
     else:
         ctx = host_context(base, flavor, inventory, db_host)
         try:
