@@ -24,8 +24,12 @@ DIR defaults to ./lab (in the current directory). The first `lab up` of a
 release builds its wheelhouse from PyPI into ~/.cache/octavia-upgrade/
 (OCTAVIA_UPGRADE_CACHE overrides); later labs install offline.
 
+Every lab process runs with its working directory inside DIR; nothing is
+written to the folder the command runs from.
+
 exit codes: 0 ok, 1 the lab failed to start or a fault could not be made,
-2 invalid arguments, 3 refused (a lab is already up in DIR, not root).
+2 invalid arguments, 3 refused (a lab is already up in DIR, not root, the
+PyMySQL driver missing: checked before anything starts), 70 internal error.
 """
 
 DEFAULT_DIR = "lab"
