@@ -148,3 +148,22 @@ def test_run_help_and_operator_guide_agree_on_ctrl_c(away: Path) -> None:
         assert "commands still running are abandoned and recorded as 'unknown'" in text \
             or "commands still running are abandoned and recorded as `unknown`" in text
     assert "running commands finish" not in run_help
+
+
+def test_lab_up_without_its_database_driver_refuses_at_once(away: Path) -> None:
+    """PyMySQL is a dependency; should it be missing anyway, nothing starts (exit 3, at once)."""
+    import subprocess
+    import sys
+    import time
+
+    from clihelp import env
+
+    code = ("import sys; sys.modules['pymysql'] = None; "
+            "from octavia_upgrade.cli import main; sys.exit(main(sys.argv[1:]))")
+    started = time.monotonic()
+    res = subprocess.run([sys.executable, "-c", code, "lab", "up", "--dir", "lab"], cwd=away,
+                         env=env(), capture_output=True, text=True, timeout=60)
+    assert res.returncode == 3, res.stderr
+    assert time.monotonic() - started < 10
+    assert "the lab needs the PyMySQL driver" in res.stderr
+    assert list(away.iterdir()) == []  # no lab folder, nothing started

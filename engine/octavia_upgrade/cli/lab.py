@@ -111,15 +111,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _require_drivers() -> None:
     """Refuse at once (exit 3) when a module the lab needs later cannot be imported."""
-    import importlib.util
-
     from octavia_upgrade.errors import Refused
 
-    if importlib.util.find_spec("pymysql") is None:
+    try:
+        import pymysql  # noqa: F401
+    except ImportError:
         raise Refused("the lab needs the PyMySQL driver for its MariaDB, and this Python "
                       f"({sys.executable}) cannot import it: install it with "
                       f"`{sys.executable} -m pip install 'PyMySQL>=1.1'` (a dependency of "
-                      "octavia-upgrade: reinstall the package with its dependencies)")
+                      "octavia-upgrade: reinstall the package with its dependencies)") from None
 
 
 def render_status(data: dict) -> str:
