@@ -2,4 +2,5 @@ pytest_plugins = [
     "fixtures.sshnodes",
     "fixtures.dbservers",
     "fixtures.lab",
+    "fixtures.wheelenv",
 ]

@@ -127,7 +127,7 @@ def test_render_chain_formats() -> None:
     assert lines[1].split()[:3] == ["1", "zed-to-antelope", "0"]
     assert "failover-pre-train-amphorae:" in lines[1]
     assert lines[2].split()[:3] == ["2", "antelope-to-bobcat", "1"]
-    assert "2 sequential hop(s), 1 database migration(s)" in table
+    assert "2 sequential hops, 1 database migration" in table
     md = render_chain(hops, "markdown")
     assert md.splitlines()[2].startswith("| 1 | zed-to-antelope | 0 | none, failover |")
     doc = json.loads(render_chain(hops, "json"))

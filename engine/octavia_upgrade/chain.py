@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from octavia_upgrade.errors import Refused
+from octavia_upgrade.wording import plural
 
 #: Why skip-level (SLURP) jumps are refused, for messages and docs.
 SEQUENTIAL_ONLY = (
@@ -183,7 +184,8 @@ def render_chain(hops: list[Hop], fmt: str = "table") -> str:
     rows = [[str(i), h.name, str(h.migration_count), _image(h), _impact(h)]
             for i, h in enumerate(hops, 1)]
     total = sum(h.migration_count for h in hops)
-    foot = (f"{len(hops)} sequential hop(s), {total} database migration(s); each hop is a "
+    foot = (f"{plural(len(hops), 'sequential hop')}, {plural(total, 'database migration')}; "
+            "each hop is a "
             f"separate run of its runbook. Upgrades are sequential only: {SEQUENTIAL_ONLY}.")
     notes = [f"{h.name}: {n}" for h in hops for n in h.notes]
     if fmt == "markdown":

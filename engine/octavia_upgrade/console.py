@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from octavia_upgrade.wording import plural
+
 _STYLE = {"succeeded": "green", "skipped": "dim", "failed": "bold red", "timed_out": "bold red",
           "unreachable": "bold red", "unknown": "yellow", "running": "cyan"}
 _MARK = {"succeeded": "ok", "skipped": "skip", "failed": "FAILED", "timed_out": "TIMEOUT",
@@ -36,6 +38,10 @@ class Console:
         else:
             print(text, file=self.stream, flush=True)
 
+    def output(self, text: str) -> None:
+        """A result the command was asked for (a plan, a report): never hidden by -q."""
+        self._out(text)
+
     def info(self, text: str) -> None:
         if not self.quiet:
             self._out(text)
@@ -53,7 +59,7 @@ class Console:
     def step(self, index: int, total: int, step_id: str, name: str, kind: str,
              hosts: tuple[str, ...]) -> None:
         if not self.quiet:
-            where = ", ".join(hosts) if len(hosts) <= 4 else f"{len(hosts)} hosts"
+            where = ", ".join(hosts) if len(hosts) <= 4 else plural(len(hosts), "host")
             self._out(f"[{index}/{total}] {name} ({step_id}, {kind}) on {where}", "bold")
 
     def result(self, host: str, status: str, duration: float, attempt: int, message: str,

@@ -29,6 +29,8 @@ class HostDetection:
     octavia_lib: str | None = None
     release: str | None = None
     error: str | None = None
+    #: False when the host could not be reached (SSH), True when commands ran on it.
+    reachable: bool = True
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,26 @@ class Detection:
 
 
 def _version(runner: Runner, flavor: Flavor, name: str, ctx: dict[str, Any]) -> str | None:
+    return _read_version(runner, flavor, name, ctx)[0]
+
+
+def _read_version(runner: Runner, flavor: Flavor, name: str,
+                  ctx: dict[str, Any]) -> tuple[str | None, str]:
+    """(version, why not) from the flavor's ``name`` action; why not is "" when read."""
     res = runner.run(action(flavor, name, ctx), timeout=60)
     text = res.stdout.strip().splitlines()
-    return text[-1].strip() if res.rc == 0 and text else None
+    if res.rc == 0 and text:
+        return text[-1].strip(), ""
+    last = (res.stderr.strip().splitlines() or ["no output"])[-1].strip()
+    return None, f"rc {res.rc}: {last}"
+
+
+NOT_INSTALLED = "Octavia is not installed"
+
+#: What a version command prints when the package (or its interpreter) is absent.
+_NOT_INSTALLED = ("PackageNotFoundError", "No package metadata", "No module named",
+                  "command not found", "No such file or directory", "No such container",
+                  "no such object")
 
 
 def detect(inventory: Inventory, flavor: Flavor, catalog: Catalog,
@@ -75,13 +94,16 @@ def detect(inventory: Inventory, flavor: Flavor, catalog: Catalog,
         ctx = host_context(base, flavor, inventory, host)
         try:
             runner = runners(host.name)
-            octavia = _version(runner, flavor, "octavia_version", ctx)
+            octavia, why = _read_version(runner, flavor, "octavia_version", ctx)
             lib = _version(runner, flavor, "octavia_lib_version", ctx)
         except UpgradeError as exc:
-            return HostDetection(host.name, host.address, error=str(exc))
+            return HostDetection(host.name, host.address, error=str(exc), reachable=False)
         if not octavia:
-            return HostDetection(host.name, host.address, octavia_lib=lib,
-                                 error="Octavia is not installed (or its version cannot be read)")
+            if any(marker in why for marker in _NOT_INSTALLED):
+                error = NOT_INSTALLED
+            else:
+                error = f"cannot read the Octavia version ({why})"
+            return HostDetection(host.name, host.address, octavia_lib=lib, error=error)
         rel = catalog.by_octavia_version(octavia)
         return HostDetection(host.name, host.address, octavia, lib, rel.series if rel else None,
                              None if rel else f"Octavia {octavia} is not in the release catalog")
@@ -90,14 +112,23 @@ def detect(inventory: Inventory, flavor: Flavor, catalog: Catalog,
         hosts = tuple(pool.map(one, inventory.hosts))
 
     db_hosts = inventory.with_role("db-migrate")
-    db_host = next((h for h in db_hosts if not next(d for d in hosts if d.host == h.name).error),
-                   None)
+    by_name = {d.host: d for d in hosts}
+    db_host = next((h for h in db_hosts if not by_name[h.name].error), None)
     revision = db_error = None
     releases: tuple[str, ...] = ()
+    reachable = [h for h in db_hosts if by_name[h.name].reachable]
     if not db_hosts:
         db_error = "no host has the db-migrate role"
+    elif not reachable:
+        db_error = (f"no db-migrate host is reachable "
+                    f"({', '.join(h.name for h in db_hosts)}); the revision was not read")
     elif db_host is None:
-        db_error = "no db-migrate host is reachable"
+        # Reachable, but octavia-db-manage cannot run there: say what was found.
+        first = reachable[0].name
+        found = by_name[first].error
+        db_error = (f"revision not read: {found} on {first}, the db-migrate host"
+                    if found == NOT_INSTALLED else
+                    f"revision not read on {first}, the db-migrate host: {found}")
     else:
         ctx = host_context(base, flavor, inventory, db_host)
         try:

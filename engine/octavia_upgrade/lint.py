@@ -1,9 +1,12 @@
 """``lint``: check runbooks, inventories and flavors without touching any host.
 
 Each YAML file is loaded once; its top-level ``kind:`` (``Runbook``,
-``Inventory`` or ``Flavor``) decides which schema and semantic checks apply.
-Directories are searched recursively for ``*.yaml`` and ``*.yml`` (hidden
-folders such as ``.git`` are skipped).
+``Inventory``, ``Flavor``, ``RoleMap``) decides which schema and semantic
+checks apply; a YAML Ansible inventory has no ``kind:`` and is recognised by
+its shape. A file not named ``*.yaml``/``*.yml`` whose content is INI (as
+``-i`` tells them apart) is read as an Ansible inventory, the way ``-i``
+reads it (kolla-ansible ``multinode``). Directories are searched recursively
+for ``*.yaml`` and ``*.yml`` (hidden folders such as ``.git`` are skipped).
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ def lint_file(path: str | Path) -> list[Diagnostic]:
     from octavia_upgrade import yamlpos
 
     name = str(path)
+    if is_ini_inventory(Path(name)):
+        return sorted(_ansible_diagnostics(name))
     try:
         doc = yamlpos.load(name)
     except InvalidInput as exc:
@@ -129,12 +134,30 @@ def _is_ansible_yaml(data: Any) -> bool:
                     for v in data.values()))
 
 
+def is_ini_inventory(path: Path) -> bool:
+    """An INI Ansible inventory: not named *.yaml/*.yml, and INI by content (as ``-i`` decides)."""
+    from octavia_upgrade.ansible_inventory import looks_like_ini
+
+    if path.suffix in (".yaml", ".yml", ".json"):
+        return False
+    try:
+        head = path.read_bytes()[:65536].decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return looks_like_ini(head)
+
+
 def _check_ansible(doc: Document) -> list[Diagnostic]:
+    return _ansible_diagnostics(doc.path)
+
+
+def _ansible_diagnostics(path: str) -> list[Diagnostic]:
+    """Read an Ansible inventory as ``-i`` does (format detected, no ssh_config)."""
     from octavia_upgrade.inventory_source import InventorySource, open_inventory
 
     try:
-        open_inventory(InventorySource(doc.path, use_ssh_config=False))
+        open_inventory(InventorySource(path, use_ssh_config=False))
     except InvalidInput as exc:
         return list(exc.diagnostics) or [
-            Diagnostic(doc.path, 1, 1, "ansible-inventory", str(exc))]
+            Diagnostic(path, 1, 1, "ansible-inventory", str(exc))]
     return []

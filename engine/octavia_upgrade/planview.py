@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from octavia_upgrade.plan import Plan, PlannedStep
+from octavia_upgrade.wording import plural
 
 
 def _hosts(ps: PlannedStep) -> str:
@@ -34,7 +35,7 @@ def render_table(plan: Plan, *, verbose: int = 0,
 
     lines = [
         f"Plan: {plan.runbook} (revision {plan.revision}) — {label(fr)} → {label(to)}",
-        f"Deployment: {plan.deployment} ({len(plan.hosts)} hosts, flavor {plan.flavor}); "
+        f"Deployment: {plan.deployment} ({plural(len(plan.hosts), 'host')}, flavor {plan.flavor}); "
         f"runbook sha256 {plan.runbook_sha256[:12]}",
     ]
     if plan.params:
@@ -80,7 +81,7 @@ def render_table(plan: Plan, *, verbose: int = 0,
     elif known:
         missing = len(plan.phase("main")) - len(known)
         lines.append(f"\nEstimated duration: at least {_estimate(sum(known))} "
-                     f"({missing} step(s) without a recorded duration)")
+                     f"({plural(missing, 'step')} without a recorded duration)")
     else:
         lines.append("\nEstimated duration: unknown (no earlier run of this runbook in the "
                      "state DB)")

@@ -394,8 +394,10 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
 
         probes = ProbeRunner(prep.inventory.probes,
                              lambda batch: store.record_probe_samples(run_id, batch)).start()
+    from octavia_upgrade.wording import plural
+
     console.info(f"run {run_id}: {prep.runbook.metadata.name} on {prep.inventory.deployment} "
-                 f"({len(prep.inventory.hosts)} hosts); log: {log.path}")
+                 f"({plural(len(prep.inventory.hosts), 'host')}); log: {log.path}")
     result = RunResult("failed", message="internal error: see the log")
     try:
         result = executor.execute()

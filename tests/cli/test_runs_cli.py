@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +14,16 @@ import pytest
 from octavia_upgrade.state import Store, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = str(ROOT / ".venv/bin/octavia-upgrade")
+_EXE = ROOT / ".venv/bin/octavia-upgrade"
+#: The checkout's installed command, else this interpreter with the checkout's package.
+CLI = [str(_EXE)] if _EXE.exists() else [sys.executable, "-m", "octavia_upgrade"]
 
 
 def cli(state_dir: Path, *argv: str, config: Path | None = None) -> subprocess.CompletedProcess:
     pre = ["--config-file", str(config)] if config else []
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(state_dir.parent),
-           "OCTAVIA_UPGRADE_STATE_DIR": str(state_dir)}
-    return subprocess.run([CLI, *pre, *argv], capture_output=True, text=True, check=False,
+           "OCTAVIA_UPGRADE_STATE_DIR": str(state_dir), "PYTHONPATH": str(ROOT / "engine")}
+    return subprocess.run([*CLI, *pre, *argv], capture_output=True, text=True, check=False,
                           env=env, timeout=60)
 
 

@@ -5,8 +5,9 @@ provides ``HELP`` (one line), ``DESCRIPTION`` (shown by ``SUBCOMMAND --help``),
 ``add_arguments(parser)`` and ``run(args) -> int``. Modules import heavy
 libraries inside ``run`` only, so ``--help`` and ``lint`` start fast.
 
-Only :func:`main` turns exceptions into exit codes:
-0 ok, 1 a step failed, 2 invalid input, 3 refused, 130 interrupted.
+Only :func:`main` turns exceptions into exit codes (``cli/exitcodes.py``):
+0 ok, 1 a step failed, 2 invalid input, 3 refused, 70 internal error,
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import sys
 from collections.abc import Sequence
 
 from octavia_upgrade import __version__
-from octavia_upgrade.errors import EXIT_INTERRUPTED, EXIT_INVALID, UpgradeError
+from octavia_upgrade.cli.exitcodes import EXIT_INTERNAL, epilog_table, exit_code_for
+from octavia_upgrade.errors import EXIT_INVALID, UpgradeError
 
 #: Subcommand name → module, in the order ``--help`` lists them.
 COMMANDS: dict[str, str] = {
@@ -34,20 +36,21 @@ COMMANDS: dict[str, str] = {
     "show": "octavia_upgrade.cli.show",
     "unlock": "octavia_upgrade.cli.unlock",
     "lab": "octavia_upgrade.cli.lab",
+    "example": "octavia_upgrade.cli.example",
     "completion": "octavia_upgrade.cli.completion",
 }
 
-EPILOG = """\
+EPILOG = f"""\
 exit codes:
-  0    success
-  1    a step failed (the run state is saved; see `show` and `resume`)
-  2    invalid input (file:line:col is printed); nothing was executed
-  3    refused: non-sequential jump, deployed release differs, lock held
-  130  interrupted by SIGINT/SIGTERM after the state was saved
+{epilog_table()}
 
 Upgrades are sequential only (Pike → Queens → ... one release at a time), as
 the upstream Octavia upgrade guide requires. See `octavia-upgrade releases`.
 """
+
+
+QUIET_HELP = ("no progress output: only warnings, errors and results (a plan, a report, "
+              "a table); not together with -v")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,9 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "/etc/octavia-upgrade/octavia-upgrade.conf")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more console output (repeatable)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only errors and results")
+    parser.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
     parser.add_argument("--debug", action="store_true",
-                        help="show a traceback on internal errors")
+                        help="show a traceback on internal errors (exit 70)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, modname in COMMANDS.items():
         mod = importlib.import_module(modname)
@@ -85,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
                        help="more console output (repeatable)")
         p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                       help="only errors and results")
+                       help=QUIET_HELP)
         p.set_defaults(_run=mod.run)
     return parser
 
@@ -101,20 +104,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return EXIT_INVALID
+    if args.quiet and args.verbose:
+        parser.error("-q/--quiet and -v/--verbose contradict each other: give one of them")
     try:
         return int(args._run(args) or 0)
     except UpgradeError as exc:
         print(f"octavia-upgrade: {exc}" if not getattr(exc, "diagnostics", None) else str(exc),
               file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
+        return exit_code_for(exc)
+    except KeyboardInterrupt as exc:
         print("octavia-upgrade: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return 0
+        return exit_code_for(exc)
+    except BrokenPipeError as exc:
+        return exit_code_for(exc)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
-        if args.debug:
-            raise
-        print(f"octavia-upgrade: internal error: {type(exc).__name__}: {exc} "
-              "(re-run with --debug for a traceback)", file=sys.stderr)
-        return 1
+        return _internal_error(exc, args)
+
+
+def _internal_error(exc: Exception, args: argparse.Namespace) -> int:
+    """One line (exit 70); the traceback with -v or --debug."""
+    if args.debug or args.verbose:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    hint = ("the traceback is above" if args.debug or args.verbose
+            else "re-run with -v for the traceback")
+    print(f"octavia-upgrade: internal error: {type(exc).__name__}: {exc} (a bug, exit "
+          f"{EXIT_INTERNAL}); {hint}, and please report it", file=sys.stderr)
+    return exit_code_for(exc)

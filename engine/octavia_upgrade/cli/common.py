@@ -11,7 +11,8 @@ from octavia_upgrade.console import Console
 def add_inventory(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("-i", "--inventory", required=required, metavar="INVENTORY",
                    help="octavia-upgrade inventory YAML, or an Ansible inventory (INI or "
-                        "YAML) of kolla-ansible or OpenStack-Ansible (see inventory/)")
+                        "YAML) of kolla-ansible or OpenStack-Ansible (examples: "
+                        "`octavia-upgrade example inventory|kolla|osa`)")
     g = p.add_argument_group("inventory and SSH options")
     g.add_argument("--inventory-format", choices=("native", "kolla", "osa", "ansible"),
                    help="how to read -i (default: detected from the file)")
@@ -39,9 +40,27 @@ def inventory_source(args: argparse.Namespace) -> Any:
         use_ssh_config=not args.no_ssh_config)
 
 
+RUNBOOK_HELP = ("runbook: a shipped runbook's name (dalmatian-to-epoxy) or a YAML file; "
+                "a file that exists wins over a name")
+
+
+def add_runbook(p: argparse.ArgumentParser, optional: bool = False) -> None:
+    """The RUNBOOK positional: a shipped runbook's name or a file (see :func:`runbook_path`)."""
+    p.add_argument("runbook", metavar="RUNBOOK", nargs="?" if optional else None,
+                   help=RUNBOOK_HELP)
+
+
+def runbook_path(arg: str) -> str:
+    """The file RUNBOOK names (exit 2 with the closest names when it names nothing)."""
+    from octavia_upgrade.resources import resolve_runbook
+
+    return str(resolve_runbook(arg))
+
+
 def add_params(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", default=[],
-                   help="set a runbook parameter (repeatable); see the runbook's parameters:")
+                   help="set a runbook parameter (repeatable); the runbook's `parameters:` "
+                        "section lists the names, types and defaults")
 
 
 def settings(args: argparse.Namespace) -> Any:

@@ -1,9 +1,11 @@
-"""``octavia-upgrade completion bash|zsh``: the shell completion script.
+"""``octavia-upgrade completion bash|zsh|fish``: the shell completion script.
 
 Completion is dynamic (argcomplete): the shell calls ``octavia-upgrade`` with
 ``_ARGCOMPLETE`` set, and :func:`autocomplete` answers from the real parser,
 so subcommands and options can never drift from the code. Runbook arguments
-complete to ``*.yaml`` files and folders, ``-i`` to files, and run ids
+complete to the shipped runbooks' names and to ``*.yaml`` files and folders,
+``--from``/``--to``/``--release`` to the catalog's release names,
+``--flavor`` to the shipped flavors' names, ``-i`` to files, and run ids
 (``show``, ``resume``, ``report``) to the runs recorded in the state
 database. argcomplete is imported only when completing: ``--help`` and every
 other command start without it.
@@ -14,25 +16,32 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-HELP = "print the shell completion script (bash or zsh)"
+HELP = "print the shell completion script (bash, zsh or fish)"
 DESCRIPTION = """\
-Print a completion script for bash or zsh that completes subcommands, options,
-runbook files, inventories and run ids (from the state database). Install it:
+Print a completion script for bash, zsh or fish that completes subcommands,
+options, shipped runbook names and runbook files, release names (--from,
+--to), flavor names (--flavor), inventories and run ids (from the state
+database). Install it:
 
   bash:  octavia-upgrade completion bash > /etc/bash_completion.d/octavia-upgrade
          (or: eval "$(octavia-upgrade completion bash)" in ~/.bashrc)
   zsh:   octavia-upgrade completion zsh > "${fpath[1]}/_octavia-upgrade"
          (or: eval "$(octavia-upgrade completion zsh)" in ~/.zshrc, after compinit)
+  fish:  octavia-upgrade completion fish > ~/.config/fish/completions/octavia-upgrade.fish
 """
+
+SHELLS = ("bash", "zsh", "fish")
 
 #: Subcommands whose ``run_id`` argument completes to recorded runs.
 RUN_ID_COMMANDS = ("show", "resume", "report")
-#: Subcommands whose ``runbook`` argument completes to YAML files.
+#: Subcommands whose ``runbook`` argument completes to shipped runbook names and YAML files.
 RUNBOOK_COMMANDS = ("plan", "run")
+#: Options (by ``dest``) that take a release name.
+RELEASE_DESTS = ("from_", "to", "release")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
+    p.add_argument("shell", choices=SHELLS, help="the shell to complete in")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,12 +59,21 @@ def autocomplete(parser: argparse.ArgumentParser) -> None:
     from argcomplete.completers import FilesCompleter
 
     yaml_files = FilesCompleter(allowednames=("yaml", "yml"), directories=True)
-    for name, sub in _subparsers(parser).items():
+
+    def runbooks(prefix: str, **kwargs: Any) -> list[str]:
+        return runbook_names(prefix) + list(yaml_files(prefix, **kwargs))
+
+    for name, sub in _all_parsers(parser):
         for action in sub._actions:
             if action.dest == "run_id" and name in RUN_ID_COMMANDS:
                 action.completer = run_ids  # type: ignore[attr-defined]
-            elif action.dest == "runbook" and name in RUNBOOK_COMMANDS:
-                action.completer = yaml_files  # type: ignore[attr-defined]
+            elif (action.dest == "runbook" and name in RUNBOOK_COMMANDS) or \
+                    (action.dest == "paths" and name == "lint"):
+                action.completer = runbooks  # type: ignore[attr-defined]
+            elif action.dest in RELEASE_DESTS:
+                action.completer = release_names  # type: ignore[attr-defined]
+            elif action.dest == "flavor":
+                action.completer = flavor_names  # type: ignore[attr-defined]
             elif action.dest in ("inventory", "role_map", "ssh_config", "config_file"):
                 action.completer = FilesCompleter()  # type: ignore[attr-defined]
     argcomplete.autocomplete(parser)
@@ -66,6 +84,42 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
         if isinstance(action, argparse._SubParsersAction):
             return dict(action.choices)
     return {}
+
+
+def _all_parsers(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
+    """(command, parser) for every subcommand and nested action (``lab up``)."""
+    out = []
+    for name, sub in _subparsers(parser).items():
+        out.append((name, sub))
+        out.extend((name, nested) for nested in _subparsers(sub).values())
+    return out
+
+
+def runbook_names(prefix: str, **_: Any) -> list[str]:
+    """The shipped runbooks' names (``dalmatian-to-epoxy``) that start with ``prefix``."""
+    from octavia_upgrade.resources import shipped_runbooks
+
+    try:
+        return [p.stem for p in shipped_runbooks() if p.stem.startswith(prefix)]
+    except OSError:
+        return []
+
+
+def release_names(prefix: str, **_: Any) -> list[str]:
+    """The catalog's release names (``pike`` … newest), in release order."""
+    try:
+        from octavia_upgrade.catalog import load_catalog
+
+        return [n for n in load_catalog().names() if n.startswith(prefix.lower())]
+    except Exception:  # noqa: BLE001 - completion must never print a traceback into the shell
+        return []
+
+
+def flavor_names(prefix: str, **_: Any) -> list[str]:
+    """The shipped deployment flavors' names (a flavor file path is typed, not completed)."""
+    from octavia_upgrade.inventory import _shipped_flavors
+
+    return [n for n in _shipped_flavors() if n.startswith(prefix)]
 
 
 def run_ids(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:

@@ -42,8 +42,11 @@ def run(args: argparse.Namespace) -> int:
         rows = [[h.host, h.address, h.octavia or "-", h.octavia_lib or "-", h.release or "-",
                  h.error or ""] for h in det.hosts]
         text = table(["host", "address", "octavia", "octavia-lib", "release", "problem"], rows)
-        text += (f"\n\ndatabase ({det.db_host or '-'}): revision {det.db_revision or '-'}"
-                 f" = head of {', '.join(det.db_releases) or '-'}")
+        if det.db_revision:
+            text += (f"\n\ndatabase (read on {det.db_host}): revision {det.db_revision} = head "
+                     f"of {', '.join(det.db_releases) or 'no catalog release'}")
+        else:
+            text += f"\n\ndatabase: {det.db_error or 'revision not read'}"
         text += f"\ndeployed release: {det.release or 'UNKNOWN'}"
         for p in det.problems:
             text += f"\nproblem: {p}"

@@ -24,8 +24,12 @@ DIR defaults to ./lab (in the current directory). The first `lab up` of a
 release builds its wheelhouse from PyPI into ~/.cache/octavia-upgrade/
 (OCTAVIA_UPGRADE_CACHE overrides); later labs install offline.
 
+Every lab process runs with its working directory inside DIR; nothing is
+written to the folder the command runs from.
+
 exit codes: 0 ok, 1 the lab failed to start or a fault could not be made,
-2 invalid arguments, 3 refused (a lab is already up in DIR, not root).
+2 invalid arguments, 3 refused (a lab is already up in DIR, not root, the
+PyMySQL driver missing: checked before anything starts), 70 internal error.
 """
 
 DEFAULT_DIR = "lab"
@@ -79,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     quiet = getattr(args, "quiet", False)
     lab = Lab(args.dir, log=(lambda _t: None) if quiet else _print)
     if args.lab_command == "up":
+        _require_drivers()
         st = lab.up(nodes=args.nodes, release=args.release, bare=args.bare,
                     net=args.net, name=args.name)
         print(f"inventory: {lab.inventory_file}")
@@ -102,6 +107,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"unknown lab action {args.lab_command}", file=sys.stderr)
     return 2
+
+
+def _require_drivers() -> None:
+    """Refuse at once (exit 3) when a module the lab needs later cannot be imported."""
+    from octavia_upgrade.errors import Refused
+
+    try:
+        import pymysql  # noqa: F401
+    except ImportError:
+        raise Refused("the lab needs the PyMySQL driver for its MariaDB, and this Python "
+                      f"({sys.executable}) cannot import it: install it with "
+                      f"`{sys.executable} -m pip install 'PyMySQL>=1.1'` (a dependency of "
+                      "octavia-upgrade: reinstall the package with its dependencies)") from None
 
 
 def render_status(data: dict) -> str:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from octavia_upgrade.cli.common import add_inventory, add_params, inventory_source
+from octavia_upgrade.cli.common import (add_inventory, add_params, add_runbook, inventory_source,
+                                        runbook_path)
 from octavia_upgrade.cli.output import add_output, dump, emit
 from octavia_upgrade.errors import InvalidInput
 
 HELP = "show the plan of a runbook against an inventory, or the chain --from X --to Y"
 DESCRIPTION = """\
-With RUNBOOK and -i INVENTORY: load and validate both, detect the deployed
+With RUNBOOK (a shipped runbook's name such as dalmatian-to-epoxy, or a
+file) and -i INVENTORY: load and validate both, detect the deployed
 release (refused with exit 3 unless it is the runbook's `from`; skip with
 --no-detect for an offline review), and print the plan: every step, the hosts
 and batches it runs on, approvals, data-plane impact and estimated durations
@@ -25,7 +27,7 @@ upstream Octavia upgrade guide supports sequential upgrades only.
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("runbook", nargs="?", help="runbook YAML file")
+    add_runbook(p, optional=True)
     add_inventory(p, required=False)
     p.add_argument("--from", dest="from_", metavar="SERIES", help="chain mode: start release")
     p.add_argument("--to", metavar="SERIES", help="chain mode: target release")
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from octavia_upgrade.errors import UpgradeError
     from octavia_upgrade.session import parse_param_args, prepare, replan
 
-    prep = prepare(args.runbook, inventory_source(args), parse_param_args(args.param))
+    prep = prepare(runbook_path(args.runbook), inventory_source(args), parse_param_args(args.param))
     detected = None
     if not args.no_detect:
         detected = _detect(prep)

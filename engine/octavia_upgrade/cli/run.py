@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from octavia_upgrade.cli.common import add_inventory, add_params, inventory_source
+from octavia_upgrade.cli.common import (add_inventory, add_params, add_runbook, inventory_source,
+                                        runbook_path)
 
 HELP = "execute a runbook (use --dry-run first); every step is recorded for resume"
 DESCRIPTION = """\
-Load and validate the runbook and inventory, detect the deployed release
+Load and validate the runbook (a shipped runbook's name such as
+dalmatian-to-epoxy, or a file) and the inventory, detect the deployed release
 (refused with exit 3 unless every host and the database are at the runbook's
 `from`), take the deployment lock (exit 3 naming the holder when another run
 has it), then execute the plan step by step. Every (step, host, attempt) is
@@ -18,14 +20,18 @@ the state directory. Approval steps prompt on the terminal, or pass with
 
 --dry-run prints the plan with the exact commands and executes nothing.
 
-SIGINT/SIGTERM: running commands finish, the state is saved, exit 130; a
-second signal abandons running commands (their outcome becomes 'unknown').
-Continue with `octavia-upgrade resume RUN_ID`.
+SIGINT/SIGTERM (Ctrl-C) stops promptly: no further command starts, the
+commands still running are abandoned and recorded as 'unknown' (the tool
+stops waiting for them; on the host they may still complete), the state is
+saved, exit 130. Continue with `octavia-upgrade resume RUN_ID`: an unknown
+(step, host) runs again only if the step is idempotent or you confirm it.
+
+-q hides progress lines, never a result: --dry-run -q still prints the plan.
 """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("runbook", help="runbook YAML file")
+    add_runbook(p)
     add_inventory(p)
     add_params(p)
     p.add_argument("--dry-run", action="store_true", help="print the plan; execute nothing")
@@ -40,18 +46,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from octavia_upgrade.cli.common import console, open_store
     from octavia_upgrade.cli.plan import _detect
+    from octavia_upgrade.wording import plural
     from octavia_upgrade.logs import Redactor
     from octavia_upgrade.session import (Services, execute_run, open_connections,
                                          parse_param_args, prepare, replan, secret_values)
 
     overrides = parse_param_args(args.param)
-    prep = prepare(args.runbook, inventory_source(args), overrides, limit=args.limit)
+    prep = prepare(runbook_path(args.runbook), inventory_source(args), overrides, limit=args.limit)
     redactor = Redactor(secret_values(prep))
     con = console(args, redactor)
     if args.dry_run:
         from octavia_upgrade.planview import render_table
 
-        con.info(render_table(prep.plan, verbose=max(1, args.verbose), redact=redactor.redact))
+        con.output(render_table(prep.plan, verbose=max(1, args.verbose),
+                                redact=redactor.redact))
         con.info("\ndry run: nothing was executed")
         return 0
     # The SSH handshakes (~75 ms each, all hosts at once) overlap with the
@@ -61,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if not args.no_detect:
             det = _detect(prep, pool)
-            con.info(f"deployed release: {det.release} on {len(det.hosts)} hosts; database at "
-                     f"{det.db_revision}")
+            con.info(f"deployed release: {det.release} on {plural(len(det.hosts), 'host')}; "
+                     f"database at {det.db_revision}")
         settings, store = open_store(args, redactor)
         redactor.add_url(settings.database_url)
         history = store.step_duration_history(prep.runbook.metadata.name)

@@ -6,7 +6,7 @@ import argparse
 
 from octavia_upgrade.errors import InvalidInput
 
-HELP = "print a JSON Schema (runbook, inventory, flavor, report) for editors and CI"
+HELP = "print a JSON Schema (runbook, inventory, flavor, rolemap, report) for editors and CI"
 DESCRIPTION = """\
 Print one of the JSON Schemas (Draft 2020-12) that the tool validates with.
 Point a YAML language server at it to get errors while typing, e.g. add
@@ -22,7 +22,7 @@ def _names() -> list[str]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", nargs="?", help="schema name: runbook, inventory, flavor, report")
+    p.add_argument("name", nargs="?", help=f"schema name: {', '.join(_names())}")
     p.add_argument("--list", action="store_true", help="list the schema names")
     p.add_argument("--path", action="store_true", help="print the schema's file path instead")
 

@@ -139,7 +139,7 @@ def launch(lab_dir: str, node_pid: int, python: str, apis: list[str], targets: l
     with open(d / "amphora.log", "ab") as log:
         proc = subprocess.Popen(
             ["nsenter", "-t", str(node_pid), "-m", "--", python, str(script), str(conf)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd=d)
     return Proc.of("amphora", proc.pid)
 
 

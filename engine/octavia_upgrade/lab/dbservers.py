@@ -138,6 +138,8 @@ class _Server:
         with open(log, "ab") as out:
             # A new session: Ctrl-C in a terminal running the tests reaches pytest,
             # which then stops the server by PID, rather than killing it mid-write.
+            # Its working directory is its own folder, never the caller's.
+            kwargs.setdefault("cwd", self.base_dir)
             self._popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                            stderr=subprocess.STDOUT, start_new_session=True,
                                            **kwargs)

@@ -168,7 +168,8 @@ def slow(t: Target, delay_text: str, nodes_nft: Any = None) -> dict[str, Any]:
         p = subprocess.Popen(
             [sys.executable, "-m", "octavia_upgrade.lab.delayproxy", t.address, str(port),
              t.address, str(t.port), str(delay), hex(delayproxy.MARK)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            cwd=log_dir)
     proc = Proc.of(f"slow-{t.name}", p.pid)
     if not wait_tcp(t.address, port, 10, proc):
         proc.stop(5)

@@ -104,7 +104,7 @@ def start(base_dir: str | Path, vip: str, member_addresses: list[str],
             with open(base / f"member{i}.log", "ab") as log:
                 p = subprocess.Popen(
                     [sys.executable, "-m", "http.server", str(port), "--bind", addr,
-                     "--directory", str(root)],
+                     "--directory", str(root)], cwd=root,
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
             procs.append(Proc.of(f"member{i}", p.pid))
             members.append((addr, port))
@@ -116,7 +116,7 @@ def start(base_dir: str | Path, vip: str, member_addresses: list[str],
             raise RuntimeError(f"{cfg}: haproxy rejects it: {check.stdout}{check.stderr}")
         with open(base / "haproxy.log", "ab") as log:
             p = subprocess.Popen([HAPROXY, "-f", str(cfg), "-db"], stdin=subprocess.DEVNULL,
-                                 stdout=log, stderr=log, start_new_session=True)
+                                 stdout=log, stderr=log, start_new_session=True, cwd=base)
         procs.append(Proc.of("haproxy", p.pid))
         dp = DataPath(vip, port, tuple(members), tuple(procs))
         for addr, mport in members:

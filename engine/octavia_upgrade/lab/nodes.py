@@ -344,7 +344,7 @@ class LabNodes:
             proc = subprocess.Popen(
                 ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                close_fds=True)
+                close_fds=True, cwd=node_dir)
         finally:
             log.close()
         self._children[proc.pid] = proc

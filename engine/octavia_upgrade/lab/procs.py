@@ -11,8 +11,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -82,6 +85,25 @@ class Proc:
         self.signal(signal.SIGCONT)
         self.signal(signal.SIGKILL)
         return wait_gone(self, 5.0)
+
+
+def spawn(name: str, argv: Sequence[str], *, cwd: str | Path, log: str | Path,
+          env: Mapping[str, str] | None = None) -> tuple[subprocess.Popen[bytes], Proc]:
+    """Start a long-running lab process in ``cwd`` (a folder of the lab), logging to ``log``.
+
+    The working directory is never inherited: whatever a process writes to its
+    current folder (an Erlang crash dump, a core file) stays inside the lab,
+    not in the folder the operator ran ``lab up`` from. A new session keeps
+    terminal signals (Ctrl-C in the operator's shell) away from it; the lab
+    stops it by PID. stdin is /dev/null; stdout and stderr go to ``log``.
+    """
+    folder = Path(cwd)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        popen = subprocess.Popen(list(argv), cwd=folder, env=dict(env) if env is not None else None,
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True, close_fds=True)
+    return popen, Proc.of(name, popen.pid)
 
 
 def _reap(pid: int) -> None:

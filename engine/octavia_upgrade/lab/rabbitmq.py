@@ -8,6 +8,11 @@ environment: AMQP on ``127.0.0.1:PORT``, the Erlang distribution port bound to
 own ``epmd`` that the lab starts in the foreground so that it, too, has a PID
 the lab can stop (an ``epmd`` started by Erlang itself daemonises and outlives
 the broker).
+
+Every process of the broker (epmd, the server script and its Erlang VM, each
+``rabbitmqctl``) runs with its working directory in the broker's folder and
+``ERL_CRASH_DUMP`` pointing into its log folder: an Erlang crash dump or a
+``MnesiaCore.*`` file can never land in the operator's current directory.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from octavia_upgrade.lab.procs import Proc, free_port, wait_tcp
+from octavia_upgrade.lab.procs import Proc, free_port, spawn, wait_tcp
 
 SCRIPTS = Path("/usr/lib/rabbitmq/bin")
 EPMD = "/usr/bin/epmd"
@@ -63,13 +68,17 @@ class RabbitMQ:
     def procs(self) -> list[Proc]:
         return [p for p in (self.server, self.beam, self.epmd) if p is not None]
 
+    def ctl(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """``rabbitmqctl -n NODE ARGS`` in the broker's folder and environment."""
+        base = Path(self.base_dir)
+        return subprocess.run(
+            [str(SCRIPTS / "rabbitmqctl"), "-n", self.nodename, *args], cwd=base,
+            env=_env(base, self.port, self.dist_port, self.epmd_port),
+            capture_output=True, text=True, timeout=timeout, check=False)
+
     def consumers(self) -> dict[str, int]:
         """Queue name → number of consumers (``rabbitmqctl list_queues``)."""
-        done = subprocess.run(
-            [str(SCRIPTS / "rabbitmqctl"), "-n", self.nodename, "-q", "list_queues",
-             "name", "consumers"],
-            env=_env(Path(self.base_dir), self.port, self.dist_port, self.epmd_port),
-            capture_output=True, text=True, timeout=60, check=False)
+        done = self.ctl("-q", "list_queues", "name", "consumers")
         out: dict[str, int] = {}
         for line in done.stdout.splitlines():
             parts = line.split()
@@ -86,17 +95,39 @@ class RabbitMQ:
             time.sleep(1.0)
         return False
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop the broker (``rabbitmqctl stop``, then by PID) and its epmd by PID."""
-        if self.server.alive():
-            subprocess.run([str(SCRIPTS / "rabbitmqctl"), "-n", self.nodename, "stop"],
-                           env=_env(Path(self.base_dir), self.port, self.dist_port,
-                                    self.epmd_port),
-                           capture_output=True, timeout=timeout, check=False)
-        if self.beam is not None:
-            self.beam.stop(timeout)
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop the broker cleanly, so that its data folder can be removed afterwards.
+
+        1. ``rabbitmqctl stop PIDFILE``: the node stops its applications (Mnesia
+           closes its tables) and rabbitmqctl returns once the VM has exited;
+        2. if the VM still runs (rabbitmqctl failed or timed out): SIGTERM, which
+           the Erlang VM handles as an orderly ``init:stop()``, waiting up to
+           ``timeout`` s; SIGKILL only after that;
+        3. the ``rabbitmq-server`` script (it ends with the VM), then epmd last:
+           the node unregisters from it on its way down.
+        """
+        base = Path(self.base_dir)
+        beam = self.beam or _beam_from_pid_file(base)
+        if self.server.alive() or (beam is not None and beam.alive()):
+            try:
+                self.ctl("stop", str(base / "rabbitmq.pid"), timeout=timeout)
+            except (subprocess.TimeoutExpired, OSError):
+                pass  # step 2 takes over
+        if beam is not None:
+            beam.stop(timeout)
         self.server.stop(timeout)
         self.epmd.stop(5.0)
+
+
+def _beam_from_pid_file(base: Path) -> Proc | None:
+    """The broker's Erlang VM from its PID file, if that PID is an Erlang VM now."""
+    try:
+        pid = int((base / "rabbitmq.pid").read_text().strip())
+        with open(f"/proc/{pid}/comm", encoding="utf-8") as f:
+            comm = f.read().strip()
+    except (OSError, ValueError):
+        return None
+    return Proc.of("beam.smp", pid) if comm.startswith("beam") else None
 
 
 def _env(base: Path, port: int, dist_port: int, epmd_port: int) -> dict[str, str]:
@@ -116,6 +147,7 @@ def _env(base: Path, port: int, dist_port: int, epmd_port: int) -> dict[str, str
         "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "advanced.config"),
         "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
         "RABBITMQ_CONF_ENV_FILE": str(base / "rabbitmq-env.conf"),
+        "ERL_CRASH_DUMP": str(base / "log" / "erl_crash.dump"),
     })
     return env
 
@@ -141,24 +173,21 @@ def start(base_dir: str | Path, timeout: float = 90.0) -> RabbitMQ:
     (base / "enabled_plugins").write_text("[].\n")
     (base / "rabbitmq-env.conf").write_text("")
     env = _env(base, port, dist_port, epmd_port)
-    with open(base / "log" / "epmd.log", "ab") as log:
-        ep = subprocess.Popen([EPMD, "-address", "127.0.0.1", "-port", str(epmd_port)],
-                              env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                              start_new_session=True)
-    epmd = Proc.of("epmd", ep.pid)
-    with open(base / "log" / "console.log", "ab") as log:
-        srv = subprocess.Popen([str(SCRIPTS / "rabbitmq-server")], env=env, stdout=log,
-                               stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
-    server = Proc.of("rabbitmq-server", srv.pid)
+    _, epmd = spawn("epmd", [EPMD, "-address", "127.0.0.1", "-port", str(epmd_port)],
+                    cwd=base, log=base / "log" / "epmd.log", env=env)
+    _, server = spawn("rabbitmq-server", [str(SCRIPTS / "rabbitmq-server")], cwd=base,
+                      log=base / "log" / "console.log", env=env)
     mq = RabbitMQ(str(base), port, dist_port, epmd_port, server, epmd)
     deadline = time.monotonic() + timeout
     if not wait_tcp("127.0.0.1", port, timeout, server):
         mq.stop(10)
         raise RuntimeError(f"RabbitMQ did not start within {timeout:.0f}s; see {base}/log")
     # The AMQP port opens before the broker finishes booting: wait properly.
-    subprocess.run([str(SCRIPTS / "rabbitmqctl"), "-n", mq.nodename, "await_startup",
-                    "--timeout", str(max(5, int(deadline - time.monotonic())))],
-                   env=env, capture_output=True, check=False)
+    wait = max(5, int(deadline - time.monotonic()))
+    try:
+        mq.ctl("await_startup", "--timeout", str(wait), timeout=wait + 30)
+    except subprocess.TimeoutExpired:
+        pass  # the PID file below tells whether the VM is up
     try:
         beam_pid = int((base / "rabbitmq.pid").read_text().strip())
     except (OSError, ValueError):
