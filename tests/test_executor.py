@@ -115,7 +115,7 @@ def make_plan(tmp: Path, steps: list[dict[str, Any]], *, rollback: list[dict[str
         "hosts": {n: {"address": f"192.0.2.{10 + i}", "roles": r}
                   for i, (n, r) in enumerate(HOSTS.items())}}))
     doc: dict[str, Any] = {
-        "apiVersion": "octavia-upgrade/v1", "kind": "Runbook",
+        "apiVersion": "octavia-upgrade/v2", "kind": "Runbook",
         "metadata": {"name": "unit", "from": "dalmatian", "to": "epoxy", "revision": 1},
         "parameters": {"flag": {"type": "boolean", "default": False}},
         "steps": steps}
@@ -148,8 +148,10 @@ def execute(plan: Plan, contexts: dict[str, dict[str, Any]], pool: FakePool, *,
 
 
 def stop(service: str, **extra: Any) -> dict[str, Any]:
+    """A stop step; one attempt unless ``retry`` is given (v2's default retries with backoff)."""
     return {"id": f"stop-{service}", "name": f"Stop {service}", "kind": "service",
-            "with": {"action": "stop", "services": [service]}, **extra}
+            "with": {"action": "stop", "services": [service]}, "retry": {"attempts": 1},
+            **extra}
 
 
 def test_every_command_sent_is_the_plans_and_steps_run_in_order(tmp_path: Path) -> None:
@@ -158,7 +160,8 @@ def test_every_command_sent_is_the_plans_and_steps_run_in_order(tmp_path: Path) 
         {"id": "backup", "name": "Back up", "kind": "backup",
          "with": {"dest_dir": "/var/backups/octavia"}},
         {"id": "migrate", "name": "Migrate", "kind": "db_migrate"},
-        {"id": "start", "name": "Start", "kind": "service", "with": {"action": "start"}},
+        {"id": "start", "name": "Start", "kind": "service", "with": {"action": "start"},
+         "retry": {"attempts": 1}},
     ])
     pool = FakePool()
     heads = load_catalog()
@@ -264,16 +267,16 @@ def test_a_stop_that_does_not_take_effect_fails_verification(tmp_path: Path) -> 
     assert len(verify) == 1 and verify[0]["times"] >= 2  # polled, recorded once with a count
 
 
-def test_rollback_runs_in_reverse_order_after_a_failure(tmp_path: Path) -> None:
+def test_rollback_runs_in_its_listed_order_after_a_failure(tmp_path: Path) -> None:
     plan, ctx = make_plan(
         tmp_path,
         [{"id": "boom", "name": "Boom", "kind": "command", "targets": {"hosts": ["ctl1"]},
           "on_failure": "rollback", "with": {"command": "false"}},
          stop("api")],
-        rollback=[{"id": "second", "name": "Second", "kind": "command",
-                   "targets": {"hosts": ["ctl1"]}, "with": {"command": "echo second"}},
-                  {"id": "first", "name": "First", "kind": "command",
-                   "targets": {"hosts": ["ctl1"]}, "with": {"command": "echo first"}}])
+        rollback=[{"id": "first", "name": "First", "kind": "command",
+                   "targets": {"hosts": ["ctl1"]}, "with": {"command": "echo first"}},
+                  {"id": "second", "name": "Second", "kind": "command",
+                   "targets": {"hosts": ["ctl1"]}, "with": {"command": "echo second"}}])
     pool = FakePool(ctl1=Host("ctl1").on(r"^false", result(1)))
     res, sink = execute(plan, ctx, pool)
     assert res.status == "rolled_back"
@@ -293,7 +296,7 @@ def test_max_failures_stops_a_continue_step_once_exceeded(tmp_path: Path) -> Non
 
 def test_when_false_skips_and_outputs_feed_later_steps(tmp_path: Path) -> None:
     plan, ctx = make_plan(tmp_path, [
-        {"id": "skipped", "name": "Skipped", "kind": "command", "when": "{{ params.flag }}",
+        {"id": "skipped", "name": "Skipped", "kind": "command", "when": "params.flag",
          "targets": {"hosts": ["ctl1"]}, "with": {"command": "never"}},
         {"id": "rev", "name": "Revision", "kind": "db_migrate", "with": {"action": "current"}},
         {"id": "echo", "name": "Echo", "kind": "command", "targets": {"hosts": ["ctl2"]},

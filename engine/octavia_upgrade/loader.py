@@ -78,6 +78,18 @@ def load_runbook(path: str | Path, *, catalog: Catalog | None = None) -> model.R
     return build(doc, catalog)
 
 
+def load_runbook_text(text: str, path: str = "<runbook>", *,
+                      catalog: Catalog | None = None) -> model.Runbook:
+    """:func:`load_runbook` for text in memory (``path`` names it in messages)."""
+    from octavia_upgrade.yamlpos import loads
+
+    doc = loads(text, path)
+    diags = check_document(doc, catalog=catalog)
+    if any(d.severity == "error" for d in diags):
+        raise InvalidInput(f"runbook {path} is invalid", diags)
+    return build(doc, catalog)
+
+
 def check_document(doc: Document, *, catalog: Catalog | None = None) -> list[Diagnostic]:
     """Schema and semantic diagnostics for an already loaded runbook document."""
     from octavia_upgrade.schemas import validate

@@ -20,7 +20,7 @@ import yaml
 from clihelp import ROOT, cli, popen
 
 from octavia_upgrade.cli.exitcodes import EXIT_INTERNAL, TABLE, exit_code_for
-from octavia_upgrade.errors import InvalidInput, Refused, StepFailed
+from octavia_upgrade.errors import InvalidInput, Refused, StateError
 from octavia_upgrade.state import open_store
 
 
@@ -35,7 +35,7 @@ def test_the_readme_table_is_the_code_table() -> None:
 
 def test_exception_mapping() -> None:
     """The function main() uses; each documented class of failure has its code."""
-    assert exit_code_for(StepFailed("x")) == 1
+    assert exit_code_for(StateError("x")) == 1
     assert exit_code_for(InvalidInput("x")) == 2
     assert exit_code_for(Refused("x")) == 3
     assert exit_code_for(KeyboardInterrupt()) == 130
