@@ -68,6 +68,7 @@ def compose(shared: SharedSource, hop: HopSource, catalog: Catalog) -> Composed:
         entry.fields = _override(entry.fields, dict(ov.fields))
         if ov.comment is not None:
             entry.comment = ov.comment
+    _check_unique(stages)
     return Composed(
         name=hop.name,
         header=_sub(_join(shared.header, hop.header), variables, hop.pos),
@@ -148,6 +149,16 @@ def _check_new_ids(stages: dict[str, list[_Entry]], new: list[_Entry]) -> None:
         seen.add(e.id)
 
 
+def _check_unique(stages: dict[str, list[_Entry]]) -> None:
+    seen: set[str] = set()
+    for entries in stages.values():
+        for e in entries:
+            if e.id in seen:
+                raise fail(e.pos.path, e.pos.line, e.pos.col, "duplicate-step-id",
+                           f"step id {e.id!r} is used twice in this hop's runbook")
+            seen.add(e.id)
+
+
 def _override(fields: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     out = dict(fields)
     for key, value in changes.items():
@@ -160,7 +171,7 @@ def _override(fields: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]
                     merged[k] = copy.deepcopy(v)
             out["with"] = merged
         elif value is None:
-            out.pop(key, None)
+            out[key] = None  # kept until the defaults are applied, then dropped
         else:
             out[key] = copy.deepcopy(value)
     return out

@@ -61,8 +61,27 @@ def render_dir(source: Path, catalog: Catalog) -> list[Rendered]:
     hops = sorted((source / HOPS_DIR).glob("*.yaml"))
     if not hops:
         raise InvalidInput(f"{source / HOPS_DIR}: no hop overlays (<from>-to-<to>.yaml)")
-    return [Rendered(h.stem, emit(compose(shared, load_hop(h, catalog), catalog)))
-            for h in hops]
+    rendered = []
+    for path in hops:
+        hop = load_hop(path, catalog)
+        r = Rendered(hop.name, emit(compose(shared, hop, catalog)))
+        _validate(r, hop.path, catalog)
+        rendered.append(r)
+    return rendered
+
+
+def _validate(r: Rendered, source: str, catalog: Catalog) -> None:
+    """Refuse to produce a runbook the engine would refuse (lint's checks)."""
+    from octavia_upgrade import yamlpos
+    from octavia_upgrade.errors import Diagnostic
+    from octavia_upgrade.loader import check_document
+
+    found = [d for d in check_document(yamlpos.loads(r.text, r.filename), catalog=catalog)
+             if d.severity == "error"]
+    if found:
+        raise InvalidInput(f"{source}: the rendered runbook is invalid", [
+            Diagnostic(source, 0, 0, d.rule, f"rendered {r.filename}:{d.line}:{d.col}: {d.message}")
+            for d in found])
 
 
 def compare(rendered: list[Rendered], output: Path) -> list[Difference]:

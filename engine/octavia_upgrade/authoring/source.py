@@ -219,6 +219,10 @@ def load_hop(path: str | Path, catalog: Catalog) -> HopSource:
         r.typed(data.get(key) or [], (key,), list, key)
     for key in ("vars", "parameters", "override"):
         r.typed(data.get(key) or {}, (key,), dict, key)
+    for name, spec in (data.get("parameters") or {}).items():
+        if spec is not None:
+            r.typed(spec, ("parameters", name), dict,
+                    f"parameter {name!r} (a mapping, or null to drop a shared one)")
     inserts = tuple(i for n, raw in enumerate(data.get("insert") or [])
                     if (i := _insert(r, raw, ("insert", n))) is not None)
     overrides = []

@@ -47,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     listing.add_argument("--dir", metavar="DIR",
                          help="the runbook folder (default: the shipped runbooks/)")
     add_format(listing, ("table", "json"), "table")
+    for q in (render, listing):
+        q.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="no summary line on standard error")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,14 +75,14 @@ def _render(args: argparse.Namespace) -> int:
             print(f"runbooks render --check: {len(diffs)} file(s) differ from {source}; "
                   "run `octavia-upgrade runbooks render` and review the diff", file=sys.stderr)
             return 1
-        if not args.quiet:
+        if not getattr(args, "quiet", False):
             print(f"runbooks render --check: {len(rendered)} runbook(s) match their source",
                   file=sys.stderr)
         return 0
     written = write(rendered, output)
     for path in written:
         print(f"wrote {path}")
-    if not args.quiet:
+    if not getattr(args, "quiet", False):
         print(f"runbooks render: {len(rendered)} runbook(s), {len(written)} changed",
               file=sys.stderr)
     return 0
