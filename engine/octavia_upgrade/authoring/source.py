@@ -215,32 +215,33 @@ def load_hop(path: str | Path, catalog: Catalog) -> HopSource:
                 r.fail(("to",), "source-hop-name", f"{dst} is not the release after {src}")
         except Exception as exc:  # noqa: BLE001 - unknown series: the catalog says which
             r.fail(("from",), "source-hop-name", str(exc))
-    for key in ("migrations", "references", "remove", "insert"):
-        r.typed(data.get(key) or [], (key,), list, key)
-    for key in ("vars", "parameters", "override"):
-        r.typed(data.get(key) or {}, (key,), dict, key)
-    for name, spec in (data.get("parameters") or {}).items():
+    lists = {k: v if r.typed(v := data.get(k) or [], (k,), list, k) else []
+             for k in ("migrations", "references", "remove", "insert")}
+    maps = {k: v if r.typed(v := data.get(k) or {}, (k,), dict, k) else {}
+            for k in ("vars", "parameters", "override")}
+    for key in ("description", "header"):
+        r.typed(data.get(key) or "", (key,), str, key)
+    for name, spec in maps["parameters"].items():
         if spec is not None:
             r.typed(spec, ("parameters", name), dict,
                     f"parameter {name!r} (a mapping, or null to drop a shared one)")
-    inserts = tuple(i for n, raw in enumerate(data.get("insert") or [])
+    inserts = tuple(i for n, raw in enumerate(lists["insert"])
                     if (i := _insert(r, raw, ("insert", n))) is not None)
     overrides = []
-    for step_id, raw in (data.get("override") or {}).items():
+    for step_id, raw in maps["override"].items():
         p = ("override", step_id)
         s = r.step(raw, p, partial=True)
         if s is not None:
             overrides.append(Override(step_id, s.fields, doc.key_pos(p),
                                       raw.get("comment") if "comment" in raw else None))
-    removals = tuple((str(x), doc.pos(("remove", i)))
-                     for i, x in enumerate(data.get("remove") or []))
+    removals = tuple((str(x), doc.pos(("remove", i))) for i, x in enumerate(lists["remove"]))
     r.errors.raise_if_errors(doc.path)
     return HopSource(
         path=doc.path, from_=src, to=dst, revision=int(data["revision"]),
         description=str(data.get("description") or ""),
-        references=tuple(data.get("references") or ()),
-        migrations=tuple(str(m) for m in data.get("migrations") or ()),
-        vars=dict(data.get("vars") or {}), parameters=dict(data.get("parameters") or {}),
+        references=tuple(str(x) for x in lists["references"]),
+        migrations=tuple(str(m) for m in lists["migrations"]),
+        vars=dict(maps["vars"]), parameters=dict(maps["parameters"]),
         inserts=inserts, overrides=tuple(overrides), removals=removals, pos=doc.pos(()),
         header=str(data.get("header") or ""),
     )
