@@ -21,6 +21,8 @@ from octavia_upgrade.errors import InvalidInput
 from octavia_upgrade.loader import load_runbook
 
 CAT = load_catalog()
+#: What alembic_chain.yaml says each hop used here applies.
+MIGRATIONS = {"xena-to-yoga": ["6ac558d7fc21"], "pike-to-queens": ["bf171d0d91c3", "0aee2b450512"]}
 
 SHARED = """\
 kind: RunbookSource
@@ -117,7 +119,7 @@ def hop(src: str, dst: str, body: str = "") -> str:
         from: {src}
         to: {dst}
         revision: 3
-        migrations: [abc123, def456]
+        migrations: [{", ".join(MIGRATIONS.get(f"{src}-to-{dst}", []))}]
         description: From {src} to {dst}.
         references: [https://docs.openstack.org/releasenotes/octavia/{dst}.html]
         """) + textwrap.dedent(body)
@@ -159,12 +161,12 @@ def error_of(tmp_path: Path, src: str, dst: str, body: str, shared: str = SHARED
 def test_shared_steps_facts_and_format_v1_spelling(tmp_path: Path) -> None:
     text, rb = render_one(tmp_path, "xena", "yoga")
     assert text.startswith("# Xena → Yoga: Octavia 9.x → 10.x.\n"
-                           "# Database migrations in this hop: 2 (abc123, def456).\n")
+                           "# Database migrations in this hop: 1 (6ac558d7fc21).\n")
     assert rb.metadata.name == "xena-to-yoga" and rb.metadata.revision == 3
     assert ids(rb.steps) == ["upgrade-check", "approve-outage", "stop-api", "stop-worker",
                              "upgrade-packages", "db-backup", "image-reminder"]
     assert rb.step("upgrade-check").name == "octavia-status upgrade check (Xena code)"
-    assert rb.step("upgrade-packages").name == "Upgrade Yoga (2 migrations)"
+    assert rb.step("upgrade-packages").name == "Upgrade Yoga (1 migration)"
     assert rb.step("upgrade-packages").with_ == {
         "action": "upgrade", "release": "yoga", "packages": ["octavia", "octavia-lib"]}
     assert rb.step("image-reminder").name == "Build a Yoga amphora image"
@@ -328,6 +330,14 @@ def test_hop_file_must_name_its_releases(tmp_path: Path) -> None:
     source = write_source(tmp_path, {"xena-to-zed": hop("xena", "yoga")})
     with pytest.raises(InvalidInput, match=r"xena-to-zed.yaml:2:7: source-hop-name: the file "
                                            r"must be named xena-to-yoga.yaml"):
+        render_dir(source, CAT)
+
+
+def test_migrations_must_be_the_alembic_chains(tmp_path: Path) -> None:
+    source = write_source(tmp_path, {"xena-to-yoga": hop("xena", "yoga").replace(
+        "[6ac558d7fc21]", "[6ac558d7fc21, 0995c26fc506]")})
+    with pytest.raises(InvalidInput, match=r"xena-to-yoga.yaml:5:13: source-migrations: xena → "
+                                           r"yoga applies 1 migration\(s\) \[6ac558d7fc21\]"):
         render_dir(source, CAT)
 
 

@@ -235,6 +235,8 @@ def load_hop(path: str | Path, catalog: Catalog) -> HopSource:
             overrides.append(Override(step_id, s.fields, doc.key_pos(p),
                                       raw.get("comment") if "comment" in raw else None))
     removals = tuple((str(x), doc.pos(("remove", i))) for i, x in enumerate(lists["remove"]))
+    if not r.errors.errors:
+        _check_migrations(r, src, dst, [str(m) for m in lists["migrations"]])
     r.errors.raise_if_errors(doc.path)
     return HopSource(
         path=doc.path, from_=src, to=dst, revision=int(data["revision"]),
@@ -245,6 +247,17 @@ def load_hop(path: str | Path, catalog: Catalog) -> HopSource:
         inserts=inserts, overrides=tuple(overrides), removals=removals, pos=doc.pos(()),
         header=str(data.get("header") or ""),
     )
+
+
+def _check_migrations(r: _Reader, src: str, dst: str, stated: list[str]) -> None:
+    """The hop's ``migrations`` must be the alembic chain's (``alembic_chain.yaml``)."""
+    from octavia_upgrade.catalog import migrations_between
+
+    chain = [m["revision"] for m in migrations_between(src, dst)]
+    if stated != chain:
+        r.fail(("migrations",), "source-migrations",
+               f"{src} → {dst} applies {len(chain)} migration(s) "
+               f"[{', '.join(chain)}] (alembic_chain.yaml), not [{', '.join(stated)}]")
 
 
 def _insert(r: _Reader, raw: Any, path: DataPath) -> Insert | None:
