@@ -353,7 +353,8 @@ def test_a_rendered_runbook_the_engine_would_refuse_is_an_error(tmp_path: Path) 
 
 def test_emitted_text_loads_back_exactly() -> None:
     tricky = ["a: b", "#x", "it's", "yes", "", "{{ x }}", "- item", "50%", "1.0", "null",
-              'say "hi"', "x" * 30 + " {{ a | default('b') }} " + "y " * 60 + "{% if z %}z{% endif %}"]
+              'say "hi"',
+              "x" * 30 + " {{ a | default('b') }} " + "y " * 60 + "{% if z %}z{% endif %}"]
     step = Step("s", {"id": "s", "name": "S", "kind": "assert",
                       "with": {"that": "true", "message": tricky[-1]}})
     composed = Composed(

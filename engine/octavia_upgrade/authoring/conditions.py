@@ -61,7 +61,8 @@ def _holds(text: str, src: Release, dst: Release, catalog: Catalog) -> bool:
     if fact:
         rel = src if fact.group(2) == "from" else dst
         name = fact.group(3)
-        value = bool(rel.octavia_lib_versions) if name == "octavia_lib" else bool(getattr(rel, name))
+        value = (bool(rel.octavia_lib_versions) if name == "octavia_lib"
+                 else bool(getattr(rel, name)))
         return not value if fact.group(1) else value
     cmp = _COMPARE.match(text)
     assert cmp is not None
