@@ -326,6 +326,12 @@ def test_bad_condition_and_unknown_variable_in_the_shared_source(tmp_path: Path)
     assert "cold-upgrade.yaml:34:9: source-variable: unknown variable ${Api}" in msg
 
 
+def test_a_braced_when_in_the_source_is_refused(tmp_path: Path) -> None:
+    body = 'override:\n  db-backup: {when: "{{ params.backup }}"}\n'
+    msg = error_of(tmp_path, "xena", "yoga", body)
+    assert ":9:21: source-when: write `when` bare" in msg
+
+
 def test_hop_file_must_name_its_releases(tmp_path: Path) -> None:
     source = write_source(tmp_path, {"xena-to-zed": hop("xena", "yoga")})
     with pytest.raises(InvalidInput, match=r"xena-to-zed.yaml:2:7: source-hop-name: the file "

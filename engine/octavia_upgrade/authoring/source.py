@@ -93,6 +93,11 @@ class _Reader:
             self.fail(path + ("comment",), "source-type", "comment must be a string")
             comment = ""
         only_if = self.conditions(raw["only_if"], path + ("only_if",)) if "only_if" in raw else ()
+        when = raw.get("when")
+        if isinstance(when, str) and when.strip().startswith("{{"):
+            self.fail(path + ("when",), "source-when",
+                      "write `when` bare, like `that` (e.g. `when: params.backup`): "
+                      "the rendered runbook adds the braces")
         fields = {k: v for k, v in raw.items() if k in STEP_FIELDS}
         return SourceStep(str(raw.get("id", "")), fields, self.doc.pos(path), comment or "",
                           only_if)
