@@ -61,6 +61,10 @@ def test_a_hand_edit_of_a_rendered_runbook_fails_the_check(
         f"{output}/pike-to-rocky.yaml: extra (no hop in the source renders it)",
     ]
     assert "3 file(s) differ" in err
+    assert main(["runbooks", "render", "--check", "-v", "--source", str(source),
+                 "--output", str(output)]) == 1
+    out, _ = capsys.readouterr()
+    assert "-    timeout: 600s\n+    timeout: 300s\n" in out
     # --check wrote nothing.
     assert "timeout: 600s" in edited.read_text(encoding="utf-8")
     assert not (output / "pike-to-queens.yaml").exists()

@@ -8,6 +8,7 @@ pure (source text in, runbook text out); reading and writing files happens in
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,8 @@ class Difference:
 
     path: str
     reason: str  # differs | missing | extra
+    #: For ``differs``: a unified diff from the committed file to the rendered one.
+    diff: str = ""
 
     def __str__(self) -> str:
         return {"differs": f"{self.path}: differs from its source (render it again)",
@@ -92,8 +95,11 @@ def compare(rendered: list[Rendered], output: Path) -> list[Difference]:
         path = output / r.filename
         if not path.is_file():
             diffs.append(Difference(str(path), "missing"))
-        elif path.read_text(encoding="utf-8") != r.text:
-            diffs.append(Difference(str(path), "differs"))
+        elif (committed := path.read_text(encoding="utf-8")) != r.text:
+            diff = difflib.unified_diff(committed.splitlines(keepends=True),
+                                        r.text.splitlines(keepends=True),
+                                        f"{path} (committed)", f"{path} (rendered)")
+            diffs.append(Difference(str(path), "differs", "".join(diff)))
     diffs += [Difference(str(p), "extra") for p in sorted(output.glob("*.yaml"))
               if p.name not in names]
     return diffs

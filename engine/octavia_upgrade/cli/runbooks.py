@@ -18,6 +18,7 @@ the rendered runbooks/*.yaml; never edit those by hand.
   octavia-upgrade runbooks render            write runbooks/ from the source
   octavia-upgrade runbooks render --check    write nothing; exit 1 and name every
                                              runbook that differs from its source
+                                             (-v: with the diff)
   octavia-upgrade runbooks list [-f json]    the shipped runbooks: name, from, to, path
 
 A source error (YAML, unknown anchor, override of an unknown step id, a step
@@ -37,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                     "2 when the source is invalid.")
     render.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 naming every file that differs, is missing "
-                             "or has no source")
+                             "or has no source (with -v: and the diff)")
     render.add_argument("--source", metavar="DIR",
                         help="the source folder (default: runbook-source/ of this checkout)")
     render.add_argument("--output", metavar="DIR",
@@ -50,6 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for q in (render, listing):
         q.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no summary line on standard error")
+    render.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help="with --check: print the diff of each differing file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,6 +74,8 @@ def _render(args: argparse.Namespace) -> int:
         diffs = compare(rendered, output)
         for d in diffs:
             print(d)
+            if getattr(args, "verbose", 0) and d.diff:
+                print(d.diff, end="" if d.diff.endswith("\n") else "\n")
         if diffs:
             print(f"runbooks render --check: {len(diffs)} file(s) differ from {source}; "
                   "run `octavia-upgrade runbooks render` and review the diff", file=sys.stderr)
