@@ -49,10 +49,30 @@ def _loaded(name: str) -> dict[str, Any]:
     return semantics(rb)
 
 
+def _dump(golden: dict[str, dict[str, Any]]) -> str:
+    """JSON with one line per step and per parameter: a change reads as a one-line diff."""
+    def one(v: Any) -> str:
+        return json.dumps(v, sort_keys=True)
+
+    books = []
+    for name in sorted(golden):
+        fields = []
+        for key, value in sorted(golden[name].items()):
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                inner = ",\n".join(f"   {one(v)}" for v in value)
+                fields.append(f"  {one(key)}: [\n{inner}\n  ]")
+            elif key == "parameters":
+                inner = ",\n".join(f"   {one(k)}: {one(v)}" for k, v in sorted(value.items()))
+                fields.append(f"  {one(key)}: {{\n{inner}\n  }}")
+            else:
+                fields.append(f"  {one(key)}: {one(value)}")
+        books.append(f" {one(name)}: {{\n" + ",\n".join(fields) + "\n }")
+    return "{\n" + ",\n".join(books) + "\n}\n"
+
+
 def test_golden_covers_every_shipped_runbook() -> None:
     if os.environ.get("UPDATE_GOLDEN"):
-        GOLDEN.write_text(json.dumps({n: _loaded(n) for n in RUNBOOKS}, indent=1,
-                                     sort_keys=True) + "\n", encoding="utf-8")
+        GOLDEN.write_text(_dump({n: _loaded(n) for n in RUNBOOKS}), encoding="utf-8")
     assert sorted(json.loads(GOLDEN.read_text(encoding="utf-8"))) == RUNBOOKS
     assert len(RUNBOOKS) == 18
 
