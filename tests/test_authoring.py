@@ -263,6 +263,26 @@ def test_override_remove_and_move(tmp_path: Path) -> None:
     assert rb.parameters["image_file"].type == "string"
 
 
+def test_the_authors_line_breaks_of_folded_texts_are_kept(tmp_path: Path) -> None:
+    shared = SHARED.replace("        with: {message: Approve the outage.}\n", """\
+        with:
+          message: >-
+            From here on the ${From} control plane is down:
+            no load balancer can be created
+            or changed.
+""")
+    source = write_source(tmp_path, {"xena-to-yoga": hop("xena", "yoga")}, shared)
+    [rendered] = render_dir(source, CAT)
+    assert ("      message: >-\n"
+            "        From here on the Xena control plane is down:\n"
+            "        no load balancer can be created\n"
+            "        or changed.\n") in rendered.text
+    loaded = yaml.safe_load(rendered.text)
+    [step] = [s for s in loaded["steps"] if s["id"] == "approve-outage"]
+    assert step["with"]["message"] == ("From here on the Xena control plane is down: no load "
+                                       "balancer can be created or changed.")
+
+
 # --------------------------------------------------------------------------- errors
 
 

@@ -22,6 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from octavia_upgrade.authoring.model import Folded
 from octavia_upgrade.catalog import Catalog, Release
 
 FACTS = ("octavia_status", "driver_agent", "slurp", "octavia_lib")
@@ -98,7 +99,12 @@ def substitute(value: Any, variables: Mapping[str, Any]) -> Any:
         whole = VAR.fullmatch(value)
         if whole:
             return _lookup(whole.group(1), variables)
-        return VAR.sub(lambda m: str(_lookup(m.group(1), variables)), value)
+        text = VAR.sub(lambda m: str(_lookup(m.group(1), variables)), value)
+        if isinstance(value, Folded):
+            lines = tuple(VAR.sub(lambda m: str(_lookup(m.group(1), variables)), line)
+                          for line in value.lines)
+            return Folded(text, lines) if " ".join(lines) == text else text
+        return text
     if isinstance(value, list):
         return [substitute(v, variables) for v in value]
     if isinstance(value, dict):

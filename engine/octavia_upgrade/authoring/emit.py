@@ -14,7 +14,8 @@ A format change to any of these is a change here (:func:`v1_step`,
 
 House style: short mappings and lists in flow style
 (``with: {action: stop, services: [api]}``), long texts as folded ``>-``
-blocks wrapped before :data:`WIDTH` columns, step fields in
+blocks, with the source's line breaks where it wrote one, else wrapped before
+:data:`WIDTH` columns, step fields in
 :data:`~octavia_upgrade.authoring.source.STEP_FIELDS` order, the source's
 comments above the steps and a rule line per stage of the guide. The output
 is checked by loading it back: what a reviewer reads is what was meant.
@@ -27,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from octavia_upgrade.authoring.model import Composed, Stage, Step
+from octavia_upgrade.authoring.model import Composed, Folded, Stage, Step
 from octavia_upgrade.authoring.source import STEP_FIELDS
 from octavia_upgrade.model import API_VERSION
 
@@ -139,6 +140,8 @@ def _field(key: str, value: Any, indent: int, *, flow: bool = True) -> list[str]
         for item in value:
             out += [f"{pad}  - {_flow(item) if isinstance(item, (dict, list)) else _scalar(item)}"]
         return out
+    if isinstance(value, Folded) and _foldable(value):
+        return [f"{pad}{key}: >-"] + [f"{pad}  {line}" for line in value.lines]
     line = f"{pad}{key}: {_scalar(value)}"
     if isinstance(value, str) and len(line) > WIDTH and _foldable(value):
         return [f"{pad}{key}: >-"] + _wrap(value, indent + 2)
@@ -190,6 +193,7 @@ def _words(text: str) -> list[str]:
 
 def _scalar(value: Any) -> str:
     """A scalar in block context: plain when YAML allows it, else double-quoted."""
+    value = str(value) if isinstance(value, str) else value
     text = yaml.safe_dump(value, default_flow_style=True, width=10**9, allow_unicode=True)
     return _double(value, text.removesuffix("\n").removesuffix("\n...").rstrip("\n"))
 
@@ -200,6 +204,7 @@ def _flow(value: Any) -> str:
         return "{" + ", ".join(f"{_flow(k)}: {_flow(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(_flow(v) for v in value) + "]"
+    value = str(value) if isinstance(value, str) else value
     text = yaml.safe_dump([value], default_flow_style=True, width=10**9, allow_unicode=True)
     return _double(value, text.strip()[1:-1])
 

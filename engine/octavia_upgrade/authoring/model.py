@@ -19,6 +19,24 @@ from octavia_upgrade.model import Pos
 PARTS = ("steps", "rollback", "finally")
 
 
+class Folded(str):
+    """A text the source wrote as a folded ``>-`` block, with the author's line breaks.
+
+    It equals its text; ``lines`` joined by single spaces give it back. The
+    emitter writes those lines again, so a reviewer sees the author's layout.
+    """
+
+    lines: tuple[str, ...]
+
+    def __new__(cls, text: str, lines: tuple[str, ...]) -> Folded:
+        obj = super().__new__(cls, text)
+        obj.lines = tuple(lines)
+        return obj
+
+    def __reduce__(self) -> tuple[type, tuple[str, tuple[str, ...]]]:
+        return (Folded, (str(self), self.lines))
+
+
 @dataclass(frozen=True)
 class SourceStep:
     """A step as written in a source: runbook fields plus authoring-only keys.

@@ -15,7 +15,7 @@ from typing import Any
 from octavia_upgrade import yamlpos
 from octavia_upgrade.authoring.conditions import ConditionError, check_condition
 from octavia_upgrade.authoring.model import (
-    Choice, HopSource, Insert, Override, Section, SharedSource, SourceStep,
+    Choice, Folded, HopSource, Insert, Override, Section, SharedSource, SourceStep,
 )
 from octavia_upgrade.catalog import Catalog
 from octavia_upgrade.errors import ErrorList, InvalidInput
@@ -142,7 +142,7 @@ def load_shared(path: str | Path, catalog: Catalog) -> SharedSource:
     """Load the shared cold-upgrade source (``kind: RunbookSource``)."""
     doc = yamlpos.load(path)
     r = _Reader(doc, catalog)
-    data = doc.data
+    data = _folds(doc, doc.data, ())
     r.kind(SHARED_KIND)
     r.keys(data, (), _SHARED_KEYS, "the shared source")
     sections: list[Section] = []
@@ -177,6 +177,28 @@ def load_shared(path: str | Path, catalog: Catalog) -> SharedSource:
                         defaults, tuple(sections))
 
 
+def _folds(doc: Document, value: Any, path: DataPath) -> Any:
+    """``value`` with every folded ``>`` block text as a :class:`Folded` (its line breaks)."""
+    if isinstance(value, dict):
+        return {k: _folds(doc, v, path + (k,)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_folds(doc, v, path + (i,)) for i, v in enumerate(value)]
+    if isinstance(value, str) and doc.is_block_scalar(path):
+        lines = doc.text.splitlines()
+        start = doc.pos(path).line  # the line of the `>-` indicator (1-based)
+        if start > len(lines) or ">" not in lines[start - 1]:
+            return value
+        indent = len(lines[start - 1]) - len(lines[start - 1].lstrip())
+        body = []
+        for line in lines[start:]:
+            if not line.strip() or len(line) - len(line.lstrip()) <= indent:
+                break
+            body.append(line.strip())
+        if body and " ".join(body) == value:
+            return Folded(value, tuple(body))
+    return value
+
+
 def _vars(r: _Reader, raw: Any) -> dict[str, tuple[Choice, ...]]:
     """``name: value`` or ``name: [{only_if: ..., value: ...}, ..., {value: ...}]``."""
     if not r.typed(raw, ("vars",), dict, "vars"):
@@ -201,7 +223,7 @@ def load_hop(path: str | Path, catalog: Catalog) -> HopSource:
     """Load one hop overlay (``kind: RunbookHop``)."""
     doc = yamlpos.load(path)
     r = _Reader(doc, catalog)
-    data = doc.data
+    data = _folds(doc, doc.data, ())
     r.kind(HOP_KIND)
     r.keys(data, (), _HOP_KEYS, "a hop")
     for key, kind in (("from", str), ("to", str), ("revision", int)):
