@@ -13,6 +13,7 @@ bootstrap:
 
 lint: bootstrap
 	.venv/bin/octavia-upgrade lint runbooks/
+	.venv/bin/octavia-upgrade runbooks render --check
 
 clean:
 	rm -rf .venv build dist *.egg-info

@@ -110,8 +110,13 @@ def cli_markdown() -> str:
              "```text", parser.format_help().rstrip(), "```", ""]
     subs = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
     for name in COMMANDS:
-        lines += [f"## {name}", "", "```text", subs.choices[name].format_help().rstrip(),
-                  "```", ""]
+        sub = subs.choices[name]
+        lines += [f"## {name}", "", "```text", sub.format_help().rstrip(), "```", ""]
+        nested = [a for a in sub._actions if a.__class__.__name__ == "_SubParsersAction"]
+        for action in nested[:1]:
+            for child, p in action.choices.items():
+                lines += [f"### {name} {child}", "", "```text", p.format_help().rstrip(),
+                          "```", ""]
     return "\n".join(lines)
 
 

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "releases": "octavia_upgrade.cli.releases",
     "schema": "octavia_upgrade.cli.schema",
     "lint": "octavia_upgrade.cli.lint",
+    "runbooks": "octavia_upgrade.cli.runbooks",
     "detect": "octavia_upgrade.cli.detect",
     "plan": "octavia_upgrade.cli.plan",
     "run": "octavia_upgrade.cli.run",

@@ -1,0 +1,116 @@
+"""``octavia-upgrade runbooks render|list``: the runbooks and the source they come from."""
+
+from __future__ import annotations
+
+import argparse
+
+from octavia_upgrade.cli.output import add_format
+
+HELP = "render the runbooks from runbook-source/ (--check in CI), or list them"
+DESCRIPTION = """\
+The 18 runbooks in runbooks/ are written once: runbook-source/cold-upgrade.yaml
+holds the cold-upgrade procedure of the upstream guide, shared by every hop, and
+runbook-source/hops/<from>-to-<to>.yaml one hop's facts, its release-specific
+steps (inserted before/after a step id or at the start/end of a section),
+overrides by step id and extra parameters. Reviewers read and the engine runs
+the rendered runbooks/*.yaml; never edit those by hand.
+
+  octavia-upgrade runbooks render            write runbooks/ from the source
+  octavia-upgrade runbooks render --check    write nothing; exit 1 and name every
+                                             runbook that differs from its source
+                                             (-v: with the diff)
+  octavia-upgrade runbooks list [-f json]    the shipped runbooks: name, from, to, path
+
+A source error (YAML, unknown anchor, override of an unknown step id, a step
+id used twice) prints `path:line:col: rule: message` and exits 2.
+See docs/runbooks.md ("Writing or changing a runbook").
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True,
+                           parser_class=type(p))
+    render = sub.add_parser(
+        "render", help="write runbooks/*.yaml from runbook-source/ (or --check them)",
+        description="Merge runbook-source/cold-upgrade.yaml with each hops/<from>-to-<to>.yaml "
+                    "and write <output>/<from>-to-<to>.yaml. Exit 0 when done (or, with --check, "
+                    "when every file equals its source), 1 when --check finds a difference, "
+                    "2 when the source is invalid.")
+    render.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 naming every file that differs, is missing "
+                             "or has no source (with -v: and the diff)")
+    render.add_argument("--source", metavar="DIR",
+                        help="the source folder (default: runbook-source/ of this checkout)")
+    render.add_argument("--output", metavar="DIR",
+                        help="where the runbooks go (default: the shipped runbooks/)")
+    listing = sub.add_parser("list", help="print the shipped runbooks (name, from, to, path)",
+                             description="Print every runbook of a folder, oldest hop first.")
+    listing.add_argument("--dir", metavar="DIR",
+                         help="the runbook folder (default: the shipped runbooks/)")
+    add_format(listing, ("table", "json"), "table")
+    for q in (render, listing):
+        q.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="no summary line on standard error")
+    render.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help="with --check: print the diff of each differing file")
+
+
+def run(args: argparse.Namespace) -> int:
+    return _render(args) if args.action == "render" else _list(args)
+
+
+def _render(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from octavia_upgrade.authoring.render import compare, default_source_dir, render_dir, write
+    from octavia_upgrade.catalog import load_catalog
+    from octavia_upgrade.resources import runbooks_dir
+
+    source = Path(args.source) if args.source else default_source_dir()
+    output = Path(args.output) if args.output else runbooks_dir()
+    rendered = render_dir(source, load_catalog())
+    if args.check:
+        diffs = compare(rendered, output)
+        for d in diffs:
+            print(d)
+            if getattr(args, "verbose", 0) and d.diff:
+                print(d.diff, end="" if d.diff.endswith("\n") else "\n")
+        if diffs:
+            print(f"runbooks render --check: {len(diffs)} file(s) differ from {source}; "
+                  "run `octavia-upgrade runbooks render` and review the diff", file=sys.stderr)
+            return 1
+        if not getattr(args, "quiet", False):
+            print(f"runbooks render --check: {len(rendered)} runbook(s) match their source",
+                  file=sys.stderr)
+        return 0
+    written = write(rendered, output)
+    for path in written:
+        print(f"wrote {path}")
+    if not getattr(args, "quiet", False):
+        print(f"runbooks render: {len(rendered)} runbook(s), {len(written)} changed",
+              file=sys.stderr)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from octavia_upgrade.catalog import load_catalog
+    from octavia_upgrade.cli.output import dump, emit, table
+    from octavia_upgrade.loader import load_runbook
+    from octavia_upgrade.resources import runbooks_dir
+
+    folder = Path(args.dir) if args.dir else runbooks_dir()
+    cat = load_catalog()
+    books = [load_runbook(p, catalog=cat) for p in sorted(folder.glob("*.yaml"))]
+    order = cat.names()
+    books.sort(key=lambda rb: (order.index(rb.metadata.from_), rb.metadata.name))
+    rows = [{"name": rb.metadata.name, "from": rb.metadata.from_, "to": rb.metadata.to,
+             "revision": rb.metadata.revision, "path": rb.path} for rb in books]
+    if args.format == "json":
+        emit(dump(rows, "json"))
+    else:
+        emit(table(["name", "from", "to", "revision", "path"],
+                   [[r["name"], r["from"], r["to"], r["revision"], r["path"]] for r in rows]))
+    return 0
