@@ -158,7 +158,7 @@ def error_of(tmp_path: Path, src: str, dst: str, body: str, shared: str = SHARED
 # --------------------------------------------------------------------------- merging
 
 
-def test_shared_steps_facts_and_format_v1_spelling(tmp_path: Path) -> None:
+def test_shared_steps_facts_and_format_v2_spelling(tmp_path: Path) -> None:
     text, rb = render_one(tmp_path, "xena", "yoga")
     assert text.startswith("# Xena → Yoga: Octavia 9.x → 10.x.\n"
                            "# Database migrations in this hop: 1 (6ac558d7fc21).\n")
@@ -167,13 +167,16 @@ def test_shared_steps_facts_and_format_v1_spelling(tmp_path: Path) -> None:
                              "upgrade-packages", "db-backup", "image-reminder"]
     assert rb.step("upgrade-check").name == "octavia-status upgrade check (Xena code)"
     assert rb.step("upgrade-packages").name == "Upgrade Yoga (1 migration)"
-    assert rb.step("upgrade-packages").with_ == {
-        "action": "upgrade", "release": "yoga", "packages": ["octavia", "octavia-lib"]}
+    packages = rb.step("upgrade-packages").args
+    assert (packages.action, packages.release, packages.packages) == (
+        "upgrade", "yoga", ("octavia", "octavia-lib"))
     assert rb.step("image-reminder").name == "Build a Yoga amphora image"
-    # `when` is written bare in the source and braced in format v1.
-    assert rb.step("db-backup").when == "{{ params.backup }}"
-    # The source lists rollback in run order; format v1 lists it bottom-up.
-    assert ids(rb.rollback) == ["rollback-start", "rollback-stop"]
+    # `when` is written bare, in the source as in format v2.
+    assert rb.step("db-backup").when == "params.backup"
+    assert "    when: params.backup\n" in text
+    # The source and format v2 list rollback in run order; the model holds run order.
+    assert ids(rb.rollback) == ["rollback-stop", "rollback-start"]
+    assert text.index("id: rollback-stop") < text.index("id: rollback-start")
     assert ids(rb.finally_) == ["final-status"]
     assert set(rb.parameters) == {"backup", "jobboard_enabled"}
     # Comments a reviewer reads: the stage rule lines and the step comments.
@@ -188,16 +191,19 @@ def test_kind_and_section_defaults_fill_fields_a_step_does_not_set(tmp_path: Pat
     api, worker = rb.step("stop-api"), rb.step("stop-worker")
     assert (api.timeout, api.retry.attempts, api.retry.delay, api.idempotent) == (120, 3, 5, True)
     assert worker.timeout == 300 and worker.retry.backoff == 2
-    # Kind defaults reach rollback steps too; `retry: null` keeps the section default out.
+    # Kind defaults reach rollback steps too; `retry: null` keeps the section default out,
+    # and the file then pins the single attempt the engine's stop default would change.
     assert rb.step("rollback-stop").timeout == 120 and rb.step("rollback-stop").retry.attempts == 1
-    assert "    retry: {attempts: 3, delay: 5s, backoff: 2}\n" in text
+    # What equals the engine's default for the kind is left to the engine.
+    assert "    retry: {attempts: 3, delay: 5s, backoff: 2}\n" not in text
+    assert "    retry: {attempts: 1}\n" in text
 
 
 def test_only_if_and_vars_follow_the_catalog(tmp_path: Path) -> None:
     _, rb = render_one(tmp_path, "pike", "queens")
     # Pike has no octavia-status, Queens no octavia-lib, and no jobboard before Ussuri.
     assert "upgrade-check" not in ids(rb.steps)
-    assert rb.step("upgrade-packages").with_["packages"] == ["octavia"]
+    assert rb.step("upgrade-packages").args.packages == ("octavia",)
     assert set(rb.parameters) == {"backup"}
 
 
@@ -226,8 +232,8 @@ def test_insert_at_step_and_section_anchors(tmp_path: Path) -> None:
     # Inserted steps get the defaults of the section they land in.
     assert rb.step("first-stop").retry.attempts == 3
     assert rb.step("failover").data_plane_impact == "1-3 minutes per load balancer"
-    # Runs last, so format v1 lists it first.
-    assert ids(rb.rollback) == ["rollback-last", "rollback-start", "rollback-stop"]
+    # Inserted at the end of rollback: it runs last.
+    assert ids(rb.rollback) == ["rollback-stop", "rollback-start", "rollback-last"]
 
 
 def test_override_remove_and_move(tmp_path: Path) -> None:
@@ -252,7 +258,7 @@ def test_override_remove_and_move(tmp_path: Path) -> None:
     text, rb = render_one(tmp_path, "xena", "yoga", body)
     worker = rb.step("stop-worker")
     assert worker.timeout == 600 and worker.retry.attempts == 1
-    assert worker.with_ == {"action": "stop", "services": ["worker", "driver-agent"]}
+    assert (worker.args.action, worker.args.services) == ("stop", ("worker", "driver-agent"))
     assert "  # Workers drain for ten minutes here.\n  - id: stop-worker\n" in text
     assert "Workers finish their flows first" not in text
     assert rb.step("upgrade-packages").on_failure == "abort"

@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "runbooks" / "loaded.json"
 RUNBOOKS = sorted(p.stem for p in (ROOT / "runbooks").glob("*.yaml"))
 
-#: Where a runbook was read from and where each value was written: not semantics.
-_LOCATION = ("path", "sha256", "pos")
+#: Where a runbook was read from, where each value was written and in which format
+#: version: not semantics.
+_LOCATION = ("path", "sha256", "pos", "api_version")
 
 
 def semantics(value: Any) -> Any:

@@ -133,7 +133,8 @@ def test_services_are_stopped_one_kind_at_a_time_on_their_hosts(runbook: Runbook
         s = runbook.step(f"stop-{svc}")
         assert s.kind == "service"
         assert s.args.action == "stop" and list(s.args.services) == [svc]
-        assert s.targets.roles == (svc,)
+        # No targets: the service decides the hosts (every host with that role).
+        assert not s.targets.roles and not s.targets.hosts
         assert s.idempotent and s.retry.attempts >= 2 and s.timeout
 
 

@@ -1,16 +1,18 @@
-"""Writing a composed runbook as runbook format v1, in the house style.
+"""Writing a composed runbook as runbook format v2, in the house style.
 
-This module is the only place that knows how format v1 spells what the
+This module is the only place that knows how the format spells what the
 source states once:
 
-* ``when`` is a braced Jinja expression (``"{{ params.backup }}"``); the
-  source writes it bare, as ``assert``'s ``that`` is written;
-* ``rollback:`` is listed bottom-up (the first listed step runs last); the
-  source lists it in the order it runs;
-* per-kind defaults (timeout, retry, …) are written into every step.
+* ``when`` is a bare expression, as ``assert``'s ``that`` is written;
+* ``rollback:`` is listed in the order it runs;
+* a service step's ``targets`` is left out where its ``services`` already
+  decide the hosts (the hosts with one of those roles);
+* a step's ``timeout`` and ``retry`` are written only where they differ from
+  its kind's default (:mod:`octavia_upgrade.steps.args`, the one place those
+  defaults live): the engine supplies the rest, and ``plan`` shows them.
 
-A format change to any of these is a change here (:func:`v1_step`,
-:func:`v1_steps`), not in the 18 runbooks.
+A format change to any of these is a change here (:func:`file_step`,
+:func:`file_steps`), not in the 18 runbooks.
 
 House style: short mappings and lists in flow style
 (``with: {action: stop, services: [api]}``), long texts as folded ``>-``
@@ -30,7 +32,10 @@ import yaml
 
 from octavia_upgrade.authoring.model import Composed, Folded, Stage, Step
 from octavia_upgrade.authoring.source import STEP_FIELDS
-from octavia_upgrade.model import API_VERSION
+from octavia_upgrade.model import RUNBOOK_V2, Retry, parse_duration
+
+#: The format the rendered runbooks are written in.
+API_VERSION = RUNBOOK_V2
 
 #: Folded texts are wrapped so that lines stay within this many columns.
 WIDTH = 100
@@ -45,29 +50,56 @@ class EmitError(RuntimeError):
     """The emitted text does not load back as the data it was written from (a bug)."""
 
 
-def v1_step(step: Step) -> dict[str, Any]:
-    """A composed step as format v1 fields, in the emitter's field order."""
+def file_step(step: Step) -> dict[str, Any]:
+    """A composed step as the file's fields, in the emitter's field order."""
     fields = dict(step.fields)
     fields["id"] = step.id
     if isinstance(fields.get("when"), str):
-        fields["when"] = "{{ " + fields["when"].strip() + " }}"
+        fields["when"] = fields["when"].strip()
+    _kind_defaults_out(fields)
     return {k: fields[k] for k in STEP_FIELDS if k in fields}
 
 
-def v1_steps(stage: Stage) -> tuple[Step, ...]:
-    """A stage's steps in the order format v1 lists them (rollback: bottom-up)."""
-    return tuple(reversed(stage.steps)) if stage.part == "rollback" else stage.steps
+def _kind_defaults_out(fields: dict[str, Any]) -> None:
+    """Drop what the kind supplies: ``targets`` its services decide, ``timeout``/``retry``
+    equal to its defaults; pin a retry the kind would add."""
+    from octavia_upgrade.steps.args import ARGS
+
+    kind = fields.get("kind")
+    if kind not in ARGS:
+        return  # the engine's lint of the rendered text reports it
+    args = ARGS[kind].parse(fields.get("with") or {})
+    targets = fields.get("targets")
+    if (kind == "service" and args.services and isinstance(targets, Mapping)
+            and set(targets) == {"roles"} and set(targets["roles"]) == set(args.services)):
+        del fields["targets"]  # the services already decide the hosts
+    timeout = fields.get("timeout")
+    if timeout is not None and parse_duration(timeout) == args.default_timeout():
+        del fields["timeout"]
+    raw = fields.get("retry")
+    retry = Retry() if raw is None else Retry(
+        attempts=int(raw.get("attempts", 1)), delay=parse_duration(raw.get("delay", 0)),
+        backoff=float(raw.get("backoff", 1)))
+    if retry == args.default_retry():
+        fields.pop("retry", None)
+    elif raw is None:
+        fields["retry"] = {"attempts": 1}
 
 
-def v1_data(c: Composed) -> dict[str, Any]:
-    """The runbook as the data format v1 files hold (what the text must load as)."""
+def file_steps(stage: Stage) -> tuple[Step, ...]:
+    """A stage's steps in the order the file lists them (the order they run)."""
+    return stage.steps
+
+
+def file_data(c: Composed) -> dict[str, Any]:
+    """The runbook as the data the file holds (what the text must load as)."""
     data: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "Runbook",
                             "metadata": dict(c.metadata),
                             "parameters": {k: dict(v) for k, v in c.parameters.items()}}
     if c.max_failures is not None:
         data["max_failures"] = c.max_failures
     for part in ("steps", "rollback", "finally"):
-        steps = [v1_step(s) for st in c.part(part) for s in v1_steps(st)]
+        steps = [file_step(s) for st in c.part(part) for s in file_steps(st)]
         if steps or part == "steps":
             data[part] = steps
     return data
@@ -99,11 +131,11 @@ def emit(c: Composed) -> str:
                 if st.title:
                     lines.append(f"  # {RULE} {st.title}")
                 lines += _comment(st.comment, 2)
-            for step in v1_steps(st):
+            for step in file_steps(st):
                 lines += _step(step)
     text = "\n".join(lines) + "\n"
     loaded = yaml.safe_load(text)
-    if loaded != v1_data(c):
+    if loaded != file_data(c):
         raise EmitError(f"{c.name}: the emitted runbook does not load back as composed")
     return text
 
@@ -115,7 +147,7 @@ def _comment(text: str, indent: int) -> list[str]:
 
 def _step(step: Step) -> list[str]:
     lines = _comment(step.comment, 2)
-    for i, (key, value) in enumerate(v1_step(step).items()):
+    for i, (key, value) in enumerate(file_step(step).items()):
         field = _field(key, value, 4)
         if i == 0:
             field[0] = "  - " + field[0][4:]
