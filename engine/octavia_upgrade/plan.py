@@ -21,6 +21,9 @@ from octavia_upgrade.model import Flavor, Host, Inventory, Runbook, Step
 #: Pseudo host name for steps that run on the operator's machine.
 LOCAL = "local"
 
+#: The shape of :class:`Plan` as stored with a run; bumped when it changes.
+PLAN_SCHEMA_VERSION = 1
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -70,6 +73,7 @@ class Plan:
     secret_params: tuple[str, ...]
     steps: tuple[PlannedStep, ...]
     catalog_version: str = ""
+    schema_version: int = PLAN_SCHEMA_VERSION
 
     def phase(self, name: str) -> tuple[PlannedStep, ...]:
         return tuple(s for s in self.steps if s.phase == name)
