@@ -38,14 +38,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from octavia_upgrade.cli.common import console, open_store
+    from octavia_upgrade import api
+    from octavia_upgrade.cli.common import console, parse_params, settings
+    from octavia_upgrade.cli.outcome import finish
     from octavia_upgrade.logs import Redactor
-    from octavia_upgrade.session import resume_run
+    from octavia_upgrade.session import terminal_confirm
 
-    settings, store = open_store(args)
-    return resume_run(store, settings, args.run_id, param_args=args.param, yes=args.yes,
-                      make_console=lambda values: console(args, Redactor(values)),
-                      redactor_factory=Redactor, inventory_options={
-                          "format": args.inventory_format, "role_map": args.role_map,
-                          "flavor": args.flavor, "ssh_config": args.ssh_config,
-                          "use_ssh_config": False if args.no_ssh_config else None})
+    params = parse_params(args)
+    redactor = Redactor()
+    con = console(args, redactor)
+    result = api.resume(args.run_id, params=params, yes=args.yes, settings=settings(args),
+                        console=con, redactor=redactor, confirm=terminal_confirm,
+                        inventory_options={
+                            "format": args.inventory_format, "role_map": args.role_map,
+                            "flavor": args.flavor, "ssh_config": args.ssh_config,
+                            "use_ssh_config": False if args.no_ssh_config else None})
+    if not result.executed:
+        print(f"run {result.run_id} {result.message}")
+        return 0
+    return finish(con, result)
