@@ -74,5 +74,5 @@ def _diff(title: str, old: Any, new: Any, redact: Callable[[Any], Any]) -> list[
 def _dump(value: Any) -> str:
     import yaml
 
-    return yaml.safe_dump(value, sort_keys=False, default_flow_style=False, width=100,
+    return yaml.safe_dump(value, sort_keys=True, default_flow_style=False, width=100,
                           allow_unicode=True)
