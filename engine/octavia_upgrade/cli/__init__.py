@@ -42,7 +42,8 @@ exit codes:
   0    success
   1    a step failed (the run state is saved; see `show` and `resume`)
   2    invalid input (file:line:col is printed); nothing was executed
-  3    refused: non-sequential jump, deployed release differs, lock held
+  3    refused: non-sequential jump, deployed release differs, lock held,
+       plan changed since the run started (resume)
   130  interrupted by SIGINT/SIGTERM after the state was saved
 
 Upgrades are sequential only (Pike → Queens → ... one release at a time), as

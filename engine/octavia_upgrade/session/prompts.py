@@ -25,8 +25,11 @@ class SignalState:
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
+Prompter = Callable[[Step, str, "str | None"], Approval]
+
+
 def make_prompter(*, yes: bool, console: Console, sig: SignalState, stdin: Any = None,
-                  manual: frozenset[str] = frozenset()) -> Callable[[Step, str, str | None], Approval]:
+                  manual: frozenset[str] = frozenset()) -> Prompter:
     """Approvals: ``yes`` (approval in advance) answers them, except the ``manual`` ones.
 
     The ``manual`` ones are rollback gates: a rollback approval stands for
