@@ -49,7 +49,7 @@ def make_prompter(*, yes: bool, console: Console, sig: SignalState, stdin: Any =
         if impact:
             console.info(f"  DATA-PLANE IMPACT: {impact}")
         if yes and step.id not in manual:
-            console.info("  approved with --yes")
+            console.info(f"  approved with {APPROVED_IN_ADVANCE}")
             return Approval(user, APPROVED_IN_ADVANCE, time.time())
         if not stdin.isatty():
             raise ApprovalUnavailable(step.id, rollback_gate=yes)
