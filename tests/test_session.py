@@ -307,3 +307,16 @@ def test_an_interrupted_run_comes_back_as_data_and_resumes(world: World) -> None
         world.resume(stopped.run_id)
     resumed = world.resume(stopped.run_id, yes=True)
     assert resumed.status == "succeeded"
+
+
+def test_plan_estimates_durations_from_earlier_runs(world: World) -> None:
+    assert world.run(FakePool()).status == "succeeded"
+    prepared = api.plan("rb.yaml", "inv.yaml", params={"token": SECRET}, detect=False,
+                        settings=world.settings)
+    assert prepared.warnings == () and prepared.plan.step("greet").estimate is not None
+    unusable = Settings(state_dir=world.root / "file")
+    (world.root / "file").write_text("not a directory")
+    prepared = api.plan("rb.yaml", "inv.yaml", params={"token": SECRET}, detect=False,
+                        settings=unusable)
+    assert prepared.plan.step("greet").estimate is None
+    assert len(prepared.warnings) == 1 and prepared.warnings[0].startswith("no duration")

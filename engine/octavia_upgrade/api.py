@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 from octavia_upgrade.errors import UpgradeError
 from octavia_upgrade.session.execution import (RunResult, Services, execute_run,
                                                open_connections, open_run_store)
-from octavia_upgrade.session.preparation import (Prepared, absolute, masked_params, prepare,
-                                                 replan, secret_values)
+from octavia_upgrade.session.preparation import (Prepared, masked_params, prepare, replan,
+                                                 secret_values, with_absolute_paths)
 from octavia_upgrade.session.prompts import never_confirm
 from octavia_upgrade.session.resumption import resume_run
 
@@ -49,7 +49,8 @@ __all__ = ["Prepared", "RunResult", "plan", "resume", "run"]
 
 def plan(runbook: str, inventory: str | InventorySource, *,
          params: Mapping[str, Any] | None = None, limit: str | None = None,
-         detect: bool = True, store: Any = None, pool: Any = None) -> Prepared:
+         detect: bool = True, settings: Settings | None = None, store: Any = None,
+         pool: Any = None) -> Prepared:
     """Load and validate a runbook and an inventory, and build the plan.
 
     Args:
@@ -61,8 +62,11 @@ def plan(runbook: str, inventory: str | InventorySource, *,
         limit: comma-separated host names to restrict the inventory to.
         detect: connect to the hosts and refuse unless the deployed release is
             the runbook's ``from`` (the result is in ``Prepared.detected``).
-        store: a state store whose history of earlier runs gives duration
-            estimates; a failure to read it is a warning in ``Prepared.warnings``.
+        settings: configuration whose state database holds earlier runs: their
+            step durations become the plan's estimates. Opened once the inputs
+            are valid, closed after; a failure to read it is a warning in
+            ``Prepared.warnings``. None (and no ``store``): no estimates.
+        store: an open state store to read that history from instead (left open).
         pool: connections for detection (``get(host)``), left open; by default
             opened and closed here.
 
@@ -78,15 +82,25 @@ def plan(runbook: str, inventory: str | InventorySource, *,
     prep = prepare(runbook, inventory, dict(params or {}), limit=limit)
     if detect:
         prep = replace(prep, detected=_detect(prep, pool))
+    if store is None and settings is None:
+        return prep
+    try:
+        history = _history(prep.runbook.metadata.name, settings, store)
+    except UpgradeError as exc:
+        # Durations are an estimate; a plan is still worth having without them.
+        return replace(prep, warnings=(*prep.warnings, f"no duration estimates: {exc}"))
+    return replan(prep, history) if history else prep
+
+
+def _history(runbook_name: str, settings: Settings | None, store: Any) -> Mapping[str, float]:
     if store is not None:
-        try:
-            history = store.step_duration_history(prep.runbook.metadata.name)
-        except UpgradeError as exc:
-            # Durations are an estimate; a plan is still worth having without them.
-            return replace(prep, warnings=(*prep.warnings, f"no duration estimates: {exc}"))
-        if history:
-            prep = replan(prep, history)
-    return prep
+        return store.step_duration_history(runbook_name)
+    from octavia_upgrade.state import open_store
+
+    assert settings is not None
+    with open_store(settings.database_url, settings.state_dir,
+                    tail_bytes=settings.state_output_tail_bytes) as own:
+        return own.step_duration_history(runbook_name)
 
 
 def run(runbook: str, inventory: str | InventorySource, *,
@@ -120,12 +134,8 @@ def run(runbook: str, inventory: str | InventorySource, *,
         InvalidInput: bad files or arguments; nothing ran.
         Refused: wrong deployed release, or the deployment is locked by another run.
     """
-    from octavia_upgrade.inventory_source import InventorySource
-
-    source = inventory if isinstance(inventory, InventorySource) else InventorySource(inventory)
-    runbook, source = absolute(runbook, source)
     given = dict(params or {})
-    prep = prepare(runbook, source, given, limit=limit)
+    prep = with_absolute_paths(prepare(runbook, inventory, given, limit=limit))
     redactor, console = _output(redactor, console)
     redactor.add(*secret_values(prep))
     pool = pool if pool is not None else open_connections(prep)

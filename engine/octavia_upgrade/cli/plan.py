@@ -46,23 +46,18 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from octavia_upgrade import api
-    from octavia_upgrade.cli.common import open_store, parse_params
+    from octavia_upgrade.cli.common import parse_params, settings
     from octavia_upgrade.errors import UpgradeError
 
     params = parse_params(args)
-    store = None
     try:
-        _s, store = open_store(args)
+        config = settings(args)
+        warnings: list[str] = []
     except UpgradeError as exc:
-        # Durations are an estimate; a plan is still worth printing without them.
-        print(f"warning: no duration estimates: {exc}", file=sys.stderr)
-    try:
-        prep = api.plan(args.runbook, inventory_source(args), params=params,
-                        detect=not args.no_detect, store=store)
-    finally:
-        if store is not None:
-            store.close()
-    for warning in prep.warnings:
+        config, warnings = None, [f"no duration estimates: {exc}"]
+    prep = api.plan(args.runbook, inventory_source(args), params=params,
+                    detect=not args.no_detect, settings=config)
+    for warning in (*warnings, *prep.warnings):
         print(f"warning: {warning}", file=sys.stderr)
     emit(render(prep, args.format, args.verbose, prep.detected), args.output)
     return 0

@@ -91,16 +91,21 @@ def prepare(runbook_path: str, inventory_path: Any, overrides: Mapping[str, Any]
     return Prepared(runbook, inventory, flavor, catalog, params, plan, source)
 
 
-def absolute(runbook_path: str, source: InventorySource) -> tuple[str, InventorySource]:
-    """The runbook path and the inventory source with absolute file paths.
+def with_absolute_paths(prep: Prepared) -> Prepared:
+    """``prep`` with the runbook's and the inventory's paths absolute, and its plan rebuilt.
 
     A run records both; ``resume`` reads them again, from whatever directory
-    it is started in.
+    it is started in, and must rebuild the same plan. Files are not read
+    again, and messages about the files keep the paths as the operator gave them.
     """
     def resolved(path: str) -> str:
         return str(Path(path).expanduser().resolve())
 
-    return resolved(runbook_path), replace(source, path=resolved(source.path))
+    runbook = replace(prep.runbook, path=resolved(prep.runbook.path))
+    inventory = replace(prep.inventory, path=resolved(prep.inventory.path))
+    source = replace(prep.source, path=resolved(prep.source.path)) if prep.source else None
+    plan = build_plan(runbook, inventory, prep.flavor, prep.catalog, prep.params)
+    return replace(prep, runbook=runbook, inventory=inventory, source=source, plan=plan)
 
 
 def replan(prep: Prepared, history: Mapping[str, float]) -> Prepared:
