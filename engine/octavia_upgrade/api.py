@@ -149,6 +149,8 @@ def run(runbook: str, inventory: str | InventorySource, *,
         if own_store:
             store = open_run_store(settings, redactor)
         else:
+            redactor.add(*settings.secret_values())
+            redactor.add_url(settings.database_url)
             store.redactor = redactor
         history = store.step_duration_history(prep.runbook.metadata.name)
         if history:
