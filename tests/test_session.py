@@ -320,3 +320,20 @@ def test_plan_estimates_durations_from_earlier_runs(world: World) -> None:
                         settings=unusable)
     assert prepared.plan.step("greet").estimate is None
     assert len(prepared.warnings) == 1 and prepared.warnings[0].startswith("no duration")
+
+
+def test_the_cli_refuses_a_changed_plan_with_exit_3_and_the_diff(
+        world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from octavia_upgrade.cli import main
+
+    first = world.run(failing_migrate())
+    world.write_inventory("bonjour")
+    monkeypatch.setenv("OCTAVIA_UPGRADE_STATE_DIR", str(world.settings.state_dir))
+    monkeypatch.setenv("HOME", str(world.root))
+    capsys.readouterr()
+    assert main(["resume", first.run_id, "-p", f"token={SECRET}"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith(f"octavia-upgrade: the plan of run {first.run_id} changed")
+    assert "+  - echo bonjour ***" in err and SECRET not in err
+    assert main(["resume", first.run_id]) == 2
+    assert "give them again: --param token=..." in capsys.readouterr().err
