@@ -175,3 +175,25 @@ def require_release(det: Detection, expected: str, catalog: Catalog, runbook: st
             hint = f"; use the chain {' → '.join(catalog.chain_names(det.release, exp))} first" \
                 if catalog.index(det.release) < catalog.index(exp) else ""
         raise Refused(f"{runbook} upgrades from {exp}, but {det.deployment} runs {found}{hint}")
+
+
+def detect_release(inventory: Inventory, flavor: Flavor, catalog: Catalog, expected: str,
+                   what: str, runners: Callable[[str], Runner] | None = None) -> Detection:
+    """Detect the deployed release and refuse unless it is ``expected``.
+
+    ``runners``: connections to use (a pool's ``get``, left open); by default
+    the hosts are connected to here and disconnected after. ``what`` names
+    the upgrade in the refusal (a runbook, or a chain).
+
+    Raises:
+        Refused: the deployment is not (clearly) at ``expected``.
+    """
+    if runners is not None:
+        det = detect(inventory, flavor, catalog, runners)
+    else:
+        from octavia_upgrade.transport import TransportPool
+
+        with TransportPool(inventory) as own:
+            det = detect(inventory, flavor, catalog, own.get)
+    require_release(det, expected, catalog, what)
+    return det

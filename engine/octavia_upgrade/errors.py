@@ -232,6 +232,96 @@ class LabNodeError(UpgradeError):
     """A lab node could not be created, started, blocked or stopped."""
 
 
+# -- errors that carry data: the CLI words them in its own terms (see cli/wording.py)
+
+
+class ParamSyntaxError(InvalidInput):
+    """A parameter assignment is not ``NAME=VALUE``."""
+
+    def __init__(self, item: str) -> None:
+        super().__init__(f"parameter {item!r}: expected NAME=VALUE")
+        self.item = item
+
+
+class UnknownHosts(InvalidInput):
+    """A host limit names hosts the inventory does not have."""
+
+    def __init__(self, names: list[str], known: list[str], inventory: str) -> None:
+        super().__init__(f"unknown host(s) {', '.join(names)} "
+                         f"(inventory {inventory} has {', '.join(known)})")
+        self.names, self.known, self.inventory = list(names), list(known), inventory
+
+
+class SecretParamsMissing(InvalidInput):
+    """A resumed run needs its secret parameters again: they are never stored."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__("secret parameter(s) are never stored; give them again: "
+                         + ", ".join(names))
+        self.names = list(names)
+
+
+class UnknownOutcome(Refused):
+    """A (step, host) was in flight when the run stopped and may not simply run again."""
+
+    def __init__(self, step_id: str, host: str) -> None:
+        super().__init__(f"step {step_id} on {host} has an unknown outcome and is not marked "
+                         "idempotent: check the host, then confirm running it again")
+        self.step_id, self.host = step_id, host
+
+
+class PlanChanged(Refused):
+    """The plan rebuilt for a resume differs from the plan the run recorded."""
+
+    def __init__(self, run_id: str, diff: str) -> None:
+        super().__init__(f"the plan of run {run_id} changed since it started (the inventory, "
+                         "flavor, parameters or release data differ); a run resumes only with "
+                         "the plan it started with:\n" + diff)
+        self.run_id, self.diff = run_id, diff
+
+
+class PlanSchemaChanged(Refused):
+    """The run's plan was recorded by a tool version with another plan schema."""
+
+    def __init__(self, run_id: str, recorded: int | None, current: int,
+                 tool_version: str | None) -> None:
+        made = f"octavia-upgrade {tool_version}" if tool_version else "another octavia-upgrade"
+        schema = f"schema {recorded}" if recorded is not None else "no schema version"
+        super().__init__(
+            f"run {run_id} was planned by {made} ({schema}); this version plans with schema "
+            f"{current} and cannot check that the resumed run executes what was approved: "
+            f"finish the run with {made}, or start a new run with this version")
+        self.run_id, self.recorded, self.current = run_id, recorded, current
+        self.tool_version = tool_version
+
+
+class ApprovalUnavailable(UpgradeError):
+    """An approval is needed but nobody can give it: no terminal, and not approved in advance.
+
+    ``rollback_gate``: the step is a rollback approval, which advance approval
+    never covers (the work it stands for is done by hand while the run waits).
+    """
+
+    def __init__(self, step_id: str, *, rollback_gate: bool = False) -> None:
+        # The stored message names the approval method as it is recorded ("--yes").
+        if rollback_gate:
+            text = (f"step {step_id} is a rollback gate: --yes never approves it; an operator "
+                    "must approve it at a terminal")
+        else:
+            text = (f"step {step_id} needs an approval, but there is no terminal to ask on: "
+                    "resume with --yes to approve")
+        super().__init__(text)
+        self.step_id, self.rollback_gate = step_id, rollback_gate
+
+
+class ApprovalDeclined(UpgradeError):
+    """The operator answered anything but 'yes'."""
+
+    def __init__(self, step_id: str, answer: str) -> None:
+        super().__init__(f"step {step_id} was not approved (answer {answer!r})")
+        self.step_id, self.answer = step_id, answer
+
+
 @dataclass
 class ErrorList:
     """Collects diagnostics while validating, so one pass reports them all."""

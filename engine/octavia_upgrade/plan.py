@@ -26,10 +26,11 @@ __all__ = ["LOCAL", "PLAN_SCHEMA_VERSION", "RUN_ID_TOKEN", "Batch", "Plan", "Pla
 #: Pseudo host name for steps that run on the operator's machine.
 LOCAL = "local"
 
-
-#: Version of the plan's stored shape (``Plan.to_dict``). A resumed run's
-#: stored plan is compared with a fresh one only when the versions agree.
+#: Version of the plan's stored shape (``Plan.to_dict``); bumped when it changes.
+#: A resumed run's stored plan is compared with a fresh one only when the
+#: versions agree (2: commands with keys, typed step arguments, retry policy).
 PLAN_SCHEMA_VERSION = 2
+
 
 @dataclass(frozen=True)
 class Batch:

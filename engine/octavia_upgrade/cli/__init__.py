@@ -110,8 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except UpgradeError as exc:
-        print(f"octavia-upgrade: {exc}" if not getattr(exc, "diagnostics", None) else str(exc),
-              file=sys.stderr)
+        from octavia_upgrade.cli.wording import describe
+
+        print(f"octavia-upgrade: {describe(exc)}" if not getattr(exc, "diagnostics", None)
+              else str(exc), file=sys.stderr)
         return exit_code_for(exc)
     except KeyboardInterrupt as exc:
         print("octavia-upgrade: interrupted", file=sys.stderr)

@@ -63,6 +63,13 @@ def add_params(p: argparse.ArgumentParser) -> None:
                         "section lists the names, types and defaults")
 
 
+def parse_params(args: argparse.Namespace) -> dict[str, str]:
+    """``-p NAME=VALUE`` options → ``{NAME: VALUE}``."""
+    from octavia_upgrade.session import parse_param_args
+
+    return parse_param_args(args.param)
+
+
 def settings(args: argparse.Namespace) -> Any:
     import sys
 

@@ -47,39 +47,22 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInput("plan needs RUNBOOK and -i INVENTORY (or --from SERIES --to SERIES)")
     import sys
 
-    from octavia_upgrade.cli.common import open_store
+    from octavia_upgrade import api
+    from octavia_upgrade.cli.common import parse_params, settings
     from octavia_upgrade.errors import UpgradeError
-    from octavia_upgrade.session import parse_param_args, prepare, replan
 
-    prep = prepare(runbook_path(args.runbook), inventory_source(args), parse_param_args(args.param))
-    detected = None
-    if not args.no_detect:
-        detected = _detect(prep)
+    params = parse_params(args)
     try:
-        _s, store = open_store(args)
-        with store:
-            history = store.step_duration_history(prep.runbook.metadata.name)
-        if history:
-            prep = replan(prep, history)
+        config = settings(args)
+        warnings: list[str] = []
     except UpgradeError as exc:
-        # Durations are an estimate; a plan is still worth printing without them.
-        print(f"warning: no duration estimates: {exc}", file=sys.stderr)
-    emit(render(prep, args.format, args.verbose, detected), args.output)
+        config, warnings = None, [f"no duration estimates: {exc}"]
+    prep = api.plan(runbook_path(args.runbook), inventory_source(args), params=params,
+                    detect=not args.no_detect, settings=config)
+    for warning in (*warnings, *prep.warnings):
+        print(f"warning: {warning}", file=sys.stderr)
+    emit(render(prep, args.format, args.verbose, prep.detected), args.output)
     return 0
-
-
-def _detect(prep, pool=None):  # type: ignore[no-untyped-def]
-    """Detect the deployed release; over ``pool``'s connections if given (left open)."""
-    from octavia_upgrade.detect import detect, require_release
-    from octavia_upgrade.transport import TransportPool
-
-    if pool is not None:
-        det = detect(prep.inventory, prep.flavor, prep.catalog, pool.get)
-    else:
-        with TransportPool(prep.inventory) as own:
-            det = detect(prep.inventory, prep.flavor, prep.catalog, own.get)
-    require_release(det, prep.runbook.metadata.from_, prep.catalog, prep.runbook.metadata.name)
-    return det
 
 
 def render(prep, fmt: str, verbose: int = 0, detected=None) -> str:  # type: ignore[no-untyped-def]
@@ -121,16 +104,11 @@ def _chain(args: argparse.Namespace) -> int:
 
 
 def _check_chain_start(args: argparse.Namespace, hops) -> None:  # type: ignore[no-untyped-def]
-
     from octavia_upgrade.catalog import load_catalog
-    from octavia_upgrade.detect import detect, require_release
+    from octavia_upgrade.detect import detect_release
     from octavia_upgrade.flavors import load_flavor
     from octavia_upgrade.inventory_source import open_inventory
-    from octavia_upgrade.transport import TransportPool
 
     inv = open_inventory(inventory_source(args))
-    flavor = load_flavor(inv.flavor)
-    cat = load_catalog()
-    with TransportPool(inv) as pool:
-        det = detect(inv, flavor, cat, pool.get)
-    require_release(det, args.from_, cat, f"the chain {args.from_} → {args.to}")
+    detect_release(inv, load_flavor(inv.flavor), load_catalog(), args.from_,
+                   f"the chain {args.from_} → {args.to}")

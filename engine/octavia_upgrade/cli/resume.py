@@ -8,9 +8,14 @@ from octavia_upgrade.cli.common import add_params
 
 HELP = "continue a run at its first unfinished (step, host)"
 DESCRIPTION = """\
-Continue RUN_ID where it stopped. Steps recorded as succeeded are not run
-again. The runbook file must be unchanged (its sha256 is compared with the
-one recorded at the start; a changed runbook is refused with exit 3). A
+Continue RUN_ID where it stopped, from any directory (the run recorded its
+files' absolute paths). Steps recorded as succeeded are not run again. The
+runbook file must be unchanged (its sha256 is compared with the one recorded
+at the start; a changed runbook is refused with exit 3). The plan is built
+again from the recorded inventory and parameters and must be the plan the
+run recorded, duration estimates aside: a difference (a host, a variable, a
+flavor) is refused with exit 3 and a diff; so is a run recorded by a tool
+version with another plan format (finish it with that version). A
 (step, host) that was in flight when the process died has an unknown
 outcome: it runs again only if the step is marked idempotent, or if you
 confirm (or pass --yes). Secret parameters are never stored: give them
@@ -38,14 +43,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from octavia_upgrade.cli.common import console, open_store
+    from octavia_upgrade import api
+    from octavia_upgrade.cli.common import console, parse_params, settings
+    from octavia_upgrade.cli.outcome import finish
     from octavia_upgrade.logs import Redactor
-    from octavia_upgrade.session import resume_run
+    from octavia_upgrade.session import terminal_confirm
 
-    settings, store = open_store(args)
-    return resume_run(store, settings, args.run_id, param_args=args.param, yes=args.yes,
-                      make_console=lambda values: console(args, Redactor(values)),
-                      redactor_factory=Redactor, inventory_options={
-                          "format": args.inventory_format, "role_map": args.role_map,
-                          "flavor": args.flavor, "ssh_config": args.ssh_config,
-                          "use_ssh_config": False if args.no_ssh_config else None})
+    params = parse_params(args)
+    redactor = Redactor()
+    con = console(args, redactor)
+    result = api.resume(args.run_id, params=params, yes=args.yes, settings=settings(args),
+                        console=con, redactor=redactor, confirm=terminal_confirm,
+                        inventory_options={
+                            "format": args.inventory_format, "role_map": args.role_map,
+                            "flavor": args.flavor, "ssh_config": args.ssh_config,
+                            "use_ssh_config": False if args.no_ssh_config else None})
+    if not result.executed:
+        print(f"run {result.run_id} {result.message}")
+        return 0
+    return finish(con, result)

@@ -44,39 +44,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from octavia_upgrade.cli.common import console, open_store
-    from octavia_upgrade.cli.plan import _detect
-    from octavia_upgrade.wording import plural
+    from octavia_upgrade import api
+    from octavia_upgrade.cli.common import console, parse_params, settings
+    from octavia_upgrade.cli.outcome import finish
     from octavia_upgrade.logs import Redactor
-    from octavia_upgrade.session import (Services, execute_run, open_connections,
-                                         parse_param_args, prepare, replan, secret_values)
 
-    overrides = parse_param_args(args.param)
-    prep = prepare(runbook_path(args.runbook), inventory_source(args), overrides, limit=args.limit)
-    redactor = Redactor(secret_values(prep))
-    con = console(args, redactor)
+    params = parse_params(args)
     if args.dry_run:
         from octavia_upgrade.planview import render_table
+        from octavia_upgrade.session import secret_values
 
+        prep = api.plan(runbook_path(args.runbook), inventory_source(args), params=params,
+                        limit=args.limit, detect=False)
+        redactor = Redactor(secret_values(prep))
+        con = console(args, redactor)
         con.output(render_table(prep.plan, verbose=max(1, args.verbose),
                                 redact=redactor.redact))
         con.info("\ndry run: nothing was executed")
         return 0
-    # The SSH handshakes (~75 ms each, all hosts at once) overlap with the
-    # release detection and with opening the state database; detection and
-    # execution share the connections.
-    pool = open_connections(prep)
-    try:
-        if not args.no_detect:
-            det = _detect(prep, pool)
-            con.info(f"deployed release: {det.release} on {plural(len(det.hosts), 'host')}; "
-                     f"database at {det.db_revision}")
-        settings, store = open_store(args, redactor)
-        redactor.add_url(settings.database_url)
-        history = store.step_duration_history(prep.runbook.metadata.name)
-        if history:
-            prep = replan(prep, history)
-    except BaseException:
-        pool.close_all()
-        raise
-    return execute_run(prep, Services(settings, store, con, redactor), yes=args.yes, pool=pool)
+    redactor = Redactor()
+    con = console(args, redactor)
+    result = api.run(runbook_path(args.runbook), inventory_source(args), params=params,
+                     limit=args.limit,
+                     detect=not args.no_detect, yes=args.yes, settings=settings(args),
+                     console=con, redactor=redactor)
+    return finish(con, result)

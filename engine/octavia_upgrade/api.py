@@ -1,0 +1,246 @@
+"""The programmatic interface: ``plan``, ``run`` and ``resume`` without the command line.
+
+In the manner of alembic's ``command`` module, each function does what the
+subcommand of the same name does, and the CLI is a thin layer over them::
+
+    from octavia_upgrade import api
+
+    prepared = api.plan("runbooks/dalmatian-to-epoxy.yaml", "inventory/prod.yaml",
+                        params={"backup_dir": "/srv/backups"})
+    result = api.run("runbooks/dalmatian-to-epoxy.yaml", "inventory/prod.yaml", yes=True)
+    if result.status == "interrupted":
+        result = api.resume(result.run_id, yes=True)
+
+Nothing here prints, exits or speaks of command-line options: progress goes
+to the ``console`` given (by default errors only, on stderr), failures are
+exceptions of :mod:`octavia_upgrade.errors` carrying their data (e.g.
+:class:`~octavia_upgrade.errors.UnknownHosts` has ``.names``), and what a
+run came to is a :class:`~octavia_upgrade.session.RunResult`.
+
+After an interrupted run (SIGINT/SIGTERM while :func:`run` or :func:`resume`
+executes, in the main thread), remote commands may still be running on
+worker threads whose outcome is already recorded as ``unknown``; a process
+that wants to leave at once should not wait for them (the CLI leaves with
+``os._exit``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from octavia_upgrade.errors import UpgradeError
+from octavia_upgrade.session.execution import (RunResult, Services, execute_run,
+                                               open_connections, open_run_store)
+from octavia_upgrade.session.preparation import (Prepared, masked_params, prepare, replan,
+                                                 secret_values, with_absolute_paths)
+from octavia_upgrade.session.prompts import never_confirm
+from octavia_upgrade.wording import plural
+from octavia_upgrade.session.resumption import resume_run
+
+if TYPE_CHECKING:
+    from octavia_upgrade.config import Settings
+    from octavia_upgrade.console import Console
+    from octavia_upgrade.inventory_source import InventorySource
+    from octavia_upgrade.logs import Redactor
+
+__all__ = ["Prepared", "RunResult", "plan", "resume", "run"]
+
+
+def plan(runbook: str, inventory: str | InventorySource, *,
+         params: Mapping[str, Any] | None = None, limit: str | None = None,
+         detect: bool = True, settings: Settings | None = None, store: Any = None,
+         pool: Any = None) -> Prepared:
+    """Load and validate a runbook and an inventory, and build the plan.
+
+    Args:
+        runbook: the runbook file.
+        inventory: an inventory file, or an
+            :class:`~octavia_upgrade.inventory_source.InventorySource` saying how
+            to read one (Ansible formats, role map, flavor, ssh config).
+        params: runbook parameters by name (values as strings or typed).
+        limit: comma-separated host names to restrict the inventory to.
+        detect: connect to the hosts and refuse unless the deployed release is
+            the runbook's ``from`` (the result is in ``Prepared.detected``).
+        settings: configuration whose state database holds earlier runs: their
+            step durations become the plan's estimates. Opened once the inputs
+            are valid, closed after; a failure to read it is a warning in
+            ``Prepared.warnings``. None (and no ``store``): no estimates.
+        store: an open state store to read that history from instead (left open).
+        pool: connections for detection (``get(host)``), left open; by default
+            opened and closed here.
+
+    Returns:
+        :class:`~octavia_upgrade.session.Prepared`: the loaded objects and ``.plan``.
+
+    Raises:
+        InvalidInput: bad files or arguments (``ParamSyntaxError``, ``UnknownHosts``…).
+        Refused: the deployed release is not the runbook's ``from``.
+    """
+    from dataclasses import replace
+
+    prep = prepare(runbook, inventory, dict(params or {}), limit=limit)
+    if detect:
+        prep = replace(prep, detected=_detect(prep, pool))
+    if store is None and settings is None:
+        return prep
+    try:
+        history = _history(prep.runbook.metadata.name, settings, store)
+    except UpgradeError as exc:
+        # Durations are an estimate; a plan is still worth having without them.
+        return replace(prep, warnings=(*prep.warnings, f"no duration estimates: {exc}"))
+    return replan(prep, history) if history else prep
+
+
+def _history(runbook_name: str, settings: Settings | None, store: Any) -> Mapping[str, float]:
+    if store is not None:
+        return store.step_duration_history(runbook_name)
+    from octavia_upgrade.state import open_store
+
+    assert settings is not None
+    with open_store(settings.database_url, settings.state_dir,
+                    tail_bytes=settings.state_output_tail_bytes) as own:
+        return own.step_duration_history(runbook_name)
+
+
+def run(runbook: str, inventory: str | InventorySource, *,
+        params: Mapping[str, Any] | None = None, limit: str | None = None,
+        detect: bool = True, yes: bool = False, settings: Settings | None = None,
+        store: Any = None, console: Console | None = None, redactor: Redactor | None = None,
+        pool: Any = None) -> RunResult:
+    """Execute a runbook against an inventory under the deployment lock; record every step.
+
+    Args:
+        runbook, inventory, params, limit: as for :func:`plan`; the files'
+            paths are recorded absolute, so :func:`resume` works from anywhere.
+        detect: refuse unless the deployed release is the runbook's ``from``
+            (off only for rehearsals; recorded with the run).
+        yes: approve approval steps in advance (recorded as such); rollback
+            gates still need an operator at the terminal.
+        settings: configuration (state directory, database); default: the
+            configuration files' (:func:`~octavia_upgrade.config.load_config`).
+        store: the state store; default: opened from ``settings`` and closed after.
+        console: where progress goes; default: errors only, on stderr.
+        redactor: masks secrets in the console, log and state; the run's
+            secrets are added to it.
+        pool: connections (``get(host)``, ``prefetch``, ``close_all``), closed
+            at the end; default: SSH to the inventory's hosts.
+
+    Returns:
+        :class:`~octavia_upgrade.session.RunResult` with ``run_id`` and
+        ``status`` (succeeded, failed, rolled_back, interrupted).
+
+    Raises:
+        InvalidInput: bad files or arguments; nothing ran.
+        Refused: wrong deployed release, or the deployment is locked by another run.
+    """
+    given = dict(params or {})
+    prep = with_absolute_paths(prepare(runbook, inventory, given, limit=limit))
+    redactor, console = _output(redactor, console)
+    redactor.add(*secret_values(prep))
+    pool = pool if pool is not None else open_connections(prep)
+    own_store = store is None
+    try:
+        if detect:
+            det = _detect(prep, pool)
+            console.info(f"deployed release: {det.release} on "
+                         f"{plural(len(det.hosts), 'host')}; database at {det.db_revision}")
+        settings = settings if settings is not None else _settings()
+        if own_store:
+            store = open_run_store(settings, redactor)
+        else:
+            redactor.add(*settings.secret_values())
+            redactor.add_url(settings.database_url)
+            store.redactor = redactor
+        history = store.step_duration_history(prep.runbook.metadata.name)
+        if history:
+            prep = replan(prep, history)
+    except BaseException:
+        pool.close_all()
+        if own_store and store is not None:
+            store.close()
+        raise
+    options = {"detect": detect, "limit": limit, "yes": yes,
+               "params": masked_params(prep.runbook, given)}
+    try:
+        return execute_run(prep, Services(settings, store, console, redactor), yes=yes,
+                           pool=pool, options=options)
+    finally:
+        if own_store:
+            store.close()
+
+
+def resume(run_id: str, *, params: Mapping[str, Any] | None = None, yes: bool = False,
+           inventory_options: Mapping[str, Any] | None = None,
+           settings: Settings | None = None, store: Any = None, console: Console | None = None,
+           redactor: Redactor | None = None, confirm: Callable[[str], bool] | None = None,
+           pool: Any = None) -> RunResult:
+    """Continue a run where it stopped; steps recorded as succeeded are not run again.
+
+    The run's runbook must be unchanged (sha256), and the plan rebuilt from
+    it, the recorded inventory and parameters must be the plan the run
+    recorded (duration estimates aside).
+
+    Args:
+        run_id: the run to continue.
+        params: parameters to give again: secret ones are never stored, and
+            must be; others replace the recorded value.
+        yes: approve approval steps in advance and re-run (step, host) pairs
+            whose outcome is unknown.
+        inventory_options: how to read the inventory, replacing what the run
+            recorded one by one (``format``, ``role_map``, ``flavor``,
+            ``ssh_config``, ``use_ssh_config``; None: as recorded).
+        settings, store, console, redactor, pool: as for :func:`run`.
+        confirm: asked ``confirm(question)`` whether an unknown (step, host)
+            of a non-idempotent step may run again; default: never.
+
+    Returns:
+        :class:`~octavia_upgrade.session.RunResult`; ``executed`` is False when
+        the run had already succeeded and nothing ran.
+
+    Raises:
+        InvalidInput: unknown run, unreadable runbook, secret parameters
+            missing (:class:`~octavia_upgrade.errors.SecretParamsMissing`).
+        Refused: changed runbook; changed plan
+            (:class:`~octavia_upgrade.errors.PlanChanged`, with ``.diff``); a plan
+            recorded by a tool version with another plan schema
+            (:class:`~octavia_upgrade.errors.PlanSchemaChanged`); an unknown
+            outcome not confirmed (:class:`~octavia_upgrade.errors.UnknownOutcome`);
+            the lock held by another live run.
+    """
+    redactor, console = _output(redactor, console)
+    settings = settings if settings is not None else _settings()
+    own_store = store is None
+    if own_store:
+        store = open_run_store(settings, redactor)
+    try:
+        return resume_run(store, settings, run_id, params=dict(params or {}), yes=yes,
+                          console=console, redactor=redactor, confirm=confirm or never_confirm,
+                          inventory_options=inventory_options, pool=pool)
+    finally:
+        if own_store:
+            store.close()
+
+
+def _detect(prep: Prepared, pool: Any) -> Any:
+    from octavia_upgrade.detect import detect_release
+
+    return detect_release(prep.inventory, prep.flavor, prep.catalog, prep.runbook.metadata.from_,
+                          prep.runbook.metadata.name, runners=pool.get if pool else None)
+
+
+def _settings() -> Settings:
+    from octavia_upgrade.config import load_config
+
+    return load_config()
+
+
+def _output(redactor: Redactor | None, console: Console | None) -> tuple[Redactor, Console]:
+    from octavia_upgrade.console import Console
+    from octavia_upgrade.logs import Redactor
+
+    redactor = redactor if redactor is not None else Redactor()
+    if console is None:
+        console = Console(quiet=True, redact=redactor.redact, stream=sys.stderr)
+    return redactor, console
