@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from octavia_upgrade import api
+from octavia_upgrade.plan import PLAN_SCHEMA_VERSION
 from octavia_upgrade.cli.wording import describe
 from octavia_upgrade.config import Settings
 from octavia_upgrade.console import Console
@@ -165,7 +166,7 @@ def test_a_run_records_absolute_paths_and_resumes_from_another_directory(
     run = world.store.get_run(first.run_id)
     assert run.runbook_path == str(world.work / "rb.yaml")
     assert run.inventory_path == str(world.work / "inv.yaml")
-    assert run.plan["schema_version"] == 1
+    assert run.plan["schema_version"] == PLAN_SCHEMA_VERSION
     assert world.store.options == [{"detect": False, "limit": None, "yes": True,
                                     "params": {"token": "***", "mode": "slow"}}]
     assert SECRET not in json.dumps(run.plan) + json.dumps(run.params) + world.out.getvalue()
@@ -259,7 +260,7 @@ def test_resume_refuses_a_changed_plan_with_a_masked_diff(world: World) -> None:
         world.resume(first.run_id)
     diff = changed.value.diff
     assert "--- recorded: step greet" in diff and "+++ now: step greet" in diff
-    assert "-  - echo hello ***" in diff and "+  - echo bonjour ***" in diff
+    assert "-    text: echo hello ***" in diff and "+    text: echo bonjour ***" in diff
     assert "recorded: vars" not in diff and "step migrate" not in diff
     assert SECRET not in str(changed.value)
     assert world.store.get_run(first.run_id).status == "failed"  # nothing ran
@@ -284,7 +285,7 @@ def test_resume_refuses_a_plan_recorded_without_a_schema_version(world: World) -
     db.close()
     with pytest.raises(PlanSchemaChanged) as old:
         world.resume(first.run_id)
-    assert (old.value.recorded, old.value.current) == (None, 1)
+    assert (old.value.recorded, old.value.current) == (None, PLAN_SCHEMA_VERSION)
     assert "octavia-upgrade 0.0.9" in str(old.value) and "finish the run with" in str(old.value)
 
 
@@ -334,6 +335,6 @@ def test_the_cli_refuses_a_changed_plan_with_exit_3_and_the_diff(
     assert main(["resume", first.run_id, "-p", f"token={SECRET}"]) == 3
     err = capsys.readouterr().err
     assert err.startswith(f"octavia-upgrade: the plan of run {first.run_id} changed")
-    assert "+  - echo bonjour ***" in err and SECRET not in err
+    assert "+    text: echo bonjour ***" in err and SECRET not in err
     assert main(["resume", first.run_id]) == 2
     assert "give them again: --param token=..." in capsys.readouterr().err

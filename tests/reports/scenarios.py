@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from octavia_upgrade.commands import RUN_ID_TOKEN
+
 from octavia_upgrade.catalog import load_catalog
 from octavia_upgrade.model import (
     Flavor,
@@ -168,13 +170,10 @@ class Recorder:
 
     def sent(self, step_id: str, host: str) -> list[dict[str, str]]:
         """What the executor records as sent for (step, host): the plan's commands, with
-        the run id where the plan shows its placeholder (a run-time value). Lines that
-        describe operator-side work (approval, wait, notes) are not commands sent."""
+        the run id where the plan holds its token (a run-time value)."""
         planned = self.plan.step(step_id).commands.get(host, ())
-        return [{"key": f"{step_id}.{n}", "planned": c,
-                 "sent": c.replace("-PLANNED-", f"-{self.run_id}-")}
-                for n, c in enumerate(planned, 1)
-                if not c.startswith(("APPROVAL:", "wait up to", "("))]
+        return [{"key": c.key, "planned": c.text,
+                 "sent": c.text.replace(RUN_ID_TOKEN, self.run_id)} for c in planned]
 
     def result(self, step_id: str, host: str, dur: float, status: str = "succeeded",
                rc: int | None = 0, stdout: str = "", stderr: str = "", message: str = "",

@@ -12,7 +12,10 @@ from octavia_upgrade.reports import FORMATS, execution_report, render
 from reports import scenarios
 
 RUN_ID = "20261125-160000-a1b2"
-DUMP = "mysqldump --single-transaction octavia | gzip > /var/backups/octavia/octavia-{}-backup-db.sql.gz"
+DUMP = ("mysqldump --single-transaction octavia | gzip > "
+        "'/var/backups/octavia/octavia-{}-backup-db.sql.gz'")
+TOKEN = "{{ run.id }}"
+INSTALL = "apt-get install -y octavia octavia-lib"
 
 
 def _attempts(doc: dict[str, Any], step: str, host: str) -> list[dict[str, Any]]:
@@ -23,17 +26,16 @@ def _attempts(doc: dict[str, Any], step: str, host: str) -> list[dict[str, Any]]
 def test_json_gives_each_attempt_its_commands_in_order(stored: Any) -> None:
     doc = json.loads(render(execution_report(**stored("successful")), "json"))
     [backup] = _attempts(doc, "backup-db", "ctl1")
-    assert [c["key"] for c in backup["commands"]] == ["backup-db.1", "backup-db.2",
-                                                       "backup-db.3"]
-    assert backup["commands"][1] == {"key": "backup-db.2", "planned": DUMP.format("PLANNED"),
+    assert [c["key"] for c in backup["commands"]] == ["mkdir", "dump", "checksum"]
+    assert backup["commands"][1] == {"key": "dump", "planned": DUMP.format(TOKEN),
                                      "sent": DUMP.format(RUN_ID)}
     # Both attempts of the retried step carry what they sent.
     retried = _attempts(doc, "upgrade-packages", "ctl1")
-    assert [a["commands"] for a in retried] == [[{
-        "key": "upgrade-packages.1", "planned": "apt-get install -y octavia octavia-lib",
-        "sent": "apt-get install -y octavia octavia-lib"}]] * 2
-    # Steps that send nothing have no commands.
-    assert _attempts(doc, "approve", "local")[0]["commands"] == []
+    assert [[c["key"] for c in a["commands"]] for a in retried] == [
+        ["version:octavia", "version:octavia-lib", "upgrade"]] * 2
+    assert retried[0]["commands"][2] == {"key": "upgrade", "planned": INSTALL, "sent": INSTALL}
+    # An approval records the message it asked with; a skipped step sent nothing.
+    assert [c["key"] for c in _attempts(doc, "approve", "local")[0]["commands"]] == ["approval"]
     assert _attempts(doc, "failover-udp", "ctl1")[0]["commands"] == []
     assert doc["run"]["options"] == {"detect": True, "limit": None, "yes": False,
                                      "params": {"db_password": "***", "failover_udp": "false"}}
@@ -44,8 +46,8 @@ def test_markdown_lists_commands_sent_per_step_and_host(stored: Any) -> None:
     section = text[text.index("### Commands sent"):text.index("### Output (last lines)")]
     assert "**5. stop-control-plane**" in section
     assert "ctl1, ctl2: systemctl stop octavia-api\n" in section
-    assert f"ctl1: {DUMP.format(RUN_ID)}\n      (planned: {DUMP.format('PLANNED')})" in section
-    assert "approve" not in section  # an approval sends no command
+    assert f"ctl1: {DUMP.format(RUN_ID)}\n      (planned: {DUMP.format(TOKEN)})" in section
+    assert "local: APPROVAL: Stop the Octavia control plane on prod-east?" in section
     assert ("| Started with | version detection ran; all hosts (no --limit); approvals "
             "prompted; parameters given: db_password=***, failover_udp=false |") in text
 
@@ -54,9 +56,10 @@ def test_attempts_that_sent_different_commands_are_told_apart() -> None:
     recs = scenarios.successful()
     first = next(i for i, r in enumerate(recs["results"])
                  if r.step_id == "upgrade-packages" and r.host == "ctl1" and r.attempt == 1)
-    recs["results"][first] = replace(recs["results"][first], commands=[
-        {"key": "upgrade-packages.1", "planned": "apt-get install -y octavia octavia-lib",
-         "sent": "apt-get install -y octavia octavia-lib --no-download"}])
+    recs["results"] = [
+        replace(r, commands=[{"key": "upgrade", "planned": INSTALL,
+                              "sent": INSTALL + (" --no-download" if i == first else "")}])
+        if r.step_id == "upgrade-packages" else r for i, r in enumerate(recs["results"])]
     text = render(execution_report(**recs), "markdown")
     assert ("ctl1 attempt 1: apt-get install -y octavia octavia-lib --no-download\n"
             "                (planned: apt-get install -y octavia octavia-lib)\n"
@@ -70,8 +73,8 @@ def test_html_shows_commands_inside_the_step_row(stored: Any) -> None:
     row = row[:row.index("</tr>")]
     assert '<details class="sent"><summary>commands sent</summary><pre>' in row
     # HTML-escaped: the ">" of the shell redirection is "&gt;".
-    assert f"{DUMP.format(RUN_ID)}\n(planned: {DUMP.format('PLANNED')})".replace(
-        ">", "&gt;") in row
+    assert f"{DUMP.format(RUN_ID)}\n(planned: {DUMP.format(TOKEN)})".replace(
+        ">", "&gt;").replace("'", "&#39;") in row
     assert "<th>Started with</th><td>version detection ran; all hosts (no --limit)" in html
 
 
