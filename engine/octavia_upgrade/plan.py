@@ -195,6 +195,9 @@ def resolve_params(runbook: Runbook, overrides: Mapping[str, Any]) -> dict[str, 
                            f"{runbook.metadata.name} (declared: {known})")
     values: dict[str, Any] = {}
     for name, p in runbook.parameters.items():
+        if isinstance(overrides.get(name), str) and "\0" in overrides[name]:
+            raise InvalidInput(f"--param {name}: the value holds a NUL character (\\0), "
+                               "which no command can carry")
         if name in overrides:
             values[name] = _cast(name, p.type, overrides[name])
         elif p.default is not None:
