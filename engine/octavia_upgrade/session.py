@@ -103,6 +103,9 @@ def secret_values(prepared: Prepared) -> list[str]:
     vals += [str(v) for v in _leaves(prepared.inventory.secrets) if v not in (None, "")]
     vals += [h.become.password for h in prepared.inventory.hosts
              if h.become is not None and h.become.password]
+    from octavia_upgrade.inventory import secret_var_values  # variables named like secrets
+
+    vals += secret_var_values(prepared.inventory, prepared.flavor)
     return vals
 
 
