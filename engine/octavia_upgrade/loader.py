@@ -407,7 +407,7 @@ class _Semantics:
                 continue
             refs, diags = check_template(self.doc, path, text, expression=expression)
             self.out.extend(diags)
-            if not diags or all(d.rule != "jinja-syntax" for d in diags):
+            if all(d.rule not in ("jinja-syntax", "unsafe-template") for d in diags):
                 self.references(section, i, path, refs, order)
             if field == "command":
                 self.raw_params(path, text)

@@ -91,12 +91,22 @@ def unsafe_name(name: str) -> bool:
 
 
 def findings(tree: nodes.Node) -> list[tuple[int, str]]:
-    """``(line, message)`` for everything in ``tree`` that a template may not do, in order."""
-    return sorted(set(_walk(tree)))
+    """``(line, message)`` for everything in ``tree`` that a template may not do.
+
+    In order of lines and, on a line, inner expressions first: in
+    ``x.__class__.__base__`` the first finding is ``__class__``.
+    """
+    return sorted(dict.fromkeys(_walk(tree)), key=lambda f: f[0])
+
+
+def _postorder(node: nodes.Node) -> Iterator[nodes.Node]:
+    for child in node.iter_child_nodes():
+        yield from _postorder(child)
+    yield node
 
 
 def _walk(tree: nodes.Node) -> Iterator[tuple[int, str]]:
-    for node in tree.find_all(nodes.Node):
+    for node in _postorder(tree):
         line = getattr(node, "lineno", 1) or 1
         if isinstance(node, _STATEMENTS):
             yield line, f"{_statement(node)} is not allowed in templates"
