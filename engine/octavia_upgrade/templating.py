@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from functools import cache, lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, nodes
+from jinja2 import StrictUndefined, Template, Undefined, nodes
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
@@ -188,7 +188,12 @@ def evaluate(expression: str, context: dict[str, Any]) -> Any:
     if expr.startswith("{{") and expr.endswith("}}"):
         expr = expr[2:-2]
     try:
-        return value_env().compile_expression(expr)(**context)
+        value = value_env().compile_expression(expr, undefined_to_none=False)(**context)
+        if isinstance(value, Undefined):
+            if issubclass(value._undefined_exception, SecurityError):
+                value._fail_with_undefined_error()  # a refused access, not a falsy None
+            return None
+        return value
     except (SecurityError, TemplateSyntaxError) as exc:
         raise _refused(exc, expression) from None
 
