@@ -39,6 +39,7 @@ def test_first_finding_is_the_innermost_access() -> None:
     ("{{ range(n) | list }}", {"n": 10**8}),                 # range size known at render only
     ("{{ 'a' * n }}", {"n": 10**9}),                          # a gigabyte of text
     ("{{ n ** (n ** n) }}", {"n": 9}),                        # a number too large to compute
+    ("{{ f ** n }}", {"f": 10.0, "n": 10**6}),                # a float overflow
     ("{{ f % x }}", {"f": "%r", "x": {"a": 1}}),              # % formatting of objects
     ("{{ s.format(x) }}", {"s": "{0.__class__}", "x": 1}),   # format string tricks
     ("{{ x[k] }}", {"x": {}, "k": "__class__"}),              # an internal name as a key

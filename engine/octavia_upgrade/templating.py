@@ -30,7 +30,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, Undefined, nodes
-from jinja2.exceptions import SecurityError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
@@ -117,7 +117,10 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         if isinstance(left, int) and isinstance(right, int) and right > 0 \
                 and abs(left) > 1 and left.bit_length() * right > MAX_POWER_BITS:
             raise SecurityError(f"** result too large (templates allow {MAX_POWER_BITS} bits)")
-        return left**right
+        try:
+            return left**right
+        except OverflowError:
+            raise SecurityError("** result too large") from None
 
 
 def _base_env(finalize: Any = None) -> ImmutableSandboxedEnvironment:
@@ -168,11 +171,18 @@ def _refused(exc: SecurityError | TemplateSyntaxError, template: str) -> Invalid
     return InvalidInput(f"template refused by the sandbox: {exc} (in {first[:80]!r})")
 
 
+def _undefined(exc: UndefinedError, template: str) -> InvalidInput:
+    first = template.strip().splitlines()[0] if template.strip() else ""
+    return InvalidInput(f"undefined value in template {first[:80]!r}: {exc}")
+
+
 def render_command(template: str, context: dict[str, Any]) -> str:
     try:
         return _command_template(template).render(**context)
     except (SecurityError, TemplateSyntaxError) as exc:
         raise _refused(exc, template) from None
+    except UndefinedError as exc:
+        raise _undefined(exc, template) from None
 
 
 def render_value(template: str, context: dict[str, Any]) -> str:
@@ -180,6 +190,8 @@ def render_value(template: str, context: dict[str, Any]) -> str:
         return _value_template(template).render(**context)
     except (SecurityError, TemplateSyntaxError) as exc:
         raise _refused(exc, template) from None
+    except UndefinedError as exc:
+        raise _undefined(exc, template) from None
 
 
 def evaluate(expression: str, context: dict[str, Any]) -> Any:
@@ -196,6 +208,8 @@ def evaluate(expression: str, context: dict[str, Any]) -> Any:
         return value
     except (SecurityError, TemplateSyntaxError) as exc:
         raise _refused(exc, expression) from None
+    except UndefinedError as exc:
+        raise _undefined(exc, expression) from None
 
 
 def is_templated(value: str) -> bool:

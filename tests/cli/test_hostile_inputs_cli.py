@@ -388,3 +388,13 @@ def test_output_that_cannot_be_written_is_invalid_input(case: Case, target: str)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     [line] = res.stderr.splitlines()
     assert line.startswith(f"octavia-upgrade: -o {case.dir / target}: ")
+
+
+def test_value_undefined_for_a_host_is_positioned_at_the_step(case: Case) -> None:
+    rb = case.runbook(steps='  - id: uses-var\n    kind: command\n    with:\n'
+                            '      command: "echo {{ vars.not_in_this_inventory }}"\n')
+    results = case.commands(rb, case.inventory(), lint=False)
+    for command, res in results.items():
+        msg = refused(res, rb, where(rb, "id: uses-var"), "template", command)
+        assert msg.startswith("step 'uses-var' on ctl1: undefined value in template")
+    nothing_happened(case)
