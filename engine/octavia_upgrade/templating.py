@@ -208,8 +208,6 @@ def evaluate(expression: str, context: dict[str, Any]) -> Any:
         return value
     except (SecurityError, TemplateSyntaxError) as exc:
         raise _refused(exc, expression) from None
-    except UndefinedError as exc:
-        raise _undefined(exc, expression) from None
 
 
 def is_templated(value: str) -> bool:
