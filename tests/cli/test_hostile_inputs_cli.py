@@ -167,7 +167,8 @@ def test_sandbox_escape_in_a_command_is_refused(case: Case, name: str) -> None:
 def test_sandbox_escape_in_a_condition_is_refused(case: Case, field: str) -> None:
     expr = "params.marker.__class__.__base__.__subclasses__()"
     if field == "when":
-        step = f"  - id: hostile\n    kind: sleep\n    when: \"{expr}\"\n    with: {{duration: 1s}}\n"
+        step = (f"  - id: hostile\n    kind: sleep\n    when: \"{expr}\"\n"
+                "    with: {duration: 1s}\n")
     else:
         step = f"  - id: hostile\n    kind: assert\n    with:\n      that: \"{expr}\"\n"
     rb = case.runbook(steps=step)

@@ -7,11 +7,11 @@ stderr and message), the inventory's ``secrets`` printed by a node, an
 password, heartbeat key) read by a ``config_check`` and printed by a command,
 a plain parameter holding a database URL with a password, inventory and
 host variables whose names look secret (``db_password``, ``keystone_token``)
-rendered into a command, and (PostgreSQL variant) the state database URL's own password. Then every artifact is
-searched: console output (``-v``), the state directory (JSON log, SQLite
-files), a dump of every row of the state database, the plan in every format
-and the dry run, the execution report in all three formats, ``show`` and
-``runs``.
+rendered into a command, and (PostgreSQL variant) the state database URL's
+own password. Then every artifact is searched: console output (``-v``), the
+state directory (JSON log, SQLite files), a dump of every row of the state
+database, the plan in every format and the dry run, the execution report in
+all three formats, ``show`` and ``runs``.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ def test_no_secret_in_any_artifact_of_a_run(sim: Sim, tmp_path: Path, backend: s
          "with": {"command": "echo connecting with {{ params.db_password }}; "
                              "echo url {{ params.backend_url }}"}},
         {"id": "use-vars", "name": "Use the secret variables", "kind": "command", **one(),
-         "with": {"command": "echo db {{ vars.db_password }} token {{ host.vars.keystone_token }}"}},
+         "with": {"command": "echo db {{ vars.db_password }} "
+                             "token {{ host.vars.keystone_token }}"}},
         {"id": "show-token", "name": "Print the token file", "kind": "command", **one(),
          "with": {"command": "cat {{ vars.root }}/node1/token"}},
         {"id": "config-check", "name": "Check octavia.conf", "kind": "config_check", **one(),
