@@ -30,6 +30,11 @@ def test_ordinary_templates_pass(text: str) -> None:
     assert findings(text) == []
 
 
+def test_nested_loops_are_refused() -> None:
+    assert findings("{% for i in range(9) %}{% for j in range(9) %}x{% endfor %}{% endfor %}") \
+        == ["for loops may not be nested in templates"]
+
+
 def test_first_finding_is_the_innermost_access() -> None:
     assert findings("{{ x.__class__.__base__ }}")[0] == \
         "access to the attribute '__class__' is not allowed"
@@ -43,6 +48,8 @@ def test_first_finding_is_the_innermost_access() -> None:
     ("{{ f % x }}", {"f": "%r", "x": {"a": 1}}),              # % formatting of objects
     ("{{ s.format(x) }}", {"s": "{0.__class__}", "x": 1}),   # format string tricks
     ("{{ x[k] }}", {"x": {}, "k": "__class__"}),              # an internal name as a key
+    ("{{ s | replace('', s) }}", {"s": "a" * 2000}),          # replace as an amplifier
+    ("{{ s.replace('a', s) }}", {"s": "a" * 2000}),
 ])
 def test_the_sandbox_refuses_at_render_time_with_invalid_input(
         text: str, context: dict[str, object]) -> None:

@@ -22,7 +22,8 @@ Refused (rule ``unsafe-template``): attribute or key names that start with
 ``gi_frame``, ...); any other call (``''.format(...)``, ``x.update(...)``,
 ``lipsum()``); the names ``self``, ``cycler``, ``joiner``, ``namespace``,
 ``lipsum``, ``dict``; the ``%`` operator (string formatting of objects);
-``range`` with more than :data:`MAX_RANGE` items; macros, ``call`` blocks,
+``range`` with more than :data:`MAX_RANGE` items; nested ``for`` loops (with
+``range`` and data bounded, one loop is bounded too); macros, ``call`` blocks,
 ``import``/``include``/``extends``, ``*args``/``**kwargs`` in calls.
 """
 
@@ -118,6 +119,8 @@ def _walk(tree: nodes.Node) -> Iterator[tuple[int, str]]:
         elif isinstance(node, nodes.Name) and node.ctx == "load" \
                 and node.name in FORBIDDEN_NAMES:
             yield line, f"{node.name!r} is not available in templates"
+        elif isinstance(node, nodes.For) and any(True for _ in node.find_all(nodes.For)):
+            yield line, "for loops may not be nested in templates"
         elif isinstance(node, nodes.Mod):
             yield line, ("the % operator is not allowed in templates (it formats objects); "
                          "use ~ to join text")

@@ -18,7 +18,7 @@ What a template may do is checked statically at load
 lists when rendering, as a second line of defence: mappings expose their
 keys only (``params.items`` is the parameter ``items``, never a method),
 only allowed filters, ``range`` and string methods can be called, ``range``,
-``*`` and ``**`` are bounded, and ``%`` does not format strings. Whatever
+``*``, ``**`` and ``replace`` are bounded, and ``%`` does not format strings. Whatever
 the sandbox refuses becomes an :class:`~octavia_upgrade.errors.InvalidInput`.
 """
 
@@ -66,6 +66,21 @@ def _shell_join(values: Any) -> _Raw:
     return _Raw(" ".join(shlex.quote(str(v)) for v in values))
 
 
+def _check_replace(text: str, old: str, new: str, count: int | None = None) -> None:
+    times = text.count(old) + (1 if old == "" else 0)
+    if count is not None and count >= 0:
+        times = min(times, count)
+    if len(text) + times * len(new) > MAX_REPEAT:
+        raise SecurityError(f"replace() would build more than {MAX_REPEAT} characters")
+
+
+def _replace(value: Any, old: Any, new: Any, count: int | None = None) -> str:
+    """Jinja's ``replace`` filter (no autoescape here), bounded like ``*``."""
+    text, old, new = str(value), str(old), str(new)
+    _check_replace(text, old, new, count)
+    return text.replace(old, new, -1 if count is None else count)
+
+
 def _range(*args: int) -> range:
     r = range(*args)
     if len(r) > policy.MAX_RANGE:
@@ -100,6 +115,8 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         owner = getattr(__obj, "__self__", None)
         if not (__obj is _range or (isinstance(owner, str) and name in policy.METHODS)):
             raise SecurityError(f"calling {name or type(__obj).__name__}() is not allowed")
+        if name == "replace" and len(args) >= 2:
+            _check_replace(owner, str(args[0]), str(args[1]), *args[2:3])
         return __obj(*args, **kwargs)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -131,6 +148,7 @@ def _base_env(finalize: Any = None) -> ImmutableSandboxedEnvironment:
     env.filters["raw"] = _raw
     env.filters["shell_join"] = _shell_join
     env.filters["quote"] = lambda v: _Raw(shlex.quote(str(v)))
+    env.filters["replace"] = _replace
     env.filters = {k: v for k, v in env.filters.items() if k in policy.FILTERS}
     env.tests = {k: v for k, v in env.tests.items() if k in policy.TESTS}
     env.globals = {"range": _range}
