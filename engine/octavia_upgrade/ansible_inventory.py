@@ -35,6 +35,9 @@ from octavia_upgrade.model import Pos
 _SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")
 _RANGE = re.compile(r"\[([0-9]+|[a-z]):([0-9]+|[a-z])(?::([0-9]+))?\]")
 
+#: Most hosts one range pattern (``ctl[01:99]``, ranges multiplied) may name.
+MAX_RANGE_HOSTS = 10_000
+
 
 @dataclass(frozen=True)
 class AnsibleHost:
@@ -151,7 +154,33 @@ def literal(value: str) -> Any:
 
 
 def expand_ranges(pattern: str) -> list[str]:
-    """``ctl[01:03]`` → ``ctl01, ctl02, ctl03`` (also ``[a:c]`` and a ``:step``)."""
+    """``ctl[01:03]`` → ``ctl01, ctl02, ctl03`` (also ``[a:c]`` and a ``:step``).
+
+    Raises:
+        ValueError: a malformed range, or one that names more than
+            :data:`MAX_RANGE_HOSTS` hosts (all ranges of the pattern together).
+    """
+    total = 1
+    for m in _RANGE.finditer(pattern):
+        total *= _range_size(pattern, m)
+        if total > MAX_RANGE_HOSTS:
+            raise ValueError(f"host range {pattern!r} names more than {MAX_RANGE_HOSTS} "
+                             "hosts, the most one pattern may name")
+    return _expand(pattern)
+
+
+def _range_size(pattern: str, m: re.Match[str]) -> int:
+    start, end, step = m.group(1), m.group(2), int(m.group(3) or 1)
+    if step < 1:
+        raise ValueError(f"bad host range in {pattern!r}: the step must be at least 1")
+    if start.isdigit() and end.isdigit():
+        return len(range(int(start), int(end) + 1, step))
+    if start.isalpha() and end.isalpha():
+        return len(range(ord(start), ord(end) + 1, step))
+    raise ValueError(f"bad host range in {pattern!r}")
+
+
+def _expand(pattern: str) -> list[str]:
     m = _RANGE.search(pattern)
     if not m:
         return [pattern]
@@ -164,7 +193,7 @@ def expand_ranges(pattern: str) -> list[str]:
         items = [chr(i) for i in range(ord(start), ord(end) + 1, step)]
     else:
         raise ValueError(f"bad host range in {pattern!r}")
-    return [x for item in items for x in expand_ranges(head + item + tail)]
+    return [x for item in items for x in _expand(head + item + tail)]
 
 
 def read_ini(path: str, text: str) -> AnsibleInventory:
@@ -196,7 +225,9 @@ def read_ini(path: str, text: str) -> AnsibleInventory:
                 if not sep or not key.strip():
                     raise out.fail(pos, "ansible-ini", f"[{section}] expects key=value lines, "
                                    f"got {entry!r}")
-                out.group_vars.setdefault(name, {})[key.strip()] = literal(value.strip())
+                value = literal(value.strip())
+                _check_nul(out, pos, key.strip(), value)
+                out.group_vars.setdefault(name, {})[key.strip()] = value
             elif kind == "children":
                 child = entry.strip()
                 out.group(child, pos)
@@ -224,12 +255,25 @@ def _host_line(out: _Collect, group: str, entry: str, pos: Pos) -> None:
             raise out.fail(pos, "ansible-ini", f"host {words[0]}: expected key=value, got "
                            f"{word!r}")
         hvars[key] = literal(value)
+        _check_nul(out, pos, key, hvars[key])
+    _check_nul(out, pos, "host name", words[0])
     try:
         names = expand_ranges(words[0])
     except ValueError as exc:
-        raise out.fail(pos, "ansible-ini", str(exc)) from None
+        raise out.fail(pos, "host-range", str(exc)) from None
     for name in names:
         out.add_host(group, name, hvars, pos)
+
+
+def _check_nul(out: _Collect, pos: Pos, key: str, value: Any) -> None:
+    """A NUL character can reach no command or file name: refused where it is written."""
+    if isinstance(value, (list, tuple, set, dict)):
+        for v in (value.values() if isinstance(value, dict) else value):
+            _check_nul(out, pos, key, v)
+    elif isinstance(value, (str, bytes)) and ("\0" in value if isinstance(value, str)
+                                               else b"\0" in value):
+        raise out.fail(pos, "nul-byte", f"{key}: a NUL character (\\0) is not allowed in a "
+                       "value")
 
 
 def _first_is_section(text: str) -> bool:
@@ -290,7 +334,11 @@ def _yaml_group(out: _Collect, doc: Any, name: str, body: Any, path: tuple[Any, 
         pos = _fix(doc.key_pos((*path, "hosts", host)), doc.path)
         if hvars is not None and not isinstance(hvars, dict):
             raise out.fail(pos, "ansible-yaml", f"host {host}: variables must be a mapping")
-        for h in expand_ranges(str(host)):
+        try:
+            names = expand_ranges(str(host))
+        except ValueError as exc:
+            raise out.fail(pos, "host-range", str(exc)) from None
+        for h in names:
             out.add_host(str(name), h, dict(hvars or {}), pos)
     gvars = body.get("vars") or {}
     if not isinstance(gvars, dict):
@@ -316,12 +364,15 @@ def read(path: str | Path) -> AnsibleInventory:
     from octavia_upgrade import yamlpos
 
     name = str(path)
-    try:
-        raw = Path(name).read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read inventory {name}: {exc.strerror or exc}") from None
+    raw = yamlpos.read_input(name)
     text = raw.decode("utf-8", errors="replace")
     if looks_like_ini(text):
+        if "\0" in text:
+            offset = text.index("\0")
+            line = text.count("\n", 0, offset) + 1
+            col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+            raise InvalidInput(f"inventory {name} is invalid", [Diagnostic(
+                name, line, col, "nul-byte", "a NUL character is not allowed in an inventory")])
         inv = read_ini(name, text)
         # Positions from the line scan carry no path yet.
         return AnsibleInventory(inv.path, tuple(

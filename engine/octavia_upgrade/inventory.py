@@ -6,6 +6,8 @@ Semantic rules after the schema's:
 rule                   meaning
 =====================  =====================================================
 ``duplicate-address``  two hosts with the same ``address:port``
+``address``            an address that is neither an IP literal nor an RFC 1123
+                       DNS name (see :mod:`octavia_upgrade.netnames`)
 ``unknown-flavor``     ``flavor`` is neither a shipped flavor nor an existing file
 ``no-db-migrate``      (warning) no host has the ``db-migrate`` role
 =====================  =====================================================
@@ -71,6 +73,8 @@ def is_flavor_path(value: str) -> bool:
 
 
 def _semantics(doc: Document) -> list[Diagnostic]:
+    from octavia_upgrade import netnames
+
     out: list[Diagnostic] = []
 
     def add(path: tuple[Any, ...], rule: str, message: str, severity: str = "error",
@@ -90,6 +94,10 @@ def _semantics(doc: Document) -> list[Diagnostic]:
             if isinstance(roles, list) and "db-migrate" in roles:
                 any_db = True
             address, port = host.get("address"), host.get("port", 22)
+            if isinstance(address, str) and address and not netnames.is_address(address):
+                add(("hosts", name, "address"), "address",
+                    f"host {name!r}: address {address!r} is not {netnames.EXPECTED}")
+                continue
             if not isinstance(address, str) or not isinstance(port, int):
                 continue
             key = (address.strip().lower(), port)
@@ -195,3 +203,35 @@ def become_setting(value: Any, doc: Document, path: tuple[Any, ...]) -> model.Be
                 doc.path, pos.line, pos.col, "become-password",
                 f"environment variable {env} (the sudo password) is not set or empty")])
     return model.Become(user=value.get("user", "root"), password=password or None)
+
+
+def secret_var_values(inventory: model.Inventory,
+                      flavor: model.Flavor | None = None) -> list[str]:
+    """Values of template variables whose names look secret (``db_password``, ``api_token``).
+
+    The rule is the one the redactor applies to keys (:data:`~octavia_upgrade.logs.SECRET_KEY`):
+    such a variable's value is a secret wherever it is rendered (a command in
+    the plan, the dry run, the stored plan, logs and reports), as the
+    inventory's ``secrets`` are. Flavor, inventory and host variables count
+    (Ansible inventories: ``octavia_upgrade_NAME`` variables).
+    """
+    from octavia_upgrade.logs import SECRET_KEY
+
+    scopes = [inventory.vars, *(h.vars for h in inventory.hosts)]
+    if flavor is not None:
+        scopes.append(flavor.vars)
+    out: list[str] = []
+    for scope in scopes:
+        for key, value in (scope or {}).items():
+            if isinstance(key, str) and SECRET_KEY.search(key):
+                out += [str(v) for v in _leaves(value) if v not in (None, "")
+                        and not isinstance(v, bool)]
+    return out
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _leaves(v)]
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in _leaves(v)]
+    return [value]

@@ -158,12 +158,9 @@ def open_inventory(source: InventorySource | str) -> model.Inventory:
 
 def detect_format(path: str) -> str:
     """``native``, ``kolla`` or ``osa`` from the file's content (``ansible`` needs a map)."""
-    from octavia_upgrade import ansible_inventory
+    from octavia_upgrade import ansible_inventory, yamlpos
 
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise InvalidInput(f"cannot read inventory {path}: {exc.strerror or exc}") from None
+    text = yamlpos.read_input(path).decode("utf-8", errors="replace")
     if not ansible_inventory.looks_like_ini(text) and re.search(
             r"(?m)^kind:\s*['\"]?Inventory\b", text):
         return "native"
@@ -252,6 +249,7 @@ def _all_vars(ans: Any) -> dict[str, Any]:
 
 
 def _host(h: Any, roles: list[str], base: Path, path: str) -> model.Host:
+    from octavia_upgrade import netnames
     from octavia_upgrade.inventory import resolve_path
 
     v = h.vars
@@ -270,6 +268,10 @@ def _host(h: Any, roles: list[str], base: Path, path: str) -> model.Host:
         raise fail(f"ansible_connection={v['ansible_connection']}: octavia-upgrade reaches "
                    "hosts over SSH only; give the host an SSH address (ansible_host)")
     address = v.get("ansible_host", v.get("ansible_ssh_host", h.name))
+    if not netnames.is_address(address):
+        which = "ansible_host" if ("ansible_host" in v or "ansible_ssh_host" in v) else \
+            "the host name (no ansible_host)"
+        raise fail(f"{which} {address!r} is not {netnames.EXPECTED}", "address")
     port = v.get("ansible_port", v.get("ansible_ssh_port"))
     user = v.get("ansible_user", v.get("ansible_ssh_user"))
     key = v.get("ansible_ssh_private_key_file", v.get("ansible_private_key_file"))

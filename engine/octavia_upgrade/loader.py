@@ -26,6 +26,10 @@ rule                   meaning
 ``targets-conflict``   ``targets`` names both hosts and roles
 ``rollback-missing``   ``on_failure: rollback`` without a ``rollback:`` section
 ``param-default``      a parameter default that does not match its type
+``param-name``         a parameter named like a mapping method (``items``)
+``secret-param``       a parameter whose name looks secret without ``secret: true``
+``unsafe-template``    a template that reads internals or calls what it may not
+                       (see :mod:`octavia_upgrade.template_safety`)
 =====================  =====================================================
 """
 
@@ -49,6 +53,10 @@ if TYPE_CHECKING:
 #: Names every runbook template may use (see docs/architecture.md, Templates).
 CONTEXT_NAMES = frozenset({"params", "release", "host", "vars", "deployment", "run", "outputs"})
 
+
+#: Parameter names refused because they name a mapping's methods (``params.items``).
+RESERVED_PARAMS = frozenset({"clear", "copy", "fromkeys", "get", "items", "keys", "pop",
+                             "popitem", "setdefault", "update", "values"})
 
 _PARAM_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "integer": (int,), "number": (int, float),
@@ -113,7 +121,7 @@ def check_template(doc: Document, path: DataPath, text: str, *,
             form without ``{{ }}`` is allowed.
         names: the top-level names the template may use.
     """
-    from octavia_upgrade import templating
+    from octavia_upgrade import template_safety, templating
 
     source = text
     if expression and not templating.is_templated(text):
@@ -130,6 +138,9 @@ def check_template(doc: Document, path: DataPath, text: str, *,
         line, col = _line_pos(doc, path, lineno - 1)
         diags.append(Diagnostic(doc.path, line, col, "jinja-syntax",
                                 f"unknown {what} {name!r}{_suggest(name, sorted(table))}"))
+    for lineno, message in facts.unsafe[:1]:  # the first is enough to refuse it
+        line, col = _line_pos(doc, path, lineno - 1)
+        diags.append(Diagnostic(doc.path, line, col, template_safety.RULE, message))
     pos = doc.pos(path)
     for name in sorted(facts.free_names - names):
         diags.append(Diagnostic(doc.path, pos.line, pos.col, "unknown-variable",
@@ -151,6 +162,8 @@ class _Facts:
     free_names: frozenset[str] = frozenset()
     #: A ``params`` value goes through ``| raw``.
     raw_param: bool = False
+    #: (line, message) of what the template may not do (``template_safety``).
+    unsafe: tuple[tuple[int, str], ...] = ()
 
 
 @lru_cache(maxsize=4096)
@@ -159,13 +172,16 @@ def _analyse(source: str) -> _Facts:
     import jinja2
     from jinja2 import nodes
 
-    from octavia_upgrade import templating
+    from jinja2.tests import TESTS
+
+    from octavia_upgrade import template_safety, templating
 
     try:
         tree = templating.parse(source)
     except jinja2.TemplateSyntaxError as exc:
         return _Facts(error=(exc.lineno or 1, exc.message or "syntax error"))
     env = templating.value_env()
+    known = {"filter": templating.known_filters(), "test": frozenset(TESTS)}
     unknown: list[tuple[str, str, int]] = []
     loaded: set[str] = set()
     stored: set[str] = set()
@@ -177,9 +193,8 @@ def _analyse(source: str) -> _Facts:
             # which costs more than the rest of lint together.
             (loaded if node.ctx == "load" else stored).add(node.name)
             continue
-        table = env.filters if isinstance(node, nodes.Filter) else env.tests
-        if node.name not in table:
-            what = "filter" if isinstance(node, nodes.Filter) else "test"
+        what = "filter" if isinstance(node, nodes.Filter) else "test"
+        if node.name not in known[what]:
             unknown.append((what, node.name, node.lineno))
         if isinstance(node, nodes.Filter) and node.name == "raw" and node.node is not None:
             inner = [node.node, *node.node.find_all(nodes.Name)]
@@ -188,8 +203,10 @@ def _analyse(source: str) -> _Facts:
     return _Facts(
         refs=frozenset(templating.tree_references(tree)),
         unknown_callables=tuple(unknown),
-        free_names=frozenset(loaded - stored - set(env.globals)),
+        free_names=frozenset(loaded - stored - set(env.globals)
+                             - template_safety.FORBIDDEN_NAMES),
         raw_param=raw_param,
+        unsafe=tuple(template_safety.findings(tree)),
     )
 
 
@@ -328,10 +345,21 @@ class _Semantics:
     # parameters ----------------------------------------------------------------
 
     def parameters(self) -> None:
+        from octavia_upgrade.logs import SECRET_KEY
+
         params = self.doc.data.get("parameters")
         if not isinstance(params, dict):
             return
         for name, spec in params.items():
+            if name in RESERVED_PARAMS:
+                self.add(("parameters", name), "param-name",
+                         f"parameter name {name!r} is reserved (a mapping method's name); "
+                         "choose another name", key=True)
+            if isinstance(spec, dict) and SECRET_KEY.search(name) \
+                    and spec.get("secret") is not True:
+                self.add(("parameters", name), "secret-param",
+                         f"parameter {name!r} looks secret by its name: declare it with "
+                         "secret: true (or rename it)", key=True)
             if not isinstance(spec, dict) or "default" not in spec:
                 continue
             ptype = spec.get("type", "string")
@@ -408,7 +436,7 @@ class _Semantics:
                 continue
             refs, diags = check_template(self.doc, path, text, expression=expression)
             self.out.extend(diags)
-            if not diags or all(d.rule != "jinja-syntax" for d in diags):
+            if all(d.rule not in ("jinja-syntax", "unsafe-template") for d in diags):
                 self.references(section, i, path, refs, order)
             if field == "command":
                 self.raw_params(path, text)

@@ -15,7 +15,7 @@ from typing import Any
 
 from octavia_upgrade import steps as kinds
 from octavia_upgrade.catalog import Catalog
-from octavia_upgrade.errors import InvalidInput
+from octavia_upgrade.errors import Diagnostic, InvalidInput
 from octavia_upgrade.model import Flavor, Host, Inventory, Retry, Runbook, Step
 from octavia_upgrade.commands import RUN_ID_TOKEN, PlannedCommand
 from octavia_upgrade.steps.args import Args
@@ -196,6 +196,9 @@ def resolve_params(runbook: Runbook, overrides: Mapping[str, Any]) -> dict[str, 
                            f"{runbook.metadata.name} (declared: {known})")
     values: dict[str, Any] = {}
     for name, p in runbook.parameters.items():
+        if isinstance(overrides.get(name), str) and "\0" in overrides[name]:
+            raise InvalidInput(f"--param {name}: the value holds a NUL character (\\0), "
+                               "which no command can carry")
         if name in overrides:
             values[name] = _cast(name, p.type, overrides[name])
         elif p.default is not None:
@@ -321,7 +324,14 @@ def build_plan(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog: 
             commands: dict[str, tuple[PlannedCommand, ...]] = {}
             for name, h in zip(hosts, host_objs):
                 ctx = host_context(base, flavor, inventory, h)
-                commands[name] = tuple(kind.expand(step, flavor, ctx, h, deferred=deferred))
+                try:
+                    commands[name] = tuple(kind.expand(step, flavor, ctx, h, deferred=deferred))
+                except InvalidInput as exc:
+                    if exc.diagnostics:
+                        raise
+                    raise InvalidInput(str(exc), [Diagnostic(
+                        step.pos.path, step.pos.line, step.pos.col, "template",
+                        f"step {step.id!r} on {name}: {exc}")]) from None
             placement = "local" if kind.placement == "local" else (
                 "once" if (kind.placement == "once" or step.targets.once) else "hosts")
             planned.append(PlannedStep(

@@ -39,7 +39,8 @@ def render_table(plan: Plan, *, verbose: int = 0,
         f"runbook sha256 {plan.runbook_sha256[:12]}",
     ]
     if plan.params:
-        lines.append("Parameters: " + ", ".join(f"{k}={v}" for k, v in plan.params.items()))
+        lines.append("Parameters: " + ", ".join(f"{k}={redact(v)}"
+                                                for k, v in plan.params.items()))
     for phase in ("main", "rollback", "finally"):
         steps = plan.phase(phase)
         if not steps:

@@ -27,6 +27,10 @@ rule                      meaning
 ``yaml-tag``              a tag other than str/int/float/bool/null
                           (``!!python/object``, ``!!binary``, ``!custom``)
 ``yaml-too-deep``         nesting deeper than :data:`MAX_DEPTH`
+``nul-byte``              a NUL character in a key or value (``"a\\0b"``)
+``io``                    the file cannot be read, is not a regular file
+                          (a FIFO, a device), or is larger than
+                          :data:`MAX_FILE_BYTES`
 ========================  ==================================================
 
 Timestamps (``2024-01-01``) stay strings: JSON Schema has no date type and a
@@ -36,6 +40,8 @@ runbook never needs one.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +56,10 @@ DataPath = tuple[Any, ...]
 #: Deeper nesting than this is refused (no runbook needs it; it protects the
 #: converter from pathological input).
 MAX_DEPTH = 64
+
+#: Largest input file read (runbooks, inventories, flavors, role maps; 1 MiB):
+#: the largest shipped runbook is about 20 KiB.
+MAX_FILE_BYTES = 1024 * 1024
 
 _TAG = "tag:yaml.org,2002:"
 
@@ -120,14 +130,55 @@ def load(path: str | Path) -> Document:
     Raises:
         InvalidInput: the file cannot be read or is not acceptable YAML.
     """
+    return loads(read_input(path), str(path))
+
+
+def read_input(path: str | Path) -> bytes:
+    """The bytes of an input file (runbook, inventory, flavor, role map).
+
+    Only regular files of at most :data:`MAX_FILE_BYTES` are read: a FIFO or
+    a device would block or never end, and a huge file would take minutes and
+    gigabytes to check. The file is opened without blocking and checked
+    before anything is read.
+
+    Raises:
+        InvalidInput: rule ``io``, at position 0:0 (the whole file).
+    """
     name = str(path)
     try:
-        raw = Path(path).read_bytes()
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except IsADirectoryError:
         raise _fail(name, 0, 0, "io", "is a directory, not a file") from None
     except OSError as exc:
         raise _fail(name, 0, 0, "io", f"cannot read: {exc.strerror or exc}") from None
-    return loads(raw, name)
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise _fail(name, 0, 0, "io", "is a directory, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise _fail(name, 0, 0, "io", f"is not a regular file ({_file_type(info.st_mode)}); "
+                        "give the path of a YAML or INI file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise _fail(name, 0, 0, "io", f"is {info.st_size} bytes; input files may have at "
+                        f"most {MAX_FILE_BYTES} bytes (1 MiB)")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise _fail(name, 0, 0, "io", f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_FILE_BYTES:
+        raise _fail(name, 0, 0, "io", f"is larger than {MAX_FILE_BYTES} bytes (1 MiB), the "
+                    "most an input file may have")
+    return raw
+
+
+def _file_type(mode: int) -> str:
+    for test, what in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "not a regular file"
 
 
 def loads(raw: bytes | str, path: str = "<string>") -> Document:
@@ -160,6 +211,13 @@ def loads(raw: bytes | str, path: str = "<string>") -> Document:
 
 def _fail(path: str, line: int, col: int, rule: str, message: str) -> InvalidInput:
     return InvalidInput(message, [Diagnostic(path, line, col, rule, message)])
+
+
+def _refuse_nul(path: str, text: str, line: int, col: int) -> None:
+    if "\0" in text:
+        raise _fail(path, line, col, "nul-byte",
+                    "a NUL character (\\0) is not allowed in a value: no command or file "
+                    "name can hold it")
 
 
 def _decode(raw: bytes, path: str) -> str:
@@ -320,6 +378,7 @@ class _Builder:
             raise _fail(self.path, line, col, "yaml-merge-key",
                         "YAML merge keys (<<) are not allowed: write the keys out")
         key = str(event.value)
+        _refuse_nul(self.path, key, line, col)
         container, ppath, _ = frame
         if key in container:
             first = self.keys[(*ppath, key)]
@@ -355,6 +414,7 @@ class _Builder:
     def _scalar(self, event: Any, path: DataPath, line: int, col: int) -> Any:
         import yaml
 
+        _refuse_nul(self.path, event.value, line, col)
         style = event.style
         if style in ("|", ">"):
             self.blocks.append(path)

@@ -5,11 +5,13 @@ a ``secret: true`` parameter echoed by commands (also in a failing step's
 stderr and message), the inventory's ``secrets`` printed by a node, an
 ``octavia.conf`` full of passwords (database URL, transport_url, keystone
 password, heartbeat key) read by a ``config_check`` and printed by a command,
-a plain parameter holding a database URL with a password, and (PostgreSQL
-variant) the state database URL's own password. Then every artifact is
-searched: console output (``-v``), the state directory (JSON log, SQLite
-files), a dump of every row of the state database, the plan report and the
-execution report in all three formats, ``show`` and ``runs``.
+a plain parameter holding a database URL with a password, inventory and
+host variables whose names look secret (``db_password``, ``keystone_token``)
+rendered into a command, and (PostgreSQL variant) the state database URL's
+own password. Then every artifact is searched: console output (``-v``), the
+state directory (JSON log, SQLite files), a dump of every row of the state
+database, the plan in every format and the dry run, the execution report in
+all three formats, ``show`` and ``runs``.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def _state_rows(url: str) -> str:
 def test_no_secret_in_any_artifact_of_a_run(sim: Sim, tmp_path: Path, backend: str,
                                             request: pytest.FixtureRequest) -> None:
     s = {k: _token(k) for k in ("Param", "Inv", "ConfDb", "ConfRabbit", "ConfKs", "ConfHb",
-                                "UrlParam")}
+                                "UrlParam", "InvVar", "HostVar")}
     conf = sim.root / "node1" / "octavia.conf"
     conf.write_text(
         "[DEFAULT]\ndebug = False\n"
@@ -57,6 +59,9 @@ def test_no_secret_in_any_artifact_of_a_run(sim: Sim, tmp_path: Path, backend: s
     (sim.root / "node1" / "token").write_text(s["Inv"] + "\n")
     inv = yaml.safe_load(sim.inventory.read_text())
     inv["secrets"] = {"api_token": s["Inv"]}
+    # variables whose names look secret are secrets, wherever they are rendered
+    inv.setdefault("vars", {})["db_password"] = s["InvVar"]
+    inv["hosts"]["node1"].setdefault("vars", {})["keystone_token"] = s["HostVar"]
     sim.inventory.write_text(yaml.safe_dump(inv, sort_keys=False))
     args: list[str] = []
     if backend == "postgresql":
@@ -79,6 +84,9 @@ def test_no_secret_in_any_artifact_of_a_run(sim: Sim, tmp_path: Path, backend: s
         {"id": "use-param", "name": "Use the password", "kind": "command", **one(),
          "with": {"command": "echo connecting with {{ params.db_password }}; "
                              "echo url {{ params.backend_url }}"}},
+        {"id": "use-vars", "name": "Use the secret variables", "kind": "command", **one(),
+         "with": {"command": "echo db {{ vars.db_password }} "
+                             "token {{ host.vars.keystone_token }}"}},
         {"id": "show-token", "name": "Print the token file", "kind": "command", **one(),
          "with": {"command": "cat {{ vars.root }}/node1/token"}},
         {"id": "config-check", "name": "Check octavia.conf", "kind": "config_check", **one(),
@@ -101,9 +109,12 @@ def test_no_secret_in_any_artifact_of_a_run(sim: Sim, tmp_path: Path, backend: s
         outputs.extend([res.stdout, res.stderr])
         return res
 
-    for fmt in ("markdown", "html", "json"):
-        res = cli("plan", str(rb), "-i", str(sim.inventory), "--no-detect", "-f", fmt, *params)
+    for fmt in ("markdown", "html", "json", "yaml", "table"):
+        res = cli("-v", "plan", str(rb), "-i", str(sim.inventory), "--no-detect", "-f", fmt,
+                  *params)
         assert res.returncode == 0, res.stderr
+    res = cli("run", str(rb), "-i", str(sim.inventory), "--no-detect", "--dry-run", *params)
+    assert res.returncode == 0 and "echo db *** token ***" in res.stdout, res.stdout
     res = cli("-v", "run", str(rb), "-i", str(sim.inventory), "--no-detect", *params)
     assert res.returncode == 1, res.stdout + res.stderr  # fail-loudly failed, as intended
     assert "connecting with ***" in res.stdout  # the command really printed it
@@ -121,6 +132,8 @@ def test_no_secret_in_any_artifact_of_a_run(sim: Sim, tmp_path: Path, backend: s
             artifacts[str(path)] = path.read_bytes().decode("utf-8", "replace")
     artifacts["state rows"] = _state_rows(rows_url)
     if backend == "sqlite":
+        # the database holds command output: readable by its owner only, as the logs are
+        assert (sim.state_dir / "state.db").stat().st_mode & 0o777 == 0o600
         with sqlite3.connect(sim.state_dir / "state.db") as db:
             artifacts["sqlite dump"] = "\n".join(db.iterdump())
     # the run really went through the places secrets pass: otherwise this proves nothing

@@ -19,8 +19,22 @@ def add_output(parser: Any) -> None:
 
 
 def emit(text: str, output: str | None = None) -> None:
+    """Write ``text`` to ``output`` (``-o FILE``) or standard output.
+
+    Raises:
+        InvalidInput: ``FILE`` cannot be written (a directory, a missing folder,
+            no permission): exit 2, one line.
+    """
     if output:
-        Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        from octavia_upgrade.errors import InvalidInput
+
+        target = Path(output)
+        if target.is_dir():
+            raise InvalidInput(f"-o {output}: is a directory; give a file name")
+        try:
+            target.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"-o {output}: cannot write: {exc.strerror or exc}") from None
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 

@@ -115,12 +115,16 @@ def replan(prep: Prepared, history: Mapping[str, float]) -> Prepared:
 
 
 def secret_values(prepared: Prepared) -> list[str]:
-    """Every secret the plan's inputs hold: secret parameters, inventory secrets, sudo passwords."""
+    """Every secret the plan's inputs hold: secret parameters, inventory secrets, sudo
+    passwords, and variables whose names look secret."""
     vals = [str(prepared.params[n]) for n in prepared.runbook.secret_params
             if prepared.params.get(n) not in (None, "")]
     vals += [str(v) for v in _leaves(prepared.inventory.secrets) if v not in (None, "")]
     vals += [h.become.password for h in prepared.inventory.hosts
              if h.become is not None and h.become.password]
+    from octavia_upgrade.inventory import secret_var_values  # variables named like secrets
+
+    vals += secret_var_values(prepared.inventory, prepared.flavor)
     return vals
 
 

@@ -91,7 +91,17 @@ def make_engine(url: URL) -> Engine:
                            "octavia-upgrade[mysql]") from None
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        _create_private(url.database)
     return engine
+
+
+def _create_private(db: str | None) -> None:
+    """Create a new SQLite file readable by its owner only (0600, as the logs are):
+    it holds command output. SQLite gives its -wal and -shm files the same mode."""
+    if not db or db == ":memory:" or db.startswith("file:"):
+        return
+    with contextlib.suppress(OSError):  # no folder yet: SQLite reports it on connect
+        os.close(os.open(db, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def describe_error(error: BaseException, url: str | URL) -> str:
