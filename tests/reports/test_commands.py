@@ -28,12 +28,13 @@ def test_json_gives_each_attempt_its_commands_in_order(stored: Any) -> None:
     [backup] = _attempts(doc, "backup-db", "ctl1")
     assert [c["key"] for c in backup["commands"]] == ["mkdir", "dump", "checksum"]
     assert backup["commands"][1] == {"key": "dump", "planned": DUMP.format(TOKEN),
-                                     "sent": DUMP.format(RUN_ID)}
+                                     "sent": DUMP.format(RUN_ID), "times": 1}
     # Both attempts of the retried step carry what they sent.
     retried = _attempts(doc, "upgrade-packages", "ctl1")
     assert [[c["key"] for c in a["commands"]] for a in retried] == [
         ["version:octavia", "version:octavia-lib", "upgrade"]] * 2
-    assert retried[0]["commands"][2] == {"key": "upgrade", "planned": INSTALL, "sent": INSTALL}
+    assert retried[0]["commands"][2] == {"key": "upgrade", "planned": INSTALL, "sent": INSTALL,
+                                         "times": 1}
     # An approval records the message it asked with; a skipped step sent nothing.
     assert [c["key"] for c in _attempts(doc, "approve", "local")[0]["commands"]] == ["approval"]
     assert _attempts(doc, "failover-udp", "ctl1")[0]["commands"] == []

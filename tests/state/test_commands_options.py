@@ -56,6 +56,16 @@ def test_commands_are_stored_in_order_with_secrets_masked(store: Store) -> None:
     assert read.as_dict()["commands"] == read.commands
 
 
+def test_a_poll_is_stored_once_with_its_count(store: Store) -> None:
+    run = new_run(store)
+    poll = {"key": "verify:api", "planned": "systemctl is-active --quiet octavia-api",
+            "sent": "systemctl is-active --quiet octavia-api"}
+    rid = store.record_start(run.id, "stop-api", "ctl1", 1)
+    store.record_end(rid, "succeeded", 0, commands=[{**poll, "times": 7}])
+    [read] = store.results(run.id)
+    assert read.commands == [{**poll, "times": 7}]
+
+
 def test_attempts_without_commands_read_back_empty(store: Store) -> None:
     run = new_run(store)
     rid = store.record_start(run.id, "approve", "local", 1)

@@ -74,7 +74,7 @@ def _duration_text(value: float | None) -> str:
 def _commands(record: Any) -> tuple[CommandSent, ...]:
     """The commands an attempt sent (none for records made before the tool kept them)."""
     return tuple(CommandSent(key=str(c.get("key", "")), planned=str(c.get("planned", "")),
-                             sent=str(c.get("sent", "")))
+                             sent=str(c.get("sent", "")), times=int(c.get("times", 1)))
                  for c in field(record, "commands") or () if isinstance(c, Mapping))
 
 

@@ -57,6 +57,8 @@ class CommandSent:
     planned: str
     #: What was run; differs from ``planned`` only where the plan holds a run-time value.
     sent: str
+    #: How often it was sent in a row (a poll, such as a service's state until it stops).
+    times: int = 1
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,8 @@ def _lines(name: str, groups: list[tuple[str, list[Any]]]) -> list[str]:
         prefix = f"{name} {attempt}".strip()
         lead = f"{prefix}: " if prefix else ""
         for c in commands:
-            lines.append(f"{lead}{c.get('sent', '')}")
+            times = int(c.get("times", 1) or 1)
+            lines.append(f"{lead}{c.get('sent', '')}" + (f"  (×{times})" if times > 1 else ""))
             if c.get("planned") != c.get("sent"):
                 lines.append(f"{' ' * len(lead)}(planned: {c.get('planned', '')})")
     return lines

@@ -169,8 +169,9 @@ class RunStore(StoreBase):
         self._started[result_id] = (run_id, step_id, host, attempt, str(phase), started_at)
         return result_id
 
-    def _commands(self, commands: Sequence[Mapping[str, Any]] | None) -> list[dict[str, str]]:
-        """Commands as stored: exactly ``key``/``planned``/``sent``, each string redacted.
+    def _commands(self, commands: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+        """Commands as stored: ``key``/``planned``/``sent``, each string redacted, and
+        ``times`` where a poll sent the same command more than once in a row.
 
         Field by field, not the list as a whole: the redactor masks whole values
         under secret-looking keys, and ``key`` is one.
@@ -181,7 +182,10 @@ class RunStore(StoreBase):
             if missing:
                 raise ValueError(f"command {n + 1} lacks {', '.join(missing)}: each command "
                                  f"needs {', '.join(COMMAND_FIELDS)}")
-            out.append({f: self._clean(str(c[f])) for f in COMMAND_FIELDS})
+            stored: dict[str, Any] = {f: self._clean(str(c[f])) for f in COMMAND_FIELDS}
+            if int(c.get("times", 1)) > 1:
+                stored["times"] = int(c["times"])
+            out.append(stored)
         return out
 
     def record_end(self, result_id: int, status: str, rc: int | None = None,
