@@ -97,8 +97,11 @@ def _history(runbook_name: str, settings: Settings | None, store: Any) -> Mappin
     if store is not None:
         return store.step_duration_history(runbook_name)
     from octavia_upgrade.state import open_store
+    from octavia_upgrade.state.db import exists
 
     assert settings is not None
+    if not exists(settings.database_url, settings.state_dir):
+        return {}  # nothing recorded yet; planning creates no state
     with open_store(settings.database_url, settings.state_dir,
                     tail_bytes=settings.state_output_tail_bytes) as own:
         return own.step_duration_history(runbook_name)

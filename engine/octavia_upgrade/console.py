@@ -11,11 +11,15 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from octavia_upgrade.wording import plural
+from octavia_upgrade.statuses import DONE, ResultStatus
 
-_STYLE = {"succeeded": "green", "skipped": "dim", "failed": "bold red", "timed_out": "bold red",
-          "unreachable": "bold red", "unknown": "yellow", "running": "cyan"}
-_MARK = {"succeeded": "ok", "skipped": "skip", "failed": "FAILED", "timed_out": "TIMEOUT",
-         "unreachable": "UNREACHABLE", "unknown": "UNKNOWN"}
+_STYLE = {ResultStatus.SUCCEEDED: "green", ResultStatus.SKIPPED: "dim",
+          ResultStatus.FAILED: "bold red", ResultStatus.TIMED_OUT: "bold red",
+          ResultStatus.UNREACHABLE: "bold red", ResultStatus.UNKNOWN: "yellow",
+          ResultStatus.RUNNING: "cyan"}
+_MARK = {ResultStatus.SUCCEEDED: "ok", ResultStatus.SKIPPED: "skip",
+         ResultStatus.FAILED: "FAILED", ResultStatus.TIMED_OUT: "TIMEOUT",
+         ResultStatus.UNREACHABLE: "UNREACHABLE", ResultStatus.UNKNOWN: "UNKNOWN"}
 
 
 class Console:
@@ -64,14 +68,14 @@ class Console:
 
     def result(self, host: str, status: str, duration: float, attempt: int, message: str,
                output: str = "") -> None:
-        if self.quiet and status in ("succeeded", "skipped"):
+        if self.quiet and status in DONE:
             return
         extra = f" attempt {attempt}" if attempt > 1 else ""
         line = f"    {host:<12} {_MARK.get(status, status):<8} {duration:6.1f}s{extra}"
         if message:
             line += f"  {message}"
         self._out(line, _STYLE.get(status))
-        if output and (self.verbose or status not in ("succeeded", "skipped")):
+        if output and (self.verbose or status not in DONE):
             tail = output.strip().splitlines()[-(20 if self.verbose < 2 else 200):]
             for ln in tail:
                 self._out(f"      | {ln}", "dim")

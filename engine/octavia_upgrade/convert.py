@@ -27,6 +27,7 @@ from octavia_upgrade.errors import InvalidInput
 _API = re.compile(r"^(apiVersion:\s*)(['\"]?)octavia-upgrade/v1\2\s*$", re.M)
 _WHEN = re.compile(r"^(?P<lead>\s*(?:-\s+)?when:\s*)(?P<q>['\"]?)\{\{\s*(?P<expr>.*?)\s*\}\}(?P=q)"
                    r"(?P<tail>\s*(?:#.*)?)$")
+_FLOW_WHEN = re.compile(r"(?P<lead>[{,]\s*when:\s*)(?P<q>['\"])\{\{\s*(?P<expr>.*?)\s*\}\}(?P=q)")
 _SECTION = re.compile(r"^(?P<name>[A-Za-z_]+):\s*(?:#.*)?$")
 _ITEM = re.compile(r"^(?P<indent>\s*)-\s")
 
@@ -64,21 +65,24 @@ def convert_text(text: str, path: str = "<runbook>") -> Conversion:
 
 def _unbrace_when(line: str) -> str:
     m = _WHEN.match(line.rstrip("\n"))
-    if not m or "{{" in m.group("expr"):
-        return line
-    expr = m.group("expr")
-    if m.group("q") == '"':
-        expr = expr.replace('\\"', '"')
-    end = "\n" if line.endswith("\n") else ""
-    return f"{m.group('lead')}{_scalar(expr)}{m.group('tail')}{end}"
+    if m and "{{" not in m.group("expr"):
+        expr = m.group("expr")
+        if m.group("q") == '"':
+            expr = expr.replace('\\"', '"')
+        end = "\n" if line.endswith("\n") else ""
+        return f"{m.group('lead')}{_scalar(expr)}{m.group('tail')}{end}"
+    # A step written as one flow mapping: `- {id: x, when: "{{ y }}", ...}`.
+    return _FLOW_WHEN.sub(lambda f: f"{f.group('lead')}{_scalar(f.group('expr'), flow=True)}"
+                          if "{{" not in f.group("expr") else f.group(0), line)
 
 
-def _scalar(expr: str) -> str:
+def _scalar(expr: str, *, flow: bool = False) -> str:
     """``expr`` as a YAML scalar: plain where it reads back as the same string."""
     import yaml
 
+    probe = f"{{k: {expr}}}" if flow else f"k: {expr}"
     try:
-        if yaml.safe_load(f"k: {expr}") == {"k": expr}:
+        if yaml.safe_load(probe) == {"k": expr}:
             return expr
     except yaml.YAMLError:
         pass

@@ -84,10 +84,10 @@ def resolve_runbook(arg: str) -> Path:
         InvalidInput: neither a file nor a shipped runbook (the closest names are given).
     """
     path = Path(arg).expanduser()
-    if path.is_file():
-        return path
     if path.is_dir():
         raise InvalidInput(f"runbook {arg}: is a folder; give one runbook file or name")
+    if path.exists():
+        return path  # a FIFO or device too: reading it refuses it with the reason
     shipped = {p.stem: p for p in shipped_runbooks()}
     stem = path.name.removesuffix(".yaml").removesuffix(".yml")
     if is_runbook_name(arg):

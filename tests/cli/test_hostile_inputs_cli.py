@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ROLES = "[api, worker, health-manager, housekeeping, driver-agent, db-migrate]"
 
 RUNBOOK = """\
-apiVersion: octavia-upgrade/v1
+apiVersion: octavia-upgrade/v2
 kind: Runbook
 metadata: {{name: queens-to-rocky, from: queens, to: rocky, revision: 1}}
 parameters:

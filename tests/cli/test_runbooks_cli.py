@@ -32,6 +32,11 @@ def copies(tmp_path: Path) -> tuple[Path, Path]:
     return source, output
 
 
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "octavia_upgrade", *args], capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
 def check(source: Path, output: Path) -> int:
     return main(["runbooks", "render", "--check", "--source", str(source), "--output", str(output)])
 
@@ -152,3 +157,40 @@ def test_main_help_lists_runbooks_without_loading_the_renderer() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT / "engine")}, check=True)
     assert done.stdout.split() == ["True", "False", "False"]
+
+
+def test_convert_turns_a_v1_runbook_into_v2_with_the_same_meaning(tmp_path: Path) -> None:
+    import textwrap
+
+    from octavia_upgrade.loader import load_runbook
+
+    v1 = tmp_path / "dalmatian-to-epoxy.yaml"
+    v1.write_text(textwrap.dedent("""\
+        apiVersion: octavia-upgrade/v1
+        kind: Runbook
+        metadata: {name: dalmatian-to-epoxy, from: dalmatian, to: epoxy, revision: 1}
+        steps:
+          - {id: stop-api, kind: service, with: {action: stop, services: [api]}, timeout: 1m,
+             on_failure: rollback}
+        rollback:
+          # runs last
+          - {id: second, kind: sleep, with: {duration: 1}, when: "{{ true }}"}
+          # runs first
+          - {id: first, kind: sleep, with: {duration: 1}}
+        """), encoding="utf-8")
+    out = tmp_path / "v2" / "dalmatian-to-epoxy.yaml"
+    out.parent.mkdir()
+    res = cli("runbooks", "convert", str(v1), "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "octavia-upgrade/v2" in res.stderr
+    before, after = load_runbook(v1), load_runbook(out)
+    assert [s.id for s in after.rollback] == [s.id for s in before.rollback] == ["first", "second"]
+    assert after.step("stop-api").retry == before.step("stop-api").retry
+    text = out.read_text(encoding="utf-8")
+    assert text.index("# runs first") < text.index("# runs last")
+    assert 'when: "true"' in text
+    assert cli("lint", str(out)).returncode == 0
+    # Twice is refused: the file is v2 already, nothing is written.
+    again = cli("runbooks", "convert", str(out), "--in-place")
+    assert again.returncode == 2 and "not an octavia-upgrade/v1 runbook" in again.stderr
+    assert out.read_text(encoding="utf-8") == text

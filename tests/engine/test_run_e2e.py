@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from plancheck import assert_ran_as_planned
 from simlab import NODES, Sim
 
 pytestmark = pytest.mark.lab
@@ -57,6 +58,8 @@ def run_json(sim: Sim) -> list[dict]:
 
 def test_cold_upgrade_runs_in_guide_order_and_is_recorded(sim: Sim) -> None:
     rb = sim.runbook("cold", cold_upgrade_steps(sim.tmp / "backups"))
+    planned = sim.cli("plan", str(rb), "-i", str(sim.inventory), "-f", "json")
+    assert planned.returncode == 0, planned.stderr
     res = sim.cli("run", str(rb), "-i", str(sim.inventory), "--yes")
     assert res.returncode == 0, res.stdout + res.stderr
     ops = sim.ops()
@@ -87,6 +90,11 @@ def test_cold_upgrade_runs_in_guide_order_and_is_recorded(sim: Sim) -> None:
     assert ("stop-api", "node2") in finished and ("db-upgrade", "node1") in finished
     shown = sim.cli("show", run_id, "-f", "json")
     assert shown.returncode == 0, shown.stderr
+    # what ran is what the plan showed, command for command
+    report = sim.cli("report", run_id, "-f", "json")
+    assert report.returncode == 0, report.stderr
+    assert assert_ran_as_planned(json.loads(planned.stdout), json.loads(report.stdout),
+                                 run_id) > 20
     # detect now reports the new release
     det = sim.cli("detect", "-i", str(sim.inventory), "-f", "json")
     assert det.returncode == 0, det.stdout + det.stderr

@@ -9,13 +9,14 @@ import pytest
 
 from octavia_upgrade.reports import execution_report, model, plan_report, render
 from octavia_upgrade.reports.json import schema_path, validate
+from octavia_upgrade.reports.model import SCHEMA_VERSION
 from reports import scenarios
 
 
 @pytest.mark.parametrize("name", sorted(scenarios.SCENARIOS))
 def test_execution_report_json_is_valid(stored, name) -> None:  # type: ignore[no-untyped-def]
     doc = json.loads(render(execution_report(**stored(name)), "json"))
-    assert doc["type"] == "execution" and doc["schema_version"] == 1
+    assert doc["type"] == "execution" and doc["schema_version"] == SCHEMA_VERSION == 2
     assert validate(doc) == []
 
 

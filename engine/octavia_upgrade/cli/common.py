@@ -81,15 +81,33 @@ def settings(args: argparse.Namespace) -> Any:
     return s
 
 
-def open_store(args: argparse.Namespace, redactor: Any = None) -> tuple[Any, Any]:
-    """(settings, store) for the configured state directory and database."""
+def open_store(args: argparse.Namespace, redactor: Any = None, *,
+               create: bool = True) -> tuple[Any, Any]:
+    """(settings, store) for the configured state directory and database.
+
+    ``create=False`` (read-only commands): no state database is created; the
+    store is None when there is none yet.
+    """
     from octavia_upgrade.state import open_store as _open
+    from octavia_upgrade.state.db import exists
 
     s = settings(args)
+    if not create and not exists(s.database_url, s.state_dir):
+        return s, None
     if redactor is not None:
         redactor.add(*s.secret_values())
     return s, _open(s.database_url, s.state_dir, redactor=redactor,
                     tail_bytes=s.state_output_tail_bytes)
+
+
+def raise_no_state(settings_: Any, run_id: str) -> None:
+    """A run asked for before anything was recorded: exit 2, nothing created."""
+    from octavia_upgrade.errors import InvalidInput
+    from octavia_upgrade.state.db import default_url
+
+    where = settings_.database_url or default_url(settings_.state_dir)
+    raise InvalidInput(f"no run {run_id!r}: nothing has been recorded yet in {where} "
+                       "(see `octavia-upgrade runs`)")
 
 
 def console(args: argparse.Namespace, redactor: Any = None) -> Console:

@@ -127,8 +127,11 @@ def run_ids(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]
     try:
         from octavia_upgrade.config import load_config
         from octavia_upgrade.state import open_store
+        from octavia_upgrade.state.db import exists
 
         settings = load_config(getattr(parsed_args, "config_file", None) or [])
+        if not exists(settings.database_url, settings.state_dir):
+            return []
         store = open_store(settings.database_url, settings.state_dir)
         try:
             runs = store.list_runs()

@@ -8,15 +8,17 @@ from typing import Any
 
 from octavia_upgrade.console import Console
 from octavia_upgrade.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_STEP_FAILED
+from octavia_upgrade.statuses import RunStatus
 
-_SUMMARY = {"succeeded": "finished successfully", "failed": "FAILED",
-            "rolled_back": "FAILED and was rolled back", "interrupted": "was interrupted"}
+_SUMMARY = {RunStatus.SUCCEEDED: "finished successfully", RunStatus.FAILED: "FAILED",
+            RunStatus.ROLLED_BACK: "FAILED and was rolled back",
+            RunStatus.INTERRUPTED: "was interrupted"}
 
 
 def exit_code(result: Any) -> int:
     """0 succeeded, 130 interrupted, 1 otherwise (failed, rolled back)."""
-    return {"succeeded": EXIT_OK, "interrupted": EXIT_INTERRUPTED}.get(result.status,
-                                                                       EXIT_STEP_FAILED)
+    return {RunStatus.SUCCEEDED: EXIT_OK, RunStatus.INTERRUPTED: EXIT_INTERRUPTED}.get(
+        result.status, EXIT_STEP_FAILED)
 
 
 def finish(console: Console, result: Any) -> int:
@@ -27,7 +29,7 @@ def finish(console: Console, result: Any) -> int:
     recorded as unknown, and must not be waited for.
     """
     run_id = result.run_id
-    if result.status == "interrupted":
+    if result.status == RunStatus.INTERRUPTED:
         console.error(f"run {run_id} interrupted. Inspect: octavia-upgrade show {run_id}; "
                       f"continue: octavia-upgrade resume {run_id}")
         sys.stdout.flush()
@@ -36,7 +38,7 @@ def finish(console: Console, result: Any) -> int:
     console.info(f"\nrun {run_id} {_SUMMARY.get(result.status, result.status)}"
                  + (f": {result.message}" if result.message and result.status != "succeeded"
                     else ""))
-    if result.status == "failed":
+    if result.status == RunStatus.FAILED:
         console.info(f"  inspect: octavia-upgrade show {run_id}\n"
                      f"  continue: octavia-upgrade resume {run_id}")
     console.info(f"  report: octavia-upgrade report {run_id} -f markdown -o report.md")

@@ -38,10 +38,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def load_records(args: argparse.Namespace, run_id: str) -> tuple[dict[str, Any], Any]:
     """Everything the report needs about ``run_id``, read from the configured store,
     and the redactor for the configured secrets."""
-    from octavia_upgrade.cli.common import open_store
+    from octavia_upgrade.cli.common import open_store, raise_no_state
     from octavia_upgrade.logs import Redactor
 
-    settings, store = open_store(args)
+    settings, store = open_store(args, create=False)
+    if store is None:
+        raise_no_state(settings, run_id)
     redactor = Redactor(settings.secret_values())
     with store:
         records = {"run": store.get_run(run_id), "results": store.results(run_id),

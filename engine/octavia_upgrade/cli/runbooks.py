@@ -1,4 +1,4 @@
-"""``octavia-upgrade runbooks render|list``: the runbooks and the source they come from."""
+"""``octavia-upgrade runbooks render|list|convert``: the runbooks, their source, their format."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import argparse
 
 from octavia_upgrade.cli.output import add_format
 
-HELP = "render the runbooks from runbook-source/ (--check in CI), or list them"
+HELP = ("render the runbooks from runbook-source/ (--check in CI), list them, or convert "
+        "a v1 runbook to v2")
 DESCRIPTION = """\
 The 18 runbooks in runbooks/ are written once: runbook-source/cold-upgrade.yaml
 holds the cold-upgrade procedure of the upstream guide, shared by every hop, and
@@ -20,6 +21,9 @@ the rendered runbooks/*.yaml; never edit those by hand.
                                              runbook that differs from its source
                                              (-v: with the diff)
   octavia-upgrade runbooks list [-f json]    the shipped runbooks: name, from, to, path
+  octavia-upgrade runbooks convert FILE      a v1 runbook as format v2 (rollback in the
+                                             order it runs, bare `when`, kind defaults),
+                                             comments kept; -o OUT or --in-place
 
 A source error (YAML, unknown anchor, override of an unknown step id, a step
 id used twice) prints `path:line:col: rule: message` and exits 2.
@@ -48,7 +52,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     listing.add_argument("--dir", metavar="DIR",
                          help="the runbook folder (default: the shipped runbooks/)")
     add_format(listing, ("table", "json"), "table")
-    for q in (render, listing):
+    convert = sub.add_parser(
+        "convert", help="convert an octavia-upgrade/v1 runbook to v2, keeping its comments",
+        description="Rewrite a v1 runbook as format v2 with the same steps in the same order "
+                    "of execution: the rollback list is turned around (each step with the "
+                    "comments above it), `when: \"{{ x }}\"` becomes `when: x`, and a step that "
+                    "would gain a retry from its kind's v2 default gets `retry: {attempts: 1}`. "
+                    "A step that v1 left without a timeout takes its kind's default in v2: "
+                    "such steps are listed for review. The result is loaded and compared with "
+                    "the original before anything is written. Exit 0 when converted, 2 when "
+                    "the file is not a valid v1 runbook.")
+    convert.add_argument("file", metavar="FILE", help="the v1 runbook")
+    where = convert.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", metavar="OUT",
+                       help="write the v2 runbook here (default: standard output)")
+    where.add_argument("--in-place", action="store_true", help="replace FILE")
+    for q in (render, listing, convert):
         q.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no summary line on standard error")
     render.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
@@ -56,7 +75,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return _render(args) if args.action == "render" else _list(args)
+    return {"render": _render, "list": _list, "convert": _convert}[args.action](args)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from octavia_upgrade.convert import convert_text
+    from octavia_upgrade.errors import InvalidInput
+    from octavia_upgrade.yamlpos import read_input
+
+    source = Path(args.file)
+    try:
+        text = read_input(source).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{source}:0:0: io: not UTF-8 text") from None
+    result = convert_text(text, str(source))
+    target = source if args.in_place else Path(args.output) if args.output else None
+    if target is None:
+        sys.stdout.write(result.text)
+    else:
+        from octavia_upgrade.cli.output import emit
+
+        emit(result.text, str(target))
+    if not getattr(args, "quiet", False):
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
+        if target is not None:
+            print(f"runbooks convert: {source} → {target} (octavia-upgrade/v2)", file=sys.stderr)
+    return 0
 
 
 def _render(args: argparse.Namespace) -> int:

@@ -25,7 +25,13 @@ def run(args: argparse.Namespace) -> int:
     from octavia_upgrade.logs import Redactor
     from octavia_upgrade.state import isoformat
 
-    settings, store = open_store(args)
+    settings, store = open_store(args, create=False)
+    if store is None:
+        from octavia_upgrade.state.db import default_url
+
+        where = settings.database_url or default_url(settings.state_dir)
+        emit("[]" if args.format == "json" else f"no runs recorded in {where}")
+        return 0
     try:
         runs = store.list_runs(args.deployment)
     finally:

@@ -35,10 +35,12 @@ def _seconds(value: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from octavia_upgrade.cli.common import open_store
+    from octavia_upgrade.cli.common import open_store, raise_no_state
     from octavia_upgrade.logs import Redactor
 
-    settings, store = open_store(args)
+    settings, store = open_store(args, create=False)
+    if store is None:
+        raise_no_state(settings, args.run_id)
     try:
         run_ = store.get_run(args.run_id)
         latest = list(store.latest_results(run_.id).values())

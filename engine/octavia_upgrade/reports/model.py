@@ -39,6 +39,7 @@ from octavia_upgrade.reports.model_plan import (
     Impact,
     ImpactStep,
     OutageWindow,
+    PlannedCommandInfo,
     PlanReport,
     ProcedureStep,
     RecoveryPlan,
@@ -82,7 +83,7 @@ __all__ = [
     "Deviation", "DowntimeWindow", "DurationComparison", "Estimate", "EventInfo", "EvidenceSet",
     "ExecutionReport", "Failover", "HostInfo", "HostResult", "HostVersions", "Impact",
     "ImpactStep", "LoadBalancerState", "LoadBalancers", "OutageWindow", "PlanComparison",
-    "PlanReport", "ProbeStats", "ProcedureStep", "ProvenanceInfo", "RecoveryPlan", "ReleaseInfo",
+    "PlannedCommandInfo", "PlanReport", "ProbeStats", "ProcedureStep", "ProvenanceInfo", "RecoveryPlan", "ReleaseInfo",
     "RunInfo", "RunOutcome", "SCHEMA_VERSION", "StepRun", "Timeline", "TimelineRow",
     "UpgradeCheckResult", "iso", "plain", "seconds", "to_datetime",
 ]

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 #: Bumped when the JSON shape changes incompatibly (tools check it).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # --------------------------------------------------------------------------- helpers
 

@@ -78,8 +78,29 @@ class ProcedureStep:
     in_outage: bool
     #: ``stop``/``start``/… for service steps, else None.
     service_action: str | None
-    commands: Mapping[str, tuple[str, ...]]
+    #: What each host will be sent, exactly as the executor sends it.
+    commands: Mapping[str, tuple[PlannedCommandInfo, ...]]
     deferred: bool
+
+
+@dataclass(frozen=True)
+class PlannedCommandInfo:
+    """One planned command (:class:`~octavia_upgrade.commands.PlannedCommand`)."""
+
+    #: Its role for the step kind (``stop:api``, ``dump``, ...): the key an
+    #: execution report's ``commands`` use for the same command.
+    key: str
+    #: The exact text sent (or the template of a run-time value, see ``render``).
+    text: str
+    #: How it is used, for the reader; never sent.
+    note: str = ""
+    #: ``""``: sent as written (the run id filled in for ``{{ run.id }}``);
+    #: ``shell``/``text``: a template rendered when the step runs.
+    render: str = ""
+
+    @property
+    def display(self) -> str:
+        return f"{self.text}  # {self.note}" if self.note else self.text
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from octavia_upgrade.reports.model import (
     Impact,
     ImpactStep,
     OutageWindow,
+    PlannedCommandInfo,
     PlanReport,
     ProcedureStep,
     ProvenanceInfo,
@@ -189,7 +190,8 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
         attempts=s.attempts, timeout=s.timeout, idempotent=s.idempotent,
         description=s.description, estimate=estimates[s.id], in_outage=s.id in in_window,
         service_action=actions[s.id],
-        commands={h: s.lines(h) for h in s.commands}, deferred=s.deferred,
+        commands={h: tuple(PlannedCommandInfo(c.key, c.text, c.note, c.render) for c in cs)
+                  for h, cs in s.commands.items()}, deferred=s.deferred,
     ) for i, s in enumerate(plan.steps))
 
     impacted = tuple(ImpactStep(s.id, s.name, s.data_plane_impact, s.when)
@@ -203,7 +205,7 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
                       if s.kind in CHECK_KINDS)
 
     backups = tuple(BackupStep(s.id, s.name, s.hosts,
-                               tuple(c for cs in s.commands.values() for c in cs))
+                               tuple(c.display for cs in s.commands.values() for c in cs))
                     for s in procedure if s.kind == "backup")
     rollback = tuple(f"{s.id}: {s.name}" for s in procedure if s.phase == Phase.ROLLBACK)
     finally_ = tuple(f"{s.id}: {s.name}" for s in procedure if s.phase == Phase.FINALLY)

@@ -25,6 +25,7 @@ from octavia_upgrade.session.heartbeat import LockHeartbeat
 from octavia_upgrade.session.preparation import Prepared
 from octavia_upgrade.session.prompts import SignalState, install_signals, make_prompter
 from octavia_upgrade.session.sink import RunSink
+from octavia_upgrade.statuses import RunStatus
 
 if TYPE_CHECKING:
     from octavia_upgrade.transport import TransportPool
@@ -168,7 +169,7 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
         # The run is executing again: a status left final (failed, rolled back)
         # would make it look finished while steps run, and a crash now would
         # leave "running" attempts under a finished run.
-        store.set_run_status(run_id, "running", ended=False)
+        store.set_run_status(run_id, RunStatus.RUNNING, ended=False)
         from octavia_upgrade.logrecover import recover
 
         recover(log, store.results(run_id))
@@ -186,15 +187,16 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
                              lambda batch: store.record_probe_samples(run_id, batch)).start()
     console.info(f"run {run_id}: {prep.runbook.metadata.name} on {prep.inventory.deployment} "
                  f"({plural(len(prep.inventory.hosts), 'host')}); log: {log.path}")
-    result = RunResult("failed", message="internal error: see the log", run_id=run_id)
+    result = RunResult(RunStatus.FAILED, message="internal error: see the log", run_id=run_id)
     try:
         done = executor.execute()
         result = RunResult(done.status, dict(done.failed), done.message, run_id=run_id)
     except KeyboardInterrupt:
-        result = RunResult("interrupted", message="interrupted", run_id=run_id)
+        result = RunResult(RunStatus.INTERRUPTED, message="interrupted", run_id=run_id)
     finally:
-        status = {"succeeded": "succeeded", "rolled_back": "rolled_back",
-                  "interrupted": "interrupted"}.get(result.status, "failed")
+        status = (result.status if result.status in (
+            RunStatus.SUCCEEDED, RunStatus.ROLLED_BACK, RunStatus.INTERRUPTED)
+            else RunStatus.FAILED)
         # Each clean-up runs even when an earlier one fails: the run's final
         # status and the lock release must never be skipped.
         _cleanup(console, heartbeat.stop, probes.stop if probes else None,
@@ -202,7 +204,7 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
                  lambda: store.release_lock(prep.inventory.deployment, run_id),
                  lambda: log.info("run-finished", status=status, message=result.message),
                  log.close, restore)
-        if result.status == "interrupted":
+        if result.status == RunStatus.INTERRUPTED:
             # Threads may still wait on a remote command or a prompt: the state
             # is written, so do not wait for them.
             threading.Thread(target=pool.close_all, name="close-connections",

@@ -15,6 +15,7 @@ from octavia_upgrade.executor import Previous, operator_identity
 from octavia_upgrade.plan import PLAN_SCHEMA_VERSION, Plan
 from octavia_upgrade.session.execution import RunResult, Services, execute_run
 from octavia_upgrade.session.preparation import MASK, Prepared, prepare, secret_values
+from octavia_upgrade.statuses import ResultStatus, RunStatus
 
 #: Kinds with no effect on the deployment: safe to run again after a crash.
 RERUNNABLE_KINDS = ("approval", "assert", "sleep", "wait", "upgrade_check", "config_check")
@@ -33,7 +34,7 @@ def previous_state(store: Any, run_id: str, plan: Plan, *, yes: bool, console: C
     """
     store.mark_in_flight_unknown(run_id)
     latest = store.latest_results(run_id)
-    unknown = [r for r in latest.values() if r.status == "unknown"]
+    unknown = [r for r in latest.values() if r.status == ResultStatus.UNKNOWN]
     rerun: set[tuple[str, str]] = set()
     for r in unknown:
         key = (r.step_id, r.host)
@@ -121,8 +122,9 @@ def resume_run(store: Any, settings: Any, run_id: str, *, params: Mapping[str, A
     masks secrets through ``redactor``, to which the run's secrets are added.
     """
     run = store.get_run(run_id)
-    if run.status == "succeeded":
-        return RunResult("succeeded", message="already finished successfully; nothing to resume",
+    if run.status == RunStatus.SUCCEEDED:
+        return RunResult(RunStatus.SUCCEEDED,
+                         message="already finished successfully; nothing to resume",
                          run_id=run_id, executed=False)
     path = check_runbook(run)
     overrides = resume_overrides(run, params)

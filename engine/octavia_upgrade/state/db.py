@@ -37,6 +37,20 @@ def default_url(state_dir: Path) -> str:
     return f"sqlite:///{state_dir / 'state.db'}"
 
 
+def exists(url: str | None, state_dir: Path) -> bool:
+    """Whether a state database is there to read, without creating one.
+
+    An SQLite file that does not exist holds no runs, and a read-only command
+    (``plan``, ``runs``, ``show``, ``report``) must not create it. A server
+    database (PostgreSQL, MariaDB) was configured on purpose: it counts as there.
+    """
+    parsed = parse_url(url or default_url(Path(state_dir).expanduser()))
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    return bool(parsed.database) and parsed.database != ":memory:" and \
+        Path(parsed.database).expanduser().is_file()
+
+
 def safe_url(url: str | URL) -> str:
     """The URL with its password replaced by ``***`` (for messages)."""
     try:
