@@ -145,13 +145,15 @@ def run(root: Path | None = None) -> int:
     demo.cli("lint", str(demo.runbook))
     demo.cli("detect", "-i", str(demo.inventory))
     before = _status(demo)
+    params = _lab_params(demo)
     plan_md = demo.reports_dir / "plan.md"
     plan_html = demo.reports_dir / "plan.html"
-    demo.cli("plan", str(demo.runbook), "-i", str(demo.inventory), "-f", "markdown",
+    plan_json = demo.reports_dir / "plan.json"
+    demo.cli("plan", str(demo.runbook), "-i", str(demo.inventory), *params, "-f", "markdown",
              "-o", str(plan_md))
-    demo.cli("plan", str(demo.runbook), "-i", str(demo.inventory), "-f", "html",
-             "-o", str(plan_html), "--no-detect")
-    params = _lab_params(demo)
+    for fmt, path in (("html", plan_html), ("json", plan_json)):
+        demo.cli("plan", str(demo.runbook), "-i", str(demo.inventory), *params, "-f", fmt,
+                 "-o", str(path), "--no-detect")
     _unlock_if_stale(demo)
     known = {r["id"] for r in json.loads(
         demo.cli("runs", "-f", "json", capture=True, echo=False).stdout)}
@@ -171,6 +173,7 @@ def run(root: Path | None = None) -> int:
         path = demo.reports_dir / f"execution-{run_id}.{suffix}"
         demo.cli("report", run_id, "-f", fmt, "-o", str(path))
         outputs.append(path)
+    _as_planned(demo, plan_json, outputs[-1])
     elapsed = time.monotonic() - t0
     ok = all(c[1] for c in demo.checks)
     print("\n==> demo summary")
@@ -183,6 +186,16 @@ def run(root: Path | None = None) -> int:
           f"stop it with: octavia-upgrade lab down --dir {demo.lab_dir}")
     print(f"\ndemo {'succeeded' if ok else 'FAILED'} in {elapsed / 60:.1f} min ({elapsed:.0f} s)")
     return 0 if ok else 1
+
+
+def _as_planned(demo: Demo, plan_json: Path, report_json: Path) -> None:
+    """The change board's promise: every command sent is the plan's, byte for byte."""
+    from octavia_upgrade.reports.asplanned import compare
+
+    result = compare(json.loads(plan_json.read_text(encoding="utf-8")),
+                     json.loads(report_json.read_text(encoding="utf-8")))
+    demo.check(f"every command sent was the plan's ({result.compared} compared)",
+               result.ok and result.compared > 0, "; ".join(result.differences[:3]))
 
 
 def _unlock_if_stale(demo: Demo) -> None:
