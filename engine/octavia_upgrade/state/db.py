@@ -47,8 +47,11 @@ def exists(url: str | None, state_dir: Path) -> bool:
     parsed = parse_url(url or default_url(Path(state_dir).expanduser()))
     if parsed.get_backend_name() != "sqlite":
         return True
-    return bool(parsed.database) and parsed.database != ":memory:" and \
-        Path(parsed.database).expanduser().is_file()
+    if not parsed.database or parsed.database == ":memory:":
+        return False
+    path = Path(parsed.database).expanduser()
+    # A state directory that is a file is a misconfiguration to report, not "no runs".
+    return path.is_file() or (path.parent.exists() and not path.parent.is_dir())
 
 
 def safe_url(url: str | URL) -> str:
