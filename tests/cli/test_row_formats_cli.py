@@ -179,7 +179,8 @@ def test_chain_documents(tmp_path: Path) -> None:
     assert yaml.safe_load(ok(*CHAIN, "-f", "yaml", tmp_path=tmp_path)) == doc
 
     md = ok(*CHAIN, "-f", "markdown", tmp_path=tmp_path)
-    assert md.splitlines()[0].startswith("| # | runbook |") and "| 2 | dalmatian-to-epoxy | 3 |" in md
+    assert md.splitlines()[0].startswith("| # | runbook |")
+    assert "| 2 | dalmatian-to-epoxy | 3 |" in md
 
     target = tmp_path / "chain.html"
     assert ok(*CHAIN, "-f", "html", "-o", str(target), tmp_path=tmp_path) == ""
