@@ -221,3 +221,26 @@ def test_a_document_refuses_row_formats(tmp_path: Path) -> None:
     err = refused("report", "20261205-120000-abcd", "-f", "value", tmp_path=tmp_path,
                   state_dir=tmp_path / "state")
     assert "'markdown', 'html', 'json'" in err
+
+
+def test_lab_status_rows_without_a_lab(tmp_path: Path) -> None:
+    """No lab is started here: the rows are rendered from a status as `lab status` reads it,
+    and the real command refuses an unknown column and a missing lab (exit 2)."""
+    from octavia_upgrade.cli.lab import render_status_as
+
+    data = {"dir": "lab", "status": "up", "release": None, "bare": True,
+            "deployment": "lab-x", "inventory": "lab/inventory.yaml",
+            "nodes": [{"name": "node1", "faults": [], "address": "127.42.106.10:22",
+                       "sshd": "running", "services": {}},
+                      {"name": "node2", "faults": ["unreachable"], "address": None,
+                       "sshd": "stopped", "services": {}}]}
+    assert render_status_as(data, "value", ["node", "sshd", "faults"]) == (
+        "node1 running -\nnode2 stopped unreachable\n")
+    assert rows(render_status_as(data, "csv", ["node", "address"])) == [
+        ["node", "address"], ["node1", "127.42.106.10:22"], ["node2", ""]]
+    assert json.loads(render_status_as(data, "json")) == data
+    assert render_status_as(data, "table").startswith("lab lab: up")
+    assert "available columns: node, address, sshd, api" in refused(
+        "lab", "status", "--dir", str(tmp_path / "lab"), "-c", "name", tmp_path=tmp_path)
+    assert "no lab in" in refused("lab", "status", "--dir", str(tmp_path / "lab"), "-f",
+                                  "value", tmp_path=tmp_path)
