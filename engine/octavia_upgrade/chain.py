@@ -71,6 +71,7 @@ class Hop:
     def as_dict(self) -> dict[str, Any]:
         return {
             "hop": self.name, "from": self.src, "to": self.dst, "runbook": str(self.runbook),
+            "runbook_name": self.name,
             "migrations": self.migration_count, "migration_revisions": list(self.migrations),
             "data_plane_impact": [{"step": s.step_id, "name": s.name, "impact": s.impact}
                                   for s in self.data_plane],
@@ -155,7 +156,8 @@ def plan_chain(src: str, dst: str, runbooks_dir: str | Path | None = None) -> li
     return hops
 
 
-def _image(h: Hop) -> str:
+def image_text(h: Hop) -> str:
+    """The amphora image facts of a hop as the chain table shows them."""
     a = h.amphora
     text = a.image
     if a.failover:
@@ -167,21 +169,40 @@ def _image(h: Hop) -> str:
     return text
 
 
-def _impact(h: Hop) -> str:
+def impact_text(h: Hop) -> str:
+    """The stated data-plane impact of a hop as the chain table shows it."""
     return "; ".join(f"{s.step_id}: {s.impact}" for s in h.data_plane) or "none stated"
 
 
+#: What :func:`render_chain` writes.
+CHAIN_FORMATS = ("table", "json", "yaml", "markdown", "html")
+
+
+def chain_document(hops: list[Hop]) -> dict[str, Any]:
+    """The chain as data (``-f json`` and ``-f yaml``)."""
+    return {"sequential_only": SEQUENTIAL_ONLY, "hops": [h.as_dict() for h in hops],
+            "database_migrations": sum(h.migration_count for h in hops)}
+
+
 def render_chain(hops: list[Hop], fmt: str = "table") -> str:
-    """The chain as ``table`` (console), ``markdown`` or ``json`` text."""
+    """The chain as ``table`` (console), ``markdown``, ``json``, ``yaml`` or ``html`` text
+    (one complete HTML document)."""
+    if fmt not in CHAIN_FORMATS:
+        raise ValueError(fmt)
     if fmt == "json":
         import json
 
-        return json.dumps({"sequential_only": SEQUENTIAL_ONLY,
-                           "hops": [h.as_dict() for h in hops]}, indent=2)
+        return json.dumps(chain_document(hops), indent=2)
+    if fmt == "yaml":
+        import yaml
+
+        return yaml.safe_dump(chain_document(hops), sort_keys=False, width=100)
+    if fmt == "html":
+        return _html(hops)
     if not hops:
         return "nothing to do: the source and target releases are the same"
     header = ["#", "runbook", "migrations", "amphora image", "data-plane impact"]
-    rows = [[str(i), h.name, str(h.migration_count), _image(h), _impact(h)]
+    rows = [[str(i), h.name, str(h.migration_count), image_text(h), impact_text(h)]
             for i, h in enumerate(hops, 1)]
     total = sum(h.migration_count for h in hops)
     foot = (f"{plural(len(hops), 'sequential hop')}, {plural(total, 'database migration')}; "
@@ -201,3 +222,43 @@ def render_chain(hops: list[Hop], fmt: str = "table") -> str:
         out.append("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
     out += ["", foot] + notes
     return "\n".join(out)
+
+
+_CSS = ("body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse}"
+        "th,td{border:1px solid #bbb;padding:.3em .6em;text-align:left;vertical-align:top}"
+        "th{background:#eee}code{font-size:90%}")
+
+
+def _html(hops: list[Hop]) -> str:
+    """One self-contained HTML document: a row per hop with its runbook and facts."""
+    from html import escape
+
+    title = (f"Upgrade chain {hops[0].src} → {hops[-1].dst}" if hops
+             else "Upgrade chain: nothing to do")
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+           f"<title>{escape(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+           f"<h1>{escape(title)}</h1>"]
+    if not hops:
+        out.append("<p>nothing to do: the source and target releases are the same</p>")
+    else:
+        out += ["<table>", "<thead><tr><th>#</th><th>runbook</th><th>from</th><th>to</th>"
+                "<th>database migrations</th><th>amphora image</th><th>data-plane impact</th>"
+                "<th>notes</th></tr></thead>", "<tbody>"]
+        for i, h in enumerate(hops, 1):
+            migs = "".join(f"<br><code>{escape(m)}</code>" for m in h.migrations)
+            impact = ("<ul>" + "".join(f"<li><code>{escape(s.step_id)}</code>: "
+                                       f"{escape(s.impact)}</li>" for s in h.data_plane)
+                      + "</ul>") if h.data_plane else "none stated"
+            notes = "<br>".join(escape(n) for n in (*h.amphora.reasons, *h.notes))
+            out.append(f"<tr><td>{i}</td><td><strong>{escape(h.name)}</strong><br>"
+                       f"<code>{escape(str(h.runbook))}</code></td><td>{escape(h.src)}</td>"
+                       f"<td>{escape(h.dst)}</td><td>{h.migration_count}{migs}</td>"
+                       f"<td>{escape(image_text(h))}</td><td>{impact}</td><td>{notes}</td></tr>")
+        out += ["</tbody>", "</table>"]
+        total = sum(h.migration_count for h in hops)
+        out.append(f"<p>{escape(plural(len(hops), 'sequential hop'))}, "
+                   f"{escape(plural(total, 'database migration'))}; each hop is a separate run "
+                   "of its runbook.</p>")
+    out += [f"<p>Upgrades are sequential only: {escape(SEQUENTIAL_ONLY)}.</p>", "</body>",
+            "</html>"]
+    return "\n".join(out) + "\n"

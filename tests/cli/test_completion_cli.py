@@ -77,6 +77,14 @@ def test_bash_completes_release_runbook_and_flavor_names(state: Path) -> None:
     assert complete("octavia-upgrade plan x -i y --flavor ko", state) == ["kolla"]
 
 
+def test_bash_completes_formats_and_columns(state: Path) -> None:
+    assert complete("octavia-upgrade runs -f v", state) == ["value"]
+    assert complete("octavia-upgrade report x -f h", state) == ["html"]
+    assert sorted(complete("octavia-upgrade runs -c st", state)) == ["started", "status"]
+    assert complete("octavia-upgrade show x -c runbook_s", state) == ["runbook_sha256"]
+    assert complete("octavia-upgrade runbooks list -c pa", state) == ["path"]
+
+
 @pytest.mark.parametrize("shell, marker", [("bash", "complete -o"), ("zsh", "#compdef"),
                                            ("fish", "complete --command octavia-upgrade")])
 def test_completion_scripts_are_generated_and_parse(shell: str, marker: str) -> None:

@@ -5,7 +5,8 @@ Completion is dynamic (argcomplete): the shell calls ``octavia-upgrade`` with
 so subcommands and options can never drift from the code. Runbook arguments
 complete to the shipped runbooks' names and to ``*.yaml`` files and folders,
 ``--from``/``--to``/``--release`` to the catalog's release names,
-``--flavor`` to the shipped flavors' names, ``-i`` to files, and run ids
+``--flavor`` to the shipped flavors' names, ``-f`` to the command's formats,
+``-c`` to the command's columns, ``-i`` to files, and run ids
 (``show``, ``resume``, ``report``) to the runs recorded in the state
 database. argcomplete is imported only when completing: ``--help`` and every
 other command start without it.
@@ -20,8 +21,8 @@ HELP = "print the shell completion script (bash, zsh or fish)"
 DESCRIPTION = """\
 Print a completion script for bash, zsh or fish that completes subcommands,
 options, shipped runbook names and runbook files, release names (--from,
---to), flavor names (--flavor), inventories and run ids (from the state
-database). Install it:
+--to), flavor names (--flavor), output formats (-f) and columns (-c),
+inventories and run ids (from the state database). Install it:
 
   bash:  octavia-upgrade completion bash > /etc/bash_completion.d/octavia-upgrade
          (or: eval "$(octavia-upgrade completion bash)" in ~/.bashrc)
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 def autocomplete(parser: argparse.ArgumentParser) -> None:
     """Answer a completion request (``_ARGCOMPLETE`` is set) and exit; else return."""
     import argcomplete
-    from argcomplete.completers import FilesCompleter
+    from argcomplete.completers import ChoicesCompleter, FilesCompleter
 
     yaml_files = FilesCompleter(allowednames=("yaml", "yml"), directories=True)
 
@@ -72,6 +73,9 @@ def autocomplete(parser: argparse.ArgumentParser) -> None:
                 action.completer = runbooks  # type: ignore[attr-defined]
             elif action.dest in RELEASE_DESTS:
                 action.completer = release_names  # type: ignore[attr-defined]
+            elif action.dest == "columns" and hasattr(action, "column_names"):
+                action.completer = ChoicesCompleter(  # type: ignore[attr-defined]
+                    action.column_names)
             elif action.dest == "flavor":
                 action.completer = flavor_names  # type: ignore[attr-defined]
             elif action.dest in ("inventory", "role_map", "ssh_config", "config_file"):

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from octavia_upgrade.cli.output import Column
 
 HELP = "rehearsal lab: a real Octavia control plane on this machine (up|status|down|fault)"
 DESCRIPTION = """\
@@ -15,7 +19,8 @@ by heartbeats, and a haproxy VIP. `lab up` writes DIR/inventory.yaml for the
 engine (flavor venv). Needs root. See docs/lab.md.
 
   lab up [--nodes 3] [--release dalmatian] [--bare]
-  lab status [-f table|json]
+  lab status [-f table|json|yaml|value|csv] [-c COLUMN]
+             (value, csv and -c: one row per node, as in OpenStackClient)
   lab fault NODE unreachable | stuck-service UNIT | fail-migration |
                  slow [DELAY] | disk-full [PATH] | clear
   lab down
@@ -57,7 +62,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                     help="loopback /24 for nodes and VIP (default 127.42.0)")
     st = sub.add_parser("status", help="nodes, services, load balancers, amphorae, VIP")
     _dir(st)
-    st.add_argument("-f", "--format", choices=("table", "json"), default="table")
+    from octavia_upgrade.cli.output import add_row_format
+
+    add_row_format(st, node_columns())
     down = sub.add_parser("down", help="stop everything the lab started and remove it")
     _dir(down)
     fault = sub.add_parser("fault", help="inject a fault on a node, or clear its faults")
@@ -91,13 +98,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"try: octavia-upgrade lab status --dir {args.dir}")
         return 0
     if args.lab_command == "status":
-        data = lab.status()
-        if args.format == "json":
-            import json
+        from octavia_upgrade.cli.output import emit_rows, select
 
-            print(json.dumps(data, indent=2))
-        else:
-            print(render_status(data))
+        select(node_columns(), args.columns)
+        emit_rows(render_status_as(lab.status(), args.format, args.columns))
         return 0
     if args.lab_command == "down":
         left = lab.down()
@@ -120,6 +124,28 @@ def _require_drivers() -> None:
                       f"({sys.executable}) cannot import it: install it with "
                       f"`{sys.executable} -m pip install 'PyMySQL>=1.1'` (a dependency of "
                       "octavia-upgrade: reinstall the package with its dependencies)") from None
+
+
+def node_columns() -> tuple[Column, ...]:
+    """``lab status -c``: one row per node; a column per Octavia service."""
+    from octavia_upgrade.cli.output import Column
+    from octavia_upgrade.lab.services import UNITS
+
+    def unit(name: str) -> Column:
+        return Column(name.removeprefix("octavia-"),
+                      lambda n: (n.get("services") or {}).get(name))
+
+    return (Column("node", lambda n: n["name"]), Column("address", lambda n: n.get("address")),
+            Column("sshd", lambda n: n["sshd"]), *(unit(u) for u in UNITS),
+            Column("faults", lambda n: ",".join(n["faults"]) or None))
+
+
+def render_status_as(data: dict, fmt: str, columns: list[str] | tuple[str, ...] = ()) -> str:
+    """``lab status`` in ``fmt``: without ``-c`` the whole status (table, json, yaml)."""
+    from octavia_upgrade.cli.output import render_rows
+
+    return render_rows(data["nodes"], node_columns(), fmt, columns,
+                       table_text=lambda: render_status(data), document=lambda: data)
 
 
 def render_status(data: dict) -> str:

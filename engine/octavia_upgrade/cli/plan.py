@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from octavia_upgrade.cli.common import (add_inventory, add_params, add_runbook, inventory_source,
                                         runbook_path)
-from octavia_upgrade.cli.output import add_output, dump, emit
+from octavia_upgrade.cli.output import (ROW_FORMATS, Column, add_output, dump, emit, emit_rows,
+                                        render_rows, select)
 from octavia_upgrade.errors import InvalidInput
 
 HELP = "show the plan of a runbook against an inventory, or the chain --from X --to Y"
@@ -23,7 +25,43 @@ With --from SERIES --to SERIES: print the chain of sequential runbooks that
 upgrades between the two releases, with the facts that matter for each hop.
 Upgrades are sequential only; skip-level (SLURP) jumps are refused, as the
 upstream Octavia upgrade guide supports sequential upgrades only.
+
+Formats: the plan of a RUNBOOK is a document (table, json, yaml, markdown,
+html); the chain is a list of hops (table, json, yaml, value, csv with
+-c COLUMN as in OpenStackClient, and markdown, html). A format the mode
+cannot produce is refused (exit 2). The runbooks of a chain, one per line:
+  octavia-upgrade plan --from caracal --to epoxy -f value -c runbook
 """
+
+#: The formats of a runbook's plan (a document).
+PLAN_FORMATS = ("table", "json", "yaml", "markdown", "html")
+#: The formats of the chain (rows, and the chain as a document).
+CHAIN_FORMATS = (*ROW_FORMATS, "markdown", "html")
+
+#: The chain's columns (``-c``), one row per hop: ``(number, Hop)``.
+CHAIN_COLUMNS = (
+    Column("#", lambda r: r[0]),
+    Column("runbook", lambda r: r[1].name),
+    Column("migrations", lambda r: r[1].migration_count),
+    Column("amphora image", lambda r: _image(r[1])),
+    Column("data-plane impact", lambda r: _impact(r[1])),
+    Column("from", lambda r: r[1].src, default=False),
+    Column("to", lambda r: r[1].dst, default=False),
+    Column("path", lambda r: str(r[1].runbook), default=False),
+    Column("migration revisions", lambda r: list(r[1].migrations), default=False),
+)
+
+
+def _image(hop: Any) -> str:
+    from octavia_upgrade.chain import image_text
+
+    return image_text(hop)
+
+
+def _impact(hop: Any) -> str:
+    from octavia_upgrade.chain import impact_text
+
+    return impact_text(hop)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,9 +70,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="from_", metavar="SERIES", help="chain mode: start release")
     p.add_argument("--to", metavar="SERIES", help="chain mode: target release")
     add_params(p)
-    p.add_argument("-f", "--format", default="table",
-                   choices=("table", "json", "yaml", "markdown", "html"),
-                   help="output format (default: table)")
+    p.add_argument("-f", "--format", default="table", choices=CHAIN_FORMATS,
+                   help="output format (default: table): " + ", ".join(PLAN_FORMATS)
+                   + " for a RUNBOOK; " + ", ".join(CHAIN_FORMATS) + " for --from/--to")
+    action = p.add_argument(
+        "-c", "--column", dest="columns", action="append", default=[], metavar="COLUMN",
+        help="chain mode, formats table, json, yaml, value, csv: print only this column "
+             "(repeatable; in the order given): " + ", ".join(c.name for c in CHAIN_COLUMNS))
+    action.column_names = [c.name for c in CHAIN_COLUMNS]  # read by shell completion
     add_output(p)
     p.add_argument("--no-detect", action="store_true",
                    help="do not connect to the hosts to check the deployed release")
@@ -45,6 +88,13 @@ def run(args: argparse.Namespace) -> int:
         return _chain(args)
     if not args.runbook or not args.inventory:
         raise InvalidInput("plan needs RUNBOOK and -i INVENTORY (or --from SERIES --to SERIES)")
+    if args.format not in PLAN_FORMATS:
+        raise InvalidInput(f"-f {args.format}: the plan of a runbook is a document; its "
+                           f"formats are {', '.join(PLAN_FORMATS)} ({args.format} is for the "
+                           "chain, --from/--to)")
+    if args.columns:
+        raise InvalidInput("-c COLUMN selects columns of the chain (--from/--to); the plan "
+                           "of a runbook has none")
     import sys
 
     from octavia_upgrade import api
@@ -92,14 +142,22 @@ def _chain(args: argparse.Namespace) -> int:
         raise InvalidInput("chain mode needs both --from SERIES and --to SERIES")
     if args.runbook:
         raise InvalidInput("give either RUNBOOK or --from/--to, not both")
-    from octavia_upgrade.chain import plan_chain, render_chain
+    if args.columns and args.format not in ROW_FORMATS:
+        raise InvalidInput(f"-c COLUMN applies to the formats {', '.join(ROW_FORMATS)}; "
+                           f"-f {args.format} prints the whole chain")
+    select(CHAIN_COLUMNS, args.columns)
+    from octavia_upgrade.chain import chain_document, plan_chain, render_chain
     from octavia_upgrade.resources import runbooks_dir
 
     hops = plan_chain(args.from_, args.to, runbooks_dir())
     if args.inventory:
         _check_chain_start(args, hops)
-    fmt = args.format if args.format in ("table", "json", "markdown") else "table"
-    emit(render_chain(hops, fmt), args.output)
+    if args.format in ("markdown", "html"):
+        emit(render_chain(hops, args.format), args.output)
+        return 0
+    emit_rows(render_rows(list(enumerate(hops, 1)), CHAIN_COLUMNS, args.format, args.columns,
+                          table_text=lambda: render_chain(hops, "table"),
+                          document=lambda: chain_document(hops)), args.output)
     return 0
 
 

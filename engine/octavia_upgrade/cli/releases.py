@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from octavia_upgrade.cli.output import add_format, dump, emit, table
+from octavia_upgrade.cli.output import Column, add_row_format, emit_rows, render_rows, select, table
 
 HELP = "print the release catalog (Pike → newest) with Octavia facts"
 DESCRIPTION = """\
@@ -12,30 +12,43 @@ Print every OpenStack release the tool knows, oldest first, with the facts
 runbooks rely on: Octavia and octavia-lib versions, whether the release is a
 SLURP, whether it ships `octavia-status`, and the Octavia DB alembic head.
 The json and yaml formats include the upstream source of each fact.
+-f value|csv and -c COLUMN work as in OpenStackClient (`-f value -c series`).
 """
+
+COLUMNS = (
+    Column("series", lambda r: r.series),
+    Column("id", lambda r: r.version_id),
+    Column("octavia", lambda r: r.octavia_major, lambda r: f"{r.octavia_major}.x"),
+    Column("latest", lambda r: r.octavia_final),
+    Column("octavia-lib", lambda r: r.octavia_lib_final),
+    Column("slurp", lambda r: r.slurp),
+    Column("octavia-status", lambda r: r.octavia_status),
+    Column("alembic head", lambda r: r.alembic_head,
+           lambda r: r.alembic_head + (" *" if r.unverified else "")),
+    Column("unverified", lambda r: r.unverified, default=False),
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_format(p, ("table", "json", "yaml"), "table")
+    add_row_format(p, COLUMNS)
 
 
 def run(args: argparse.Namespace) -> int:
     from octavia_upgrade.catalog import load_catalog
 
+    select(COLUMNS, args.columns)
     cat = load_catalog()
-    if args.format == "table":
-        rows = [[r.series, r.version_id or "-", f"{r.octavia_major}.x",
-                 r.octavia_final or "-", r.octavia_lib_final or "-",
-                 "yes" if r.slurp else "no", "yes" if r.octavia_status else "no",
-                 r.alembic_head + (" *" if r.unverified else "")]
-                for r in cat.releases]
-        text = table(["series", "id", "octavia", "latest", "octavia-lib", "slurp",
-                      "octavia-status", "alembic head"], rows)
-        text += f"\n\ncatalog {cat.version}; sources: {cat.snapshot}"
+
+    def text() -> str:
+        cols = select(COLUMNS, ())
+        out = table([c.name for c in cols], [[c.cell(r) for c in cols] for r in cat.releases])
+        out += f"\n\ncatalog {cat.version}; sources: {cat.snapshot}"
         if any(r.unverified for r in cat.releases):
-            text += "\n* not yet confirmed by an upstream release tag (see -f json for the source)"
-        emit(text)
-    else:
-        emit(dump({"catalog_version": cat.version, "snapshot": cat.snapshot,
-                   "releases": [r.as_dict() for r in cat.releases]}, args.format))
+            out += "\n* not yet confirmed by an upstream release tag (see -f json for the source)"
+        return out
+
+    emit_rows(render_rows(cat.releases, COLUMNS, args.format, args.columns, table_text=text,
+                          document=lambda: {"catalog_version": cat.version,
+                                            "snapshot": cat.snapshot,
+                                            "releases": [r.as_dict() for r in cat.releases]}))
     return 0

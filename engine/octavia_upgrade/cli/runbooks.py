@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from octavia_upgrade.cli.output import add_format
+from octavia_upgrade.cli.output import Column, add_row_format
+
+#: ``runbooks list``: the columns (``-c``).
+COLUMNS = (Column("name", lambda r: r["name"]), Column("from", lambda r: r["from"]),
+           Column("to", lambda r: r["to"]), Column("revision", lambda r: r["revision"]),
+           Column("path", lambda r: r["path"]))
 
 HELP = ("render the runbooks from runbook-source/ (--check in CI), list them, or convert "
         "a v1 runbook to v2")
@@ -20,7 +25,9 @@ the rendered runbooks/*.yaml; never edit those by hand.
   octavia-upgrade runbooks render --check    write nothing; exit 1 and name every
                                              runbook that differs from its source
                                              (-v: with the diff)
-  octavia-upgrade runbooks list [-f json]    the shipped runbooks: name, from, to, path
+  octavia-upgrade runbooks list [-f FORMAT] [-c COLUMN]
+                                             the shipped runbooks: name, from, to,
+                                             revision, path (-f value -c path: paths)
   octavia-upgrade runbooks convert FILE      a v1 runbook as format v2 (rollback in the
                                              order it runs, bare `when`, kind defaults),
                                              comments kept; -o OUT or --in-place
@@ -51,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                              description="Print every runbook of a folder, oldest hop first.")
     listing.add_argument("--dir", metavar="DIR",
                          help="the runbook folder (default: the shipped runbooks/)")
-    add_format(listing, ("table", "json"), "table")
+    add_row_format(listing, COLUMNS)
     convert = sub.add_parser(
         "convert", help="convert an octavia-upgrade/v1 runbook to v2, keeping its comments",
         description="Rewrite a v1 runbook as format v2 with the same steps in the same order "
@@ -145,20 +152,17 @@ def _list(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from octavia_upgrade.catalog import load_catalog
-    from octavia_upgrade.cli.output import dump, emit, table
+    from octavia_upgrade.cli.output import emit_rows, render_rows, select
     from octavia_upgrade.loader import load_runbook
     from octavia_upgrade.resources import runbooks_dir
 
+    select(COLUMNS, args.columns)
     folder = Path(args.dir) if args.dir else runbooks_dir()
     cat = load_catalog()
     books = [load_runbook(p, catalog=cat) for p in sorted(folder.glob("*.yaml"))]
     order = cat.names()
     books.sort(key=lambda rb: (order.index(rb.metadata.from_), rb.metadata.name))
     rows = [{"name": rb.metadata.name, "from": rb.metadata.from_, "to": rb.metadata.to,
-             "revision": rb.metadata.revision, "path": rb.path} for rb in books]
-    if args.format == "json":
-        emit(dump(rows, "json"))
-    else:
-        emit(table(["name", "from", "to", "revision", "path"],
-                   [[r["name"], r["from"], r["to"], r["revision"], r["path"]] for r in rows]))
+             "revision": rb.metadata.revision, "path": str(rb.path)} for rb in books]
+    emit_rows(render_rows(rows, COLUMNS, args.format, args.columns, document=lambda: rows))
     return 0

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from octavia_upgrade.cli.output import add_format, dump, emit, table
+from octavia_upgrade.cli.output import (Column, add_row_format, emit, emit_rows, render_rows,
+                                        select)
 
 HELP = "list recorded runs (newest last)"
 DESCRIPTION = """\
@@ -12,38 +13,61 @@ List the runs recorded in the state database ([DEFAULT] state_dir or
 [database] connection), oldest first so the newest is at the bottom next to
 your prompt: id, runbook, deployment, status, start and end (UTC).
 Use `octavia-upgrade show RUN_ID` for one run's steps.
+
+-f value|csv and -c COLUMN work as in OpenStackClient, e.g. the newest run's id:
+  octavia-upgrade runs -f value -c id | tail -n 1
 """
 
 
+def _time(value: object) -> str | None:
+    from octavia_upgrade.state import isoformat
+
+    return isoformat(value) or None  # type: ignore[arg-type]
+
+
+COLUMNS = (
+    Column("id", lambda r: r.id),
+    Column("runbook", lambda r: r.runbook_name,
+           lambda r: f"{r.runbook_name} (rev {r.runbook_revision})"),
+    Column("deployment", lambda r: r.deployment),
+    Column("status", lambda r: str(r.status)),
+    Column("started", lambda r: _time(r.started_at)),
+    Column("ended", lambda r: _time(r.ended_at)),
+    Column("revision", lambda r: r.runbook_revision, default=False),
+    Column("from", lambda r: r.from_release, default=False),
+    Column("to", lambda r: r.to_release, default=False),
+    Column("user", lambda r: r.user, default=False),
+    Column("hostname", lambda r: r.hostname, default=False),
+)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_format(p, ("table", "json"), "table")
+    add_row_format(p, COLUMNS)
     p.add_argument("-d", "--deployment", metavar="NAME", help="only runs of this deployment")
 
 
 def run(args: argparse.Namespace) -> int:
     from octavia_upgrade.cli.common import open_store
     from octavia_upgrade.logs import Redactor
-    from octavia_upgrade.state import isoformat
 
+    select(COLUMNS, args.columns)
     settings, store = open_store(args, create=False)
+    runs: list = []
     if store is None:
         from octavia_upgrade.state.db import default_url
 
         where = settings.database_url or default_url(settings.state_dir)
-        emit("[]" if args.format == "json" else f"no runs recorded in {where}")
-        return 0
-    try:
-        runs = store.list_runs(args.deployment)
-    finally:
-        store.close()
+    else:
+        try:
+            runs = store.list_runs(args.deployment)
+        finally:
+            store.close()
+        where = store.url
     redactor = Redactor(settings.secret_values())
-    if args.format == "json":
-        emit(dump(redactor.redact([r.as_dict() for r in runs]), "json"))
+    if args.format == "table" and not runs and not args.columns:
+        emit(f"no runs recorded in {where}")
         return 0
-    if not runs:
-        emit(f"no runs recorded in {store.url}")
-        return 0
-    rows = [[r.id, f"{r.runbook_name} (rev {r.runbook_revision})", r.deployment, r.status,
-             isoformat(r.started_at), isoformat(r.ended_at) or "-"] for r in runs]
-    emit(table(["id", "runbook", "deployment", "status", "started", "ended"], rows))
+    emit_rows(redactor.redact_text(render_rows(
+        runs, COLUMNS, args.format, args.columns,
+        document=lambda: redactor.redact([r.as_dict() for r in runs]))))
     return 0

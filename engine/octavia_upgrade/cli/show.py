@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from octavia_upgrade.cli.output import add_format, dump, emit, table
+from octavia_upgrade.cli.output import Column, add_row_format, emit, render_one, select, table
 from octavia_upgrade.statuses import ResultStatus
 
 HELP = "show one run: summary, latest result per step and host, approvals, events"
@@ -18,12 +18,44 @@ interrupted, lock broken, ...). With -v, the commands sent and the recorded
 output of steps that did not succeed. -f json adds every attempt (with the
 commands it sent) and the recorded evidence. Secrets were masked before they
 were stored.
+
+-f value|csv and -c COLUMN print the run's fields as OpenStackClient's `show`
+commands do: `octavia-upgrade show RUN_ID -f value -c status` prints its status.
 """
+
+
+def _time(value: Any) -> str | None:
+    from octavia_upgrade.state import isoformat
+
+    return isoformat(value) or None
+
+
+#: The run's fields (``-c``); ``-f json``/``yaml`` without ``-c`` print the whole record.
+COLUMNS = (
+    Column("id", lambda r: r.id),
+    Column("status", lambda r: str(r.status)),
+    Column("runbook", lambda r: r.runbook_name),
+    Column("revision", lambda r: r.runbook_revision),
+    Column("runbook_path", lambda r: r.runbook_path),
+    Column("runbook_sha256", lambda r: r.runbook_sha256),
+    Column("from", lambda r: r.from_release),
+    Column("to", lambda r: r.to_release),
+    Column("deployment", lambda r: r.deployment),
+    Column("inventory", lambda r: r.inventory_path),
+    Column("user", lambda r: r.user),
+    Column("hostname", lambda r: r.hostname),
+    Column("pid", lambda r: r.pid),
+    Column("started", lambda r: _time(r.started_at)),
+    Column("ended", lambda r: _time(r.ended_at)),
+    Column("duration", lambda r: r.duration),
+    Column("tool_version", lambda r: r.tool_version),
+    Column("catalog_version", lambda r: r.catalog_version),
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_id", metavar="RUN_ID", help="a run id from `octavia-upgrade runs`")
-    add_format(p, ("table", "json"), "table")
+    add_row_format(p, COLUMNS)
 
 
 def _seconds(value: float | None) -> str:
@@ -38,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from octavia_upgrade.cli.common import open_store, raise_no_state
     from octavia_upgrade.logs import Redactor
 
+    select(COLUMNS, args.columns)
     settings, store = open_store(args, create=False)
     if store is None:
         raise_no_state(settings, args.run_id)
@@ -53,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     holds_lock = lock is not None and lock.run_id == run_.id
     redactor = Redactor(settings.secret_values())
-    if args.format == "json":
-        doc = redactor.redact({
+
+    def document() -> dict[str, Any]:
+        doc: dict[str, Any] = redactor.redact({
             "run": run_.as_dict(), "results": [r.as_dict() for r in latest],
             "attempts": [r.as_dict() for r in attempts],
             "approvals": [a.as_dict() for a in approvals],
@@ -68,10 +102,12 @@ def run(args: argparse.Namespace) -> int:
             for data, record in zip(doc[name], records, strict=True):
                 data["commands"] = [{k: redactor.redact_text(str(v)) for k, v in c.items()}
                                     for c in record.commands]
-        emit(dump(doc, "json"))
-        return 0
-    emit(redactor.redact(_text(run_, latest, approvals, events, holds_lock, lock,
-                               args.verbose)))
+        return doc
+
+    emit(redactor.redact_text(render_one(
+        run_, COLUMNS, args.format, args.columns, document=document,
+        table_text=lambda: _text(run_, latest, approvals, events, holds_lock, lock,
+                                 args.verbose))))
     return 0
 
 
