@@ -112,6 +112,8 @@ def test_plan_round_trips_through_json_data(world) -> None:
 
 def test_unknown_and_badly_typed_params_are_refused(world) -> None:
     runbook = world[0]
-    with pytest.raises(InvalidInput, match="unknown parameter"):
+    with pytest.raises(InvalidInput, match="^1 unknown parameter for runbook epoxy: nope "):
         resolve_params(runbook, {"nope": "1"})
+    with pytest.raises(InvalidInput, match="^2 unknown parameters for runbook epoxy: nah, nope "):
+        resolve_params(runbook, {"nope": "1", "nah": "2"})
     assert resolve_params(runbook, {"backup_dir": "/x"})["backup_dir"] == "/x"

@@ -19,6 +19,7 @@ from octavia_upgrade.errors import Diagnostic, InvalidInput
 from octavia_upgrade.model import Flavor, Host, Inventory, Retry, Runbook, Step
 from octavia_upgrade.commands import RUN_ID_TOKEN, PlannedCommand
 from octavia_upgrade.steps.args import Args
+from octavia_upgrade.wording import plural
 
 __all__ = ["LOCAL", "PLAN_SCHEMA_VERSION", "RUN_ID_TOKEN", "Batch", "Plan", "PlannedCommand",
            "PlannedStep", "build_plan", "resolve_params"]
@@ -192,8 +193,8 @@ def resolve_params(runbook: Runbook, overrides: Mapping[str, Any]) -> dict[str, 
     unknown = sorted(set(overrides) - set(runbook.parameters))
     if unknown:
         known = ", ".join(sorted(runbook.parameters)) or "none"
-        raise InvalidInput(f"unknown parameter(s) {', '.join(unknown)} for runbook "
-                           f"{runbook.metadata.name} (declared: {known})")
+        raise InvalidInput(f"{plural(len(unknown), 'unknown parameter')} for runbook "
+                           f"{runbook.metadata.name}: {', '.join(unknown)} (declared: {known})")
     values: dict[str, Any] = {}
     for name, p in runbook.parameters.items():
         if isinstance(overrides.get(name), str) and "\0" in overrides[name]:
@@ -252,8 +253,9 @@ def target_hosts(step: Step, inventory: Inventory) -> tuple[Host, ...]:
     if step.targets.hosts:
         missing = [h for h in step.targets.hosts if h not in {x.name for x in inventory.hosts}]
         if missing:
-            raise InvalidInput(f"step {step.id!r} ({step.pos}) targets unknown host(s) "
-                               f"{', '.join(missing)} not in {inventory.path}")
+            raise InvalidInput(f"step {step.id!r} ({step.pos}) targets "
+                               f"{plural(len(missing), 'unknown host')} not in "
+                               f"{inventory.path}: {', '.join(missing)}")
         hosts = tuple(inventory.host(h) for h in step.targets.hosts)
     elif step.targets.roles:
         hosts = tuple(h for h in inventory.hosts if set(step.targets.roles) & set(h.roles))
