@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from octavia_upgrade.cli.common import add_params
+from octavia_upgrade.cli.common import add_params, add_ssh_config
 
 HELP = "continue a run at its first unfinished (step, host)"
 DESCRIPTION = """\
@@ -37,9 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="how to read the inventory (default: detected from the file)")
     g.add_argument("--role-map", metavar="FILE", help="Ansible group → roles mapping file")
     g.add_argument("--flavor", metavar="FLAVOR", help="flavor name or file")
-    g.add_argument("--ssh-config", metavar="FILE",
-                   help="OpenSSH client config (default: ~/.ssh/config if it exists)")
-    g.add_argument("--no-ssh-config", action="store_true", help="ignore any ssh_config")
+    add_ssh_config(g, "OpenSSH client config (default: ~/.ssh/config if it exists)",
+                   "ignore any ssh_config")
 
 
 def run(args: argparse.Namespace) -> int:
