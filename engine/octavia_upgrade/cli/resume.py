@@ -13,11 +13,11 @@ files' absolute paths). Steps recorded as succeeded are not run again. The
 runbook file must be unchanged (its sha256 is compared with the one recorded
 at the start; a changed runbook is refused with exit 3). The plan is built
 again from the recorded inventory and parameters and must be the plan the
-run recorded, duration estimates aside: a difference (a host, a variable, a
-flavor) is refused with exit 3 and a diff; so is a run recorded by a tool
-version with another plan format (finish it with that version). A
-(step, host) that was in flight when the process died has an unknown
-outcome: it runs again only if the step is marked idempotent, or if you
+run recorded, duration estimates and bastions aside: a difference (a host,
+its login user or sudo, a variable, a flavor) is refused with exit 3 and a
+diff; so is a run recorded by a tool version with another plan format
+(finish it with that version). A (step, host) that was in flight when the
+process died has an unknown outcome: it runs again only if the step is marked idempotent, or if you
 confirm (or pass --yes). Secret parameters are never stored: give them
 again with --param.
 """
