@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,10 @@ from octavia_upgrade.catalog import load_catalog
 from octavia_upgrade.errors import InvalidInput
 from octavia_upgrade.flavors import load_flavor
 from octavia_upgrade.inventory import load_inventory
+from octavia_upgrade.inventory_source import InventorySource, open_inventory
 from octavia_upgrade.loader import load_runbook
-from octavia_upgrade.plan import Plan, batch_sizes, build_plan, resolve_params
+from octavia_upgrade.plan import (PLAN_SCHEMA_VERSION, Plan, batch_sizes, build_plan,
+                                  resolve_params)
 
 SIM_FLAVOR = Path(__file__).parent / "engine" / "sim" / "sim.yaml"
 
@@ -112,6 +115,50 @@ def test_plan_round_trips_through_json_data(world) -> None:
 
 def test_unknown_and_badly_typed_params_are_refused(world) -> None:
     runbook = world[0]
-    with pytest.raises(InvalidInput, match="unknown parameter"):
+    with pytest.raises(InvalidInput, match="^1 unknown parameter for runbook epoxy: nope "):
         resolve_params(runbook, {"nope": "1"})
+    with pytest.raises(InvalidInput, match="^2 unknown parameters for runbook epoxy: nah, nope "):
+        resolve_params(runbook, {"nope": "1", "nah": "2"})
     assert resolve_params(runbook, {"backup_dir": "/x"})["backup_dir"] == "/x"
+
+
+def test_the_plan_says_how_each_host_is_reached_never_the_sudo_password(
+        world, tmp_path: Path) -> None:
+    """Login user, port, sudo and bastions are part of the plan (schema 3): the audit
+    trail of a run, compared on resume, shown by the dry run and the reports."""
+    runbook, _, flavor, catalog = world
+    password = "Sudo-pw-58d1c0e2"
+    inv = _write(tmp_path, "become", {
+        "apiVersion": "octavia-upgrade/v1", "kind": "Inventory", "deployment": "prod",
+        "flavor": str(SIM_FLAVOR), "vars": {"sim": "/opt/sim.sh", "root": "/srv/sim"},
+        "become": True,
+        "hosts": {
+            "ctl1": {"address": "192.0.2.11", "user": "ops",
+                     "roles": ["api", "worker", "db-migrate"]},
+            "ctl2": {"address": "192.0.2.12", "user": "ops", "port": 2222,
+                     "roles": ["api", "worker"],
+                     "become": {"user": "octavia", "password": password}},
+            "hm1": {"address": "192.0.2.21", "roles": ["health-manager", "housekeeping"],
+                    "become": False},
+        }})
+    config = tmp_path / "ssh_config"
+    config.write_text("Host 192.0.2.11\n  ProxyJump jump@bastion.example.org:2200,inner\n"
+                      "Host inner\n  HostName 198.51.100.7\n  User hop\n")
+    inventory = open_inventory(InventorySource(str(inv), ssh_config=str(config)))
+    plan = build_plan(runbook, inventory, flavor, catalog, resolve_params(runbook, {}))
+    assert plan.schema_version == PLAN_SCHEMA_VERSION == 3
+    by = {h["name"]: h for h in plan.hosts}
+    assert by["ctl1"] == {
+        "name": "ctl1", "address": "192.0.2.11", "port": 22,
+        "roles": ["api", "worker", "db-migrate"], "user": "ops",
+        "become": {"method": "sudo", "user": "root", "password_given": False},
+        "proxy_jump": [
+            {"name": "bastion.example.org", "address": "bastion.example.org", "port": 2200,
+             "user": "jump"},
+            {"name": "inner", "address": "198.51.100.7", "port": 22, "user": "hop"}]}
+    assert (by["ctl2"]["port"], by["ctl2"]["become"]) == (
+        2222, {"method": "sudo", "user": "octavia", "password_given": True})
+    assert (by["hm1"]["user"], by["hm1"]["become"], by["hm1"]["proxy_jump"]) == ("root", None, [])
+    stored = json.dumps(plan.to_dict())
+    assert password not in stored
+    assert Plan.from_dict(json.loads(stored)) == plan

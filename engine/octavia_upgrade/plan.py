@@ -16,9 +16,11 @@ from typing import Any
 from octavia_upgrade import steps as kinds
 from octavia_upgrade.catalog import Catalog
 from octavia_upgrade.errors import Diagnostic, InvalidInput
+from octavia_upgrade.hostaccess import host_entry
 from octavia_upgrade.model import Flavor, Host, Inventory, Retry, Runbook, Step
 from octavia_upgrade.commands import RUN_ID_TOKEN, PlannedCommand
 from octavia_upgrade.steps.args import Args
+from octavia_upgrade.wording import plural
 
 __all__ = ["LOCAL", "PLAN_SCHEMA_VERSION", "RUN_ID_TOKEN", "Batch", "Plan", "PlannedCommand",
            "PlannedStep", "build_plan", "resolve_params"]
@@ -28,8 +30,9 @@ LOCAL = "local"
 
 #: Version of the plan's stored shape (``Plan.to_dict``); bumped when it changes.
 #: A resumed run's stored plan is compared with a fresh one only when the
-#: versions agree (2: commands with keys, typed step arguments, retry policy).
-PLAN_SCHEMA_VERSION = 2
+#: versions agree (2: commands with keys, typed step arguments, retry policy;
+#: 3: each host's login user, ``become`` and ``proxy_jump``, see ``hostaccess``).
+PLAN_SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ class Plan:
     deployment: str
     inventory_path: str
     flavor: str
+    #: Every inventory host: name, address, port, roles, and how it is reached
+    #: (login ``user``, ``become``, ``proxy_jump``; :func:`~octavia_upgrade.hostaccess.host_entry`).
     hosts: tuple[Mapping[str, Any], ...]
     params: Mapping[str, Any]
     secret_params: tuple[str, ...]
@@ -192,8 +197,8 @@ def resolve_params(runbook: Runbook, overrides: Mapping[str, Any]) -> dict[str, 
     unknown = sorted(set(overrides) - set(runbook.parameters))
     if unknown:
         known = ", ".join(sorted(runbook.parameters)) or "none"
-        raise InvalidInput(f"unknown parameter(s) {', '.join(unknown)} for runbook "
-                           f"{runbook.metadata.name} (declared: {known})")
+        raise InvalidInput(f"{plural(len(unknown), 'unknown parameter')} for runbook "
+                           f"{runbook.metadata.name}: {', '.join(unknown)} (declared: {known})")
     values: dict[str, Any] = {}
     for name, p in runbook.parameters.items():
         if isinstance(overrides.get(name), str) and "\0" in overrides[name]:
@@ -252,8 +257,9 @@ def target_hosts(step: Step, inventory: Inventory) -> tuple[Host, ...]:
     if step.targets.hosts:
         missing = [h for h in step.targets.hosts if h not in {x.name for x in inventory.hosts}]
         if missing:
-            raise InvalidInput(f"step {step.id!r} ({step.pos}) targets unknown host(s) "
-                               f"{', '.join(missing)} not in {inventory.path}")
+            raise InvalidInput(f"step {step.id!r} ({step.pos}) targets "
+                               f"{plural(len(missing), 'unknown host')} not in "
+                               f"{inventory.path}: {', '.join(missing)}")
         hosts = tuple(inventory.host(h) for h in step.targets.hosts)
     elif step.targets.roles:
         hosts = tuple(h for h in inventory.hosts if set(step.targets.roles) & set(h.roles))
@@ -350,8 +356,7 @@ def build_plan(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog: 
         runbook_sha256=runbook.sha256, revision=runbook.metadata.revision,
         from_release=base["release"]["from"], to_release=base["release"]["to"],
         deployment=inventory.deployment, inventory_path=inventory.path, flavor=flavor.name,
-        hosts=tuple({"name": h.name, "address": h.address, "port": h.port,
-                     "roles": list(h.roles)} for h in inventory.hosts),
+        hosts=tuple(host_entry(h) for h in inventory.hosts),
         params={k: ("***" if k in secret else v) for k, v in params.items()},
         secret_params=secret, steps=tuple(planned), catalog_version=catalog.version,
         max_failures=runbook.max_failures,

@@ -3,7 +3,11 @@
 Pure: plain dicts (``Plan.to_dict()`` or the stored JSON) in, a readable
 unified diff out. Only what legitimately differs between two builds of the
 same plan is left out of the comparison: the duration estimates, which come
-from the history of earlier runs.
+from the history of earlier runs, and the bastions on the way to each host
+(``proxy_jump``), which come from the ssh_config of the machine and operator
+that resume (another shift, another machine): they change the road, not the
+commands a host runs nor whom they run as, and the target's host key is
+checked either way.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from typing import Any
 
 #: Fields of a planned step that differ between two builds of the same plan.
 STEP_FIELDS_IGNORED = ("estimate",)
+#: Fields of a plan's host entry that differ between two builds of the same plan.
+HOST_FIELDS_IGNORED = ("proxy_jump",)
 #: A diff is cut after this many lines (the rest is counted, not shown).
 MAX_DIFF_LINES = 80
 
@@ -25,6 +31,9 @@ def comparable(plan: Mapping[str, Any]) -> dict[str, Any]:
     for step in data.get("steps") or ():
         for name in STEP_FIELDS_IGNORED:
             step.pop(name, None)
+    for host in data.get("hosts") or ():
+        for name in HOST_FIELDS_IGNORED:
+            host.pop(name, None)
     return data
 
 

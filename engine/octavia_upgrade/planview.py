@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from octavia_upgrade import hostaccess as access
 from octavia_upgrade.plan import Plan, PlannedStep
 from octavia_upgrade.wording import plural
 
@@ -17,6 +18,11 @@ def _hosts(ps: PlannedStep) -> str:
     if len(ps.batches) > 1:
         return " | ".join(",".join(b.hosts) for b in ps.batches)
     return ",".join(ps.hosts)
+
+
+def _columns(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 
 
 def _estimate(seconds: float | None) -> str:
@@ -41,6 +47,13 @@ def render_table(plan: Plan, *, verbose: int = 0,
     if plan.params:
         lines.append("Parameters: " + ", ".join(f"{k}={redact(v)}"
                                                 for k, v in plan.params.items()))
+    if verbose and plan.hosts:
+        lines += ["", "Hosts (how each is reached, and as whom its commands run):",
+                  *("  " + line for line in _columns(
+                      [("host", "login", "privileges", "route", "roles")]
+                      + [(str(h.get("name")), access.login(h), access.privileges(h),
+                          access.route(h), ",".join(h.get("roles") or ()))
+                         for h in plan.hosts]))]
     for phase in ("main", "rollback", "finally"):
         steps = plan.phase(phase)
         if not steps:

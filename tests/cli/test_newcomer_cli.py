@@ -167,3 +167,20 @@ def test_lab_up_without_its_database_driver_refuses_at_once(away: Path) -> None:
     assert time.monotonic() - started < 10
     assert "the lab needs the PyMySQL driver" in res.stderr
     assert list(away.iterdir()) == []  # no lab folder, nothing started
+
+
+@pytest.mark.parametrize("command", [
+    ["plan", "dalmatian-to-epoxy", "-i", str(INVENTORY)],
+    ["run", "dalmatian-to-epoxy", "-i", str(INVENTORY), "--dry-run"],
+    ["detect", "-i", str(INVENTORY)],
+    ["resume", "20261125-160000-a1b2"],
+])
+def test_ssh_config_with_no_ssh_config_is_an_input_error(away: Path, command: list[str]) -> None:
+    config = away / "ssh_config"
+    config.write_text("Host *\n  User ops\n")
+    res = cli(*command, "--ssh-config", str(config), "--no-ssh-config", cwd=away,
+              state_dir=away / "state")
+    assert res.returncode == 2 and res.stdout == ""
+    assert "argument --no-ssh-config: not allowed with argument --ssh-config" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (away / "state").exists()  # refused before anything was read or created

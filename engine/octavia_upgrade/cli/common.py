@@ -24,10 +24,15 @@ def add_inventory(p: argparse.ArgumentParser, required: bool = True) -> None:
     g.add_argument("--flavor", metavar="FLAVOR",
                    help="deb, rdo, venv, devstack, kolla or a flavor file (default for Ansible "
                         "inventories: kolla for kolla-ansible, venv for OpenStack-Ansible)")
-    g.add_argument("--ssh-config", metavar="FILE",
-                   help="OpenSSH client config to honour (default: ~/.ssh/config if it exists)")
-    g.add_argument("--no-ssh-config", action="store_true",
-                   help="ignore ~/.ssh/config")
+    add_ssh_config(g, "OpenSSH client config to honour (default: ~/.ssh/config if it exists)",
+                   "ignore ~/.ssh/config")
+
+
+def add_ssh_config(group: Any, help_: str, no_help: str) -> None:
+    """``--ssh-config FILE`` and ``--no-ssh-config``: one or the other (both: exit 2)."""
+    g = group.add_mutually_exclusive_group()
+    g.add_argument("--ssh-config", metavar="FILE", help=help_)
+    g.add_argument("--no-ssh-config", action="store_true", help=no_help)
 
 
 def inventory_source(args: argparse.Namespace) -> Any:

@@ -18,8 +18,9 @@ file) and -i INVENTORY: load and validate both, detect the deployed
 release (refused with exit 3 unless it is the runbook's `from`; skip with
 --no-detect for an offline review), and print the plan: every step, the hosts
 and batches it runs on, approvals, data-plane impact and estimated durations
-(from earlier runs of the same runbook). markdown, html and json give the
-change-management plan report.
+(from earlier runs of the same runbook); with -v, the exact command each
+host will run and how each host is reached (SSH login and port, sudo,
+bastions). markdown, html and json give the change-management plan report.
 
 With --from SERIES --to SERIES: print the chain of sequential runbooks that
 upgrades between the two releases, with the facts that matter for each hop.

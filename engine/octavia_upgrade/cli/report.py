@@ -12,7 +12,8 @@ DESCRIPTION = """\
 Build the change-management execution report of RUN_ID from the run-state
 database alone (no node is contacted, so it can be regenerated at any time):
 outcome, who ran it from where and when and how it was started (version
-detection, --limit, --yes, parameters given), deviations first (failures,
+detection, --limit, --yes, parameters given), how each host was reached (SSH
+login, sudo, bastions, as planned), deviations first (failures,
 retries, skips, resumes, rollbacks), the control-plane downtime window,
 every step per host with attempts, durations, exit codes, the commands sent
 (to compare with the plan) and trimmed output, approvals, evidence (upgrade check, backup file and sha256, database

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from octavia_upgrade.cli.common import add_params
+from octavia_upgrade.cli.common import add_params, add_ssh_config
 
 HELP = "continue a run at its first unfinished (step, host)"
 DESCRIPTION = """\
@@ -13,13 +13,13 @@ files' absolute paths). Steps recorded as succeeded are not run again. The
 runbook file must be unchanged (its sha256 is compared with the one recorded
 at the start; a changed runbook is refused with exit 3). The plan is built
 again from the recorded inventory and parameters and must be the plan the
-run recorded, duration estimates aside: a difference (a host, a variable, a
-flavor) is refused with exit 3 and a diff; so is a run recorded by a tool
-version with another plan format (finish it with that version). A
-(step, host) that was in flight when the process died has an unknown
-outcome: it runs again only if the step is marked idempotent, or if you
-confirm (or pass --yes). Secret parameters are never stored: give them
-again with --param.
+run recorded, duration estimates and bastions aside: a difference (a host,
+its login user or sudo, a variable, a flavor) is refused with exit 3 and a
+diff; so is a run recorded by a tool version with another plan format
+(finish it with that version). A (step, host) that was in flight when the
+process died has an unknown outcome: it runs again only if the step is
+marked idempotent, or if you confirm (or pass --yes). Secret parameters are
+never stored: give them again with --param.
 """
 
 
@@ -37,9 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="how to read the inventory (default: detected from the file)")
     g.add_argument("--role-map", metavar="FILE", help="Ansible group → roles mapping file")
     g.add_argument("--flavor", metavar="FLAVOR", help="flavor name or file")
-    g.add_argument("--ssh-config", metavar="FILE",
-                   help="OpenSSH client config (default: ~/.ssh/config if it exists)")
-    g.add_argument("--no-ssh-config", action="store_true", help="ignore any ssh_config")
+    add_ssh_config(g, "OpenSSH client config (default: ~/.ssh/config if it exists)",
+                   "ignore any ssh_config")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,7 +18,8 @@ committed to the state database before the next starts; the JSON log is in
 the state directory. Approval steps prompt on the terminal, or pass with
 --yes (recorded as approved by you, with --yes).
 
---dry-run prints the plan with the exact commands and executes nothing.
+--dry-run prints the plan with the exact commands and how each host is
+reached (SSH login and port, sudo, bastions), and executes nothing.
 
 SIGINT/SIGTERM (Ctrl-C) stops promptly: no further command starts, the
 commands still running are abandoned and recorded as 'unknown' (the tool

@@ -12,7 +12,8 @@ HELP = "show one run: summary, latest result per step and host, approvals, event
 DESCRIPTION = """\
 Show what the state database recorded for RUN_ID: who ran which runbook
 where and when, how the run was started (version detection, --limit, --yes,
-parameters given), the latest attempt of every (step, host) with status,
+parameters given), how each host is reached (SSH login, sudo, bastions, as
+planned), the latest attempt of every (step, host) with status,
 exit code and duration, the approvals given, and the run's events (resumed,
 interrupted, lock broken, ...). With -v, the commands sent and the recorded
 output of steps that did not succeed. -f json adds every attempt (with the
@@ -95,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             "events": [e.as_dict() for e in events],
             "evidence": [e.as_dict() for e in evidence],
             "lock": lock.as_dict() if holds_lock and lock else None,
+            "hosts": list(_planned_hosts(run_)),
         })
         # The redactor masks whole values under keys such as ``key``: the
         # commands sent are redacted string by string instead.
@@ -109,6 +111,25 @@ def run(args: argparse.Namespace) -> int:
         table_text=lambda: _text(run_, latest, approvals, events, holds_lock, lock,
                                  args.verbose))))
     return 0
+
+
+def _planned_hosts(run_: Any) -> list[Any]:
+    """The host entries of the plan stored with the run (none when it stored no plan)."""
+    plan = run_.plan if isinstance(run_.plan, dict) else {}
+    return [h for h in plan.get("hosts") or () if isinstance(h, dict)]
+
+
+def _hosts_text(run_: Any) -> list[str]:
+    """How each host is reached (login, sudo, bastions), from the plan stored with the run."""
+    from octavia_upgrade import hostaccess
+
+    hosts = _planned_hosts(run_)
+    if not hosts:
+        return ["hosts: not recorded (the run stored no plan)"]
+    return ["hosts (how each is reached, as planned)",
+            table(["host", "login", "privileges", "route"],
+                  [[h.get("name"), hostaccess.login(h), hostaccess.privileges(h),
+                    hostaccess.route(h)] for h in hosts])]
 
 
 def _text(run_: Any, latest: list[Any], approvals: list[Any], events: list[Any],
@@ -135,6 +156,7 @@ def _text(run_: Any, latest: list[Any], approvals: list[Any], events: list[Any],
     if holds_lock:
         out.append(f"lock        this run holds the lock of {run_.deployment} "
                    f"(pid {lock.pid} on {lock.hostname})")
+    out += ["", *_hosts_text(run_)]
     if latest:
         rows = [[r.step_id, r.host or "-", r.phase, r.attempt, r.status,
                  "-" if r.rc is None else r.rc, isoformat(r.started_at), _seconds(r.duration),

@@ -24,6 +24,7 @@ from octavia_upgrade.reports.model import (
     EventInfo,
     EvidenceSet,
     ExecutionReport,
+    HostAccess,
     HostResult,
     PlanComparison,
     ProvenanceInfo,
@@ -345,7 +346,8 @@ def execution_report(run: Any, results: Sequence[Any], approvals: Sequence[Any] 
         ended_at=iso(field(run, "ended_at")),
         duration=seconds(field(run, "started_at"), field(run, "ended_at")),
         inventory_path=field(run, "inventory_path"), parameters=dict(field(run, "params") or {}),
-        options=_options(run, plan))
+        options=_options(run, plan),
+        hosts=tuple(HostAccess.from_entry(h) for h in (plan or {}).get("hosts") or ()))
     evidence_set = EvidenceSet(
         upgrade_checks=ev.upgrade_checks(evidence), backups=ev.backups(evidence),
         db_revisions=ev.db_revisions(evidence), versions=ev.versions(evidence),

@@ -23,6 +23,9 @@ from __future__ import annotations
 
 from octavia_upgrade.reports.model_common import (
     SCHEMA_VERSION,
+    BecomeInfo,
+    HopInfo,
+    HostAccess,
     ProvenanceInfo,
     ReleaseInfo,
     iso,
@@ -86,4 +89,5 @@ __all__ = [
     "PlannedCommandInfo", "PlanReport", "ProbeStats", "ProcedureStep", "ProvenanceInfo", "RecoveryPlan", "ReleaseInfo",
     "RunInfo", "RunOutcome", "SCHEMA_VERSION", "StepRun", "Timeline", "TimelineRow",
     "UpgradeCheckResult", "iso", "plain", "seconds", "to_datetime",
+    "BecomeInfo", "HopInfo", "HostAccess",
 ]

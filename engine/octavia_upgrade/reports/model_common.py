@@ -95,6 +95,59 @@ class ReleaseInfo:
 
 
 @dataclass(frozen=True)
+class BecomeInfo:
+    """A host's privilege escalation: ``sudo`` to ``user``; whether a password is
+    given (never the password itself)."""
+
+    method: str
+    user: str
+    password_given: bool
+
+
+@dataclass(frozen=True)
+class HopInfo:
+    """A bastion (SSH ``ProxyJump``) on the way to a host."""
+
+    name: str
+    address: str
+    port: int
+    user: str
+
+
+@dataclass(frozen=True)
+class HostAccess:
+    """How a host is reached and as whom its commands run, as the plan recorded it
+    (:func:`octavia_upgrade.hostaccess.host_entry`). ``user``, ``become`` and
+    ``proxy_jump`` are None when the plan (recorded before plan schema 3) did not say."""
+
+    name: str
+    address: str | None
+    port: int | None
+    roles: tuple[str, ...]
+    #: The SSH login user.
+    user: str | None
+    #: None: commands run as the login user (no sudo), or not recorded.
+    become: BecomeInfo | None
+    #: Bastions, first hop first (empty: a direct connection).
+    proxy_jump: tuple[HopInfo, ...] | None
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> HostAccess:
+        """From a plan's host entry (``Plan.hosts``, or the plan stored with a run)."""
+        known = entry.get("user") is not None
+        become = entry.get("become") if known else None
+        return cls(
+            name=str(entry.get("name")), address=entry.get("address"), port=entry.get("port"),
+            roles=tuple(entry.get("roles") or ()), user=entry.get("user"),
+            become=BecomeInfo(str(become.get("method", "sudo")), str(become.get("user", "root")),
+                              bool(become.get("password_given"))) if become else None,
+            proxy_jump=tuple(HopInfo(str(h.get("name") or h.get("address")),
+                                     str(h.get("address")), int(h.get("port", 22)),
+                                     str(h.get("user")))
+                             for h in entry.get("proxy_jump") or ()) if known else None)
+
+
+@dataclass(frozen=True)
 class ProvenanceInfo:
     runbook_path: str | None
     runbook_name: str | None

@@ -13,6 +13,7 @@ from typing import Any
 
 from octavia_upgrade.reports.model_common import (
     SCHEMA_VERSION,
+    HostAccess,
     ProvenanceInfo,
     ReleaseInfo,
     plain,
@@ -38,6 +39,9 @@ class RunInfo:
     #: How the run was started (``detect``, ``limit``, ``yes``, ``params``, ...),
     #: secrets masked; None for runs recorded before the tool kept it.
     options: Mapping[str, Any] | None = None
+    #: How each inventory host is reached, from the plan stored with the run
+    #: (empty when the run stored no plan).
+    hosts: tuple[HostAccess, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from typing import Any
 
 from octavia_upgrade.reports.model_common import (
     SCHEMA_VERSION,
+    BecomeInfo,
+    HopInfo,
     ProvenanceInfo,
     ReleaseInfo,
     plain,
@@ -28,6 +30,12 @@ class HostInfo:
     octavia_lib: str | None = None
     release: str | None = None
     error: str | None = None
+    #: How the host is reached, from the plan (see :class:`~model_common.HostAccess`):
+    #: SSH port, login user, sudo, bastions; None where the plan did not record them.
+    port: int | None = None
+    user: str | None = None
+    become: BecomeInfo | None = None
+    proxy_jump: tuple[HopInfo, ...] | None = None
 
 
 @dataclass(frozen=True)

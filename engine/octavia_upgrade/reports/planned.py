@@ -17,6 +17,7 @@ from octavia_upgrade.reports.model import (
     ChangeSummary,
     Detected,
     Estimate,
+    HostAccess,
     HostInfo,
     Impact,
     ImpactStep,
@@ -60,6 +61,14 @@ def summarize_inventory(inventory: Any) -> InventorySummary:
         hosts=tuple(HostSummary(h.name, h.address, tuple(h.roles)) for h in inventory.hosts),
         probes=tuple(f"{p.name} ({p.url})" for p in inventory.probes),
     )
+
+
+def _access(access: HostAccess | None) -> dict[str, Any]:
+    """A :class:`HostInfo`'s access fields: from the plan's entry for the host."""
+    if access is None:
+        return {}
+    return {"port": access.port, "user": access.user, "become": access.become,
+            "proxy_jump": access.proxy_jump}
 
 
 def _as_plan(plan: Any) -> Any:
@@ -167,11 +176,13 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
     src = ReleaseInfo.from_catalog_entry(plan.from_release)
     dst = ReleaseInfo.from_catalog_entry(plan.to_release)
     det, det_hosts = _detected(detected)
+    access = {str(e.get("name")): HostAccess.from_entry(e) for e in plan.hosts}
     hosts = tuple(HostInfo(name=h.name, address=h.address, roles=h.roles,
                            octavia=det_hosts.get(h.name, {}).get("octavia"),
                            octavia_lib=det_hosts.get(h.name, {}).get("octavia_lib"),
                            release=det_hosts.get(h.name, {}).get("release"),
-                           error=det_hosts.get(h.name, {}).get("error")) for h in inv.hosts)
+                           error=det_hosts.get(h.name, {}).get("error"),
+                           **_access(access.get(h.name))) for h in inv.hosts)
     description, references = "", ()
     if runbook is not None:
         description = runbook.metadata.description

@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from octavia_upgrade import hostaccess
+
 
 def duration(value: float | None, unknown: str = "unknown") -> str:
     """``3723`` → ``1h 02m 03s``; ``65.2`` → ``1m 05s``; ``4.25`` → ``4.2s``."""
@@ -147,4 +149,8 @@ def run_options(options: Mapping[str, Any] | None) -> str:
 
 FILTERS = {"duration": duration, "delta": delta, "size": size, "clock": clock, "dash": dash,
            "cell": md_cell, "fence": fence, "yesno": yesno, "sent_lines": sent_lines,
-           "step_sent_lines": step_sent_lines, "run_options": run_options}
+           "step_sent_lines": step_sent_lines, "run_options": run_options,
+           # a host's access (a report's HostInfo or HostAccess): user@address:port,
+           # sudo, bastions; "not recorded" for plans before schema 3
+           "host_login": hostaccess.login, "host_privileges": hostaccess.privileges,
+           "host_route": hostaccess.route}

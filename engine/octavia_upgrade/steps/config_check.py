@@ -15,6 +15,7 @@ from octavia_upgrade.commands import PlannedCommand
 from octavia_upgrade.model import Flavor, Host, Step
 from octavia_upgrade.steps.args import ConfigCheckArgs
 from octavia_upgrade.steps.base import Kind, Outcome, TaskContext, action
+from octavia_upgrade.wording import plural
 
 _RANK = {"info": 0, "warning": 1, "error": 2}
 
@@ -51,14 +52,15 @@ class ConfigCheck(Kind):
         text = "\n".join(f"{r['host']}:{r['path']}:{r['line']}: {r['severity']}: {r['message']}"
                          for r in rows)
         counts = {s: sum(1 for r in rows if r["severity"] == s) for s in _RANK}
-        out = Outcome("succeeded", 0, text or f"{len(files)} file(s): no findings", "",
+        out = Outcome("succeeded", 0, text or f"{plural(len(files), 'file')}: no findings", "",
                       {"findings": rows, "counts": counts, "files": paths},
                       evidence=[("config_check", {"target": target, "files": paths,
                                                   "findings": rows, "counts": counts})])
         if a.fail_on != "never" and any(_RANK[r["severity"]] >= _RANK[a.fail_on] for r in rows):
             out.status = "failed"
             out.rc = 1
-            out.message = (f"{counts['error']} error(s), {counts['warning']} warning(s) against "
+            out.message = (f"{plural(counts['error'], 'error')}, "
+                           f"{plural(counts['warning'], 'warning')} against "
                            f"{target} option data (fail_on: {a.fail_on})")
         return out
 

@@ -18,6 +18,7 @@ from octavia_upgrade.commands import PlannedCommand
 from octavia_upgrade.model import Flavor, Host, Step
 from octavia_upgrade.steps.args import WaitArgs
 from octavia_upgrade.steps.base import Kind, Outcome, TaskContext
+from octavia_upgrade.wording import plural
 
 #: How each probe is written in the plan (the verb before its target).
 VERBS = {"http": "GET ", "tcp": "connect ", "command": ""}
@@ -55,7 +56,7 @@ class Wait(Kind):
             ok, last = self._probe(t, kind, target, a.expect_status, a.interval)
             if ok:
                 return Outcome("succeeded", 0, last, "", {"tries": tries},
-                               message=f"{kind} {target} healthy after {tries} check(s)")
+                               message=f"{kind} {target} healthy after {plural(tries, 'check')}")
             if time.monotonic() >= end:
                 return Outcome("timed_out", None, last, "", {"tries": tries},
                                message=f"{kind} {target} not healthy after {a.timeout:.0f}s: {last}")
