@@ -65,7 +65,8 @@ def plan(runbook: str, inventory: str | InventorySource, *,
             the runbook's ``from`` (the result is in ``Prepared.detected``).
         settings: configuration whose state database holds earlier runs: their
             step durations become the plan's estimates. Opened once the inputs
-            are valid, closed after; a failure to read it is a warning in
+            are valid, closed after, and never created (planning writes no
+            state); a failure to read it is a warning in
             ``Prepared.warnings``. None (and no ``store``): no estimates.
         store: an open state store to read that history from instead (left open).
         pool: connections for detection (``get(host)``), left open; by default
