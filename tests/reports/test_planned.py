@@ -52,3 +52,27 @@ def test_recovery_plan_and_prerequisites() -> None:
                            "Check octavia.conf against Epoxy (config_check on ctl1, ctl2)")
     # The approval is shown as rendered for this deployment.
     assert r.procedure[3].approval == "Stop the Octavia control plane on prod-east?"
+
+
+def test_a_commands_environment_is_part_of_what_the_plan_report_shows() -> None:
+    import dataclasses
+    import json
+
+    from octavia_upgrade.steps.args import parse
+
+    rb = scenarios.runbook()
+    steps = tuple(dataclasses.replace(s, args=parse("local", {
+        "command": "openstack loadbalancer list -f json", "capture": "json",
+        "env": {"OS_CLOUD": "{{ deployment }}"}})) if s.id == "lb-before" else s
+        for s in rb.steps)
+    from octavia_upgrade.catalog import load_catalog
+    from octavia_upgrade.plan import build_plan
+
+    plan = build_plan(dataclasses.replace(rb, steps=steps), scenarios.inventory(),
+                      scenarios.FLAVOR, load_catalog(), {"backup_dir": "/b", "db_password": "x",
+                                                         "failover_udp": False})
+    r = plan_report(plan, runbook=rb)
+    doc = json.loads(render(r, "json"))
+    step = next(s for s in doc["procedure"] if s["id"] == "lb-before")
+    assert step["commands"]["local"][0]["env"] == {"OS_CLOUD": "prod-east"}
+    assert "local: OS_CLOUD=prod-east openstack loadbalancer list -f json" in render(r, "markdown")

@@ -129,7 +129,7 @@ def _require_drivers() -> None:
 def node_columns() -> tuple[Column, ...]:
     """``lab status -c``: one row per node; a column per Octavia service."""
     from octavia_upgrade.cli.output import Column
-    from octavia_upgrade.lab.services import UNITS
+    from octavia_upgrade.lab.units import UNITS
 
     def unit(name: str) -> Column:
         return Column(name.removeprefix("octavia-"),
@@ -151,7 +151,7 @@ def render_status_as(data: dict, fmt: str, columns: list[str] | tuple[str, ...] 
 def render_status(data: dict) -> str:
     """The table form of ``lab status``."""
     from octavia_upgrade.cli.output import table
-    from octavia_upgrade.lab.services import UNITS
+    from octavia_upgrade.lab.units import UNITS
 
     short = [u.removeprefix("octavia-") for u in UNITS]
     lines = [f"lab {data['dir']}: {data.get('status')}, release {data.get('release') or '-'}"

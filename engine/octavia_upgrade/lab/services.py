@@ -17,11 +17,7 @@ from pathlib import Path
 from octavia_upgrade.lab.api import OctaviaApi
 from octavia_upgrade.lab.octaviaconf import CONFIG_FILE, VENV
 from octavia_upgrade.lab.shell import NodeShell
-
-#: Unit names in the order the lab starts them (the API first: the others
-#: are of no use to a client until it listens).
-UNITS = ("octavia-api", "octavia-worker", "octavia-health-manager",
-         "octavia-housekeeping", "octavia-driver-agent")
+from octavia_upgrade.lab.units import UNITS
 
 NODE_PYTHON = "/usr/bin/python3"
 

@@ -7,8 +7,10 @@ Part of :mod:`octavia_upgrade.reports.model`; built by
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from octavia_upgrade.commands import PlannedCommand
 
 from octavia_upgrade.reports.model_common import (
     SCHEMA_VERSION,
@@ -105,10 +107,16 @@ class PlannedCommandInfo:
     #: ``""``: sent as written (the run id filled in for ``{{ run.id }}``);
     #: ``shell``/``text``: a template rendered when the step runs.
     render: str = ""
+    #: Environment variables the command is sent with (``command`` steps' ``env``).
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, c: PlannedCommand) -> PlannedCommandInfo:
+        return cls(c.key, c.text, c.note, c.render, dict(c.env))
 
     @property
     def display(self) -> str:
-        return f"{self.text}  # {self.note}" if self.note else self.text
+        return PlannedCommand(self.key, self.text, self.render, self.note, self.env).display
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,7 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
         attempts=s.attempts, timeout=s.timeout, idempotent=s.idempotent,
         description=s.description, estimate=estimates[s.id], in_outage=s.id in in_window,
         service_action=actions[s.id],
-        commands={h: tuple(PlannedCommandInfo(c.key, c.text, c.note, c.render) for c in cs)
+        commands={h: tuple(PlannedCommandInfo.of(c) for c in cs)
                   for h, cs in s.commands.items()}, deferred=s.deferred,
     ) for i, s in enumerate(plan.steps))
 

@@ -147,9 +147,19 @@ def run_options(options: Mapping[str, Any] | None) -> str:
     return "; ".join(parts) or "none"
 
 
+def planned_line(command: Mapping[str, Any]) -> str:
+    """A planned command as ``plan -v`` shows it (environment, text, ``# note``)."""
+    from octavia_upgrade.commands import PlannedCommand
+
+    return PlannedCommand(str(command.get("key", "")), str(command.get("text", "")),
+                          str(command.get("render", "")), str(command.get("note", "")),
+                          dict(command.get("env") or {})).display
+
+
 FILTERS = {"duration": duration, "delta": delta, "size": size, "clock": clock, "dash": dash,
            "cell": md_cell, "fence": fence, "yesno": yesno, "sent_lines": sent_lines,
            "step_sent_lines": step_sent_lines, "run_options": run_options,
+           "planned_line": planned_line,
            # a host's access (a report's HostInfo or HostAccess): user@address:port,
            # sudo, bastions; "not recorded" for plans before schema 3
            "host_login": hostaccess.login, "host_privileges": hostaccess.privileges,

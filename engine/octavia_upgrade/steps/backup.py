@@ -8,7 +8,7 @@ run's id, so a later run never overwrites an earlier run's dump.
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from octavia_upgrade import templating
 from octavia_upgrade.commands import RUN_ID_TOKEN, PlannedCommand
@@ -16,8 +16,11 @@ from octavia_upgrade.model import Flavor, Host, Step
 from octavia_upgrade.steps.args import BackupArgs
 from octavia_upgrade.steps.base import Kind, Outcome, TaskContext, action, result_outcome
 
+if TYPE_CHECKING:
+    from octavia_upgrade.plan import PlannedStep
 
-def dump_path(step: Step, ctx: dict[str, Any]) -> tuple[str, str]:
+
+def dump_path(step: Step | PlannedStep, ctx: dict[str, Any]) -> tuple[str, str]:
     """(folder, file) of the dump; the file name holds :data:`RUN_ID_TOKEN`."""
     a: BackupArgs = step.args
     dest_dir = templating.render_value(a.dest_dir, ctx).rstrip("/") or "/"
@@ -51,7 +54,7 @@ class Backup(Kind):
             return out
         res = t.run("checksum", timeout=300)
         fields = res.stdout.split()
-        dest = t.fill(self._dest(t))
+        dest = t.fill(dump_path(t.step, t.ctx)[1])
         if res.rc != 0 or len(fields) < 3 or not fields[-1].isdigit():
             return Outcome("failed", res.rc, res.stdout, res.stderr,
                            message=f"backup {dest} was not written")
@@ -63,10 +66,6 @@ class Backup(Kind):
         out.artifacts = {"backup": info}
         out.evidence.append(("backup", info))
         return out
-
-    @staticmethod
-    def _dest(t: TaskContext) -> str:
-        return shlex.split(t.planned("checksum").text)[1]
 
 
 KINDS = {"backup": Backup()}

@@ -101,7 +101,7 @@ class TaskContext:
             return templating.render_command(c.text, self.ctx)
         if c.render == "text":
             return templating.render_value(c.text, self.ctx)
-        return c.text.replace(RUN_ID_TOKEN, str(self.ctx["run"]["id"]))
+        return self.fill(c.text)
 
     def record(self, key: str, sent: str | None = None) -> str:
         """Note that planned command ``key`` was carried out (as ``sent``); returns it."""
@@ -122,6 +122,7 @@ class TaskContext:
         return self.runner.run(self.record(key), timeout=timeout, env=env, stdin=stdin)
 
     def fill(self, text: str) -> str:
+        """``text`` with the run's id for the plan's :data:`RUN_ID_TOKEN`."""
         return text.replace(RUN_ID_TOKEN, str(self.ctx["run"]["id"]))
 
     def deadline(self) -> float | None:
