@@ -40,10 +40,10 @@ def test_shipped_kolla_multinode_loads_to_the_control_hosts_with_their_roles() -
     assert inv.hosts[0].pos is not None and (inv.hosts[0].pos.line, inv.hosts[0].pos.col) == (9, 1)
 
 
-def test_shipped_osa_inventory_loads_with_venv_flavor_and_vars() -> None:
+def test_shipped_osa_inventory_loads_with_osa_flavor_and_vars() -> None:
     inv = load(OSA)
     assert detect_format(str(OSA)) == "osa"
-    assert (inv.deployment, inv.flavor) == ("osa-prod", "venv")
+    assert (inv.deployment, inv.flavor) == ("osa-prod", "osa")
     names = [h.name for h in inv.hosts]
     assert names == ["infra1-octavia-server-container-1a2b3c4d",
                      "infra2-octavia-server-container-5e6f7a8b"]
@@ -119,7 +119,7 @@ def test_ini_variable_precedence_ranges_children_and_literals(tmp_path: Path) ->
     ("[octavia-api]\nctl1 ansible_become=true ansible_become_method=su\n", "become-method", 2),
     ("[octavia-api]\nctl1 ansible_host=10.0.0.1\nctl2 ansible_host=10.0.0.1\n",
      "duplicate-address", 3),
-    ("[octavia-api]\nlocalhost ansible_connection=local\n", "ansible-host", 2),
+    ("[octavia-api]\nctl1 ansible_connection=docker\n", "ansible-connection", 2),
     ("[octavia-api]\nctl1 novalue\n", "ansible-ini", 2),
 ])
 def test_ini_errors_have_positions(tmp_path: Path, body: str, rule: str, line: int) -> None:

@@ -359,13 +359,27 @@ def _fix(pos: Pos, path: str) -> Pos:
     return Pos(path, pos.line, pos.col)
 
 
+#: Most values aliases in an Ansible YAML inventory may expand to
+#: (``ansible-inventory --list --yaml`` anchors the variables hosts share).
+MAX_ALIAS_NODES = 200_000
+
+
 def read(path: str | Path) -> AnsibleInventory:
-    """An Ansible inventory file, INI or YAML (told apart by its content)."""
-    from octavia_upgrade import yamlpos
+    """An Ansible inventory file, told apart by its content: JSON (``ansible-inventory
+    --list``, OpenStack-Ansible's ``openstack_inventory.json``), INI or YAML (the YAML
+    inventory format, aliases allowed, or the ``--list`` structure written as YAML).
+
+    Raises:
+        InvalidInput: a file that cannot be read as any of them, with its position;
+            OpenStack-Ansible's ``openstack_user_config.yml`` (``osa-user-config``).
+    """
+    from octavia_upgrade import ansible_script, yamlpos
 
     name = str(path)
     raw = yamlpos.read_input(name)
     text = raw.decode("utf-8", errors="replace")
+    if text.lstrip("\ufeff \t\r\n").startswith("{"):
+        return ansible_script.read_script(ansible_script.load_json(name, text))
     if looks_like_ini(text):
         if "\0" in text:
             offset = text.index("\0")
@@ -378,7 +392,11 @@ def read(path: str | Path) -> AnsibleInventory:
         return AnsibleInventory(inv.path, tuple(
             AnsibleHost(h.name, h.vars, h.groups, _fix(h.pos, name)) for h in inv.hosts),
             inv.groups, {g: _fix(p, name) for g, p in inv.group_pos.items()}, inv.group_vars)
-    return read_yaml(yamlpos.load(name))
+    doc = yamlpos.loads(raw, name, max_alias_nodes=MAX_ALIAS_NODES)
+    ansible_script.refuse_osa_user_config(doc)
+    if ansible_script.is_script_format(doc.data):
+        return ansible_script.read_script(doc)
+    return read_yaml(doc)
 
 
 def looks_like_ini(text: str) -> bool:

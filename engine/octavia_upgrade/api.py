@@ -60,7 +60,9 @@ def plan(runbook: str, inventory: str | InventorySource, *,
             :class:`~octavia_upgrade.inventory_source.InventorySource` saying how
             to read one (Ansible formats, role map, flavor, ssh config).
         params: runbook parameters by name (values as strings or typed).
-        limit: comma-separated host names to restrict the inventory to.
+        limit: an Ansible host pattern (hosts, groups, ``a:b``, ``a:&b``, ``a:!b``,
+            wildcards) restricting the inventory; refused (``LimitSplitsStep``)
+            when it would split a step that must cover the whole control plane.
         detect: connect to the hosts and refuse unless the deployed release is
             the runbook's ``from`` (the result is in ``Prepared.detected``).
         settings: configuration whose state database holds earlier runs: their
@@ -143,6 +145,8 @@ def run(runbook: str, inventory: str | InventorySource, *,
     prep = with_absolute_paths(prepare(runbook, inventory, given, limit=limit))
     redactor, console = _output(redactor, console)
     redactor.add(*secret_values(prep))
+    for warning in prep.warnings:
+        console.warn(warning)
     pool = pool if pool is not None else open_connections(prep)
     own_store = store is None
     try:

@@ -252,6 +252,17 @@ class UnknownHosts(InvalidInput):
         self.names, self.known, self.inventory = list(names), list(known), inventory
 
 
+class LimitSplitsStep(Refused):
+    """A host limit would run a whole-control-plane step on part of the control plane."""
+
+    def __init__(self, limit: str, step_id: str, reason: str, left_out: list[str]) -> None:
+        super().__init__(f"--limit {limit!r} would split step {step_id!r}: {reason}; hosts "
+                         f"left out: {', '.join(left_out)}. Nothing was run: drop --limit, or "
+                         "widen it to these hosts")
+        self.limit, self.step_id, self.reason = limit, step_id, reason
+        self.left_out = list(left_out)
+
+
 class SecretParamsMissing(InvalidInput):
     """A resumed run needs its secret parameters again: they are never stored."""
 

@@ -7,6 +7,12 @@ on the way, first hop first. The dry run, ``show`` and the reports word an
 entry with the functions below; entries of plans recorded before schema 3
 have none of these keys, and are worded as "not recorded".
 
+A host run on the operator machine (``ansible_connection=local``) has
+``connection: local``; a host whose commands run in an LXC container on the
+host reached (OpenStack-Ansible) has ``container`` (``{"name", "user",
+"physical_host"}``). Both keys are present only then, so the entries of every
+other host are as before.
+
 Pure: a :class:`~octavia_upgrade.model.Host` in, plain data and words out.
 """
 
@@ -25,10 +31,16 @@ def host_entry(host: Host) -> dict[str, Any]:
     """The plan's entry for ``host``: ``name``, ``address``, ``port``, ``roles``,
     ``user``, ``become`` (None or ``{"method", "user", "password_given"}``) and
     ``proxy_jump`` (``[{"name", "address", "port", "user"}]``, first hop first)."""
-    return {"name": host.name, "address": host.address, "port": host.port,
-            "roles": list(host.roles), "user": host.user,
-            "become": become_entry(host.become),
-            "proxy_jump": [hop_entry(h) for h in host.proxy_jump]}
+    entry: dict[str, Any] = {
+        "name": host.name, "address": host.address, "port": host.port,
+        "roles": list(host.roles), "user": host.user, "become": become_entry(host.become),
+        "proxy_jump": [hop_entry(h) for h in host.proxy_jump]}
+    if host.connection != "ssh":
+        entry["connection"] = host.connection
+    if host.container is not None:
+        entry["container"] = {"name": host.container.name, "user": host.container.user,
+                              "physical_host": host.container.physical_host}
+    return entry
 
 
 def become_entry(become: Become | None) -> dict[str, Any] | None:
@@ -54,10 +66,26 @@ def recorded(entry: Mapping[str, Any]) -> bool:
     return entry.get("user") is not None and "become" in entry
 
 
+def _get(entry: Any, key: str) -> Any:
+    """A key of a plan's entry, or an attribute of a report's host (None if absent)."""
+    if isinstance(entry, Mapping):
+        return entry.get(key)
+    return getattr(entry, key, None)
+
+
 def login(entry: Mapping[str, Any]) -> str:
-    """``ops@192.0.2.11:22``; without the user for entries that did not record it."""
+    """``ops@192.0.2.11:22``; without the user for entries that did not record it;
+    ``local (the operator machine, as ops)`` for a host run locally; ``… then
+    lxc-attach into CONTAINER`` for an OpenStack-Ansible container."""
+    if _get(entry, "connection") == "local":
+        return f"local (the operator machine, as {_get(entry, 'user')})"
     where = f"{entry.get('address')}:{entry.get('port', 22)}"
-    return f"{entry['user']}@{where}" if entry.get("user") else where
+    text = f"{entry['user']}@{where}" if entry.get("user") else where
+    container = _get(entry, "container")
+    if container:
+        name = container.get("name") if isinstance(container, Mapping) else container
+        text += f", then lxc-attach into container {name}"
+    return text
 
 
 def privileges(entry: Mapping[str, Any]) -> str:
@@ -78,6 +106,8 @@ def route(entry: Mapping[str, Any]) -> str:
     (``, then`` between them)."""
     if not recorded(entry):
         return NOT_RECORDED
+    if _get(entry, "connection") == "local":
+        return "no SSH: commands run on the operator machine"
     hops = entry.get("proxy_jump") or ()
     if not hops:
         return "direct (no bastion)"

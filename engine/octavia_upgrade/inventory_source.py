@@ -73,7 +73,7 @@ OSA = RoleMap("osa", {
     "octavia-housekeeping": ("housekeeping",),
     "octavia_health_manager": ("health-manager",),
     "octavia-health-manager": ("health-manager",),
-}, flavor="venv")
+}, flavor="osa")
 
 BUILTIN = {"kolla": KOLLA, "osa": OSA}
 
@@ -204,9 +204,14 @@ def from_ansible(source: InventorySource, fmt: str) -> model.Inventory:
     else:
         raise InvalidInput(f"--inventory-format {fmt} needs --role-map FILE: which groups of "
                            f"{source.path} run which Octavia services (see docs/inventories.md)")
+    from octavia_upgrade import ansible_config
+    from octavia_upgrade.ansible_hosts import HostReader
+
     ans = ansible_inventory.read(source.path)
     path = ans.path
-    base = Path(path).resolve().parent
+    names = {h.name: h for h in ans.hosts}
+    reader = HostReader(path, ansible_config.load(),
+                        lambda n: names[n].vars if n in names else {})
     roles: dict[str, list[str]] = {}
     api_groups = []
     for group, group_roles in rmap.groups.items():
@@ -232,13 +237,17 @@ def from_ansible(source: InventorySource, fmt: str) -> model.Inventory:
     for h in ans.hosts:
         if h.name in roles:
             ordered = [r for r in model.ROLES if r in roles[h.name]]
-            hosts.append(_host(h, ordered, base, path))
+            hosts.append(reader.host(h, ordered))
+    kept = {h.name for h in hosts}
+    groups = {g: tuple(m for m in members if m in kept) for g, members in ans.groups.items()}
     deployment = (source.deployment or _text(all_vars.get(VAR_PREFIX + "deployment"))
                   or rmap.deployment or _default_deployment(fmt, path))
     flavor = (_flavor_arg(source.flavor) if source.flavor else
               _text(all_vars.get(VAR_PREFIX + "flavor")) or rmap.flavor)
     inv = model.Inventory(path=path, deployment=_deployment(deployment, "deployment"),
-                          flavor=flavor, hosts=tuple(hosts), vars=dict(rmap.vars))
+                          flavor=flavor, hosts=tuple(hosts), vars=dict(rmap.vars),
+                          groups={g: m for g, m in groups.items() if m},
+                          warnings=reader.warnings())
     _check_unique_addresses(inv, path)
     return inv
 
@@ -246,62 +255,6 @@ def from_ansible(source: InventorySource, fmt: str) -> model.Inventory:
 def _all_vars(ans: Any) -> dict[str, Any]:
     """Deployment-wide settings live in the ``all`` group's variables."""
     return dict(ans.group_vars.get("all", {}))
-
-
-def _host(h: Any, roles: list[str], base: Path, path: str) -> model.Host:
-    from octavia_upgrade import netnames
-    from octavia_upgrade.inventory import resolve_path
-
-    v = h.vars
-
-    def fail(message: str, rule: str = "ansible-host") -> InvalidInput:
-        return InvalidInput(f"inventory {path} is invalid", [Diagnostic(
-            path, h.pos.line, h.pos.col, rule, f"host {h.name}: {message}")])
-
-    for key, value in v.items():
-        if key.startswith(("ansible_", VAR_PREFIX)) and isinstance(value, str) and "{{" in value:
-            raise fail(f"{key} is a Jinja template ({value!r}); octavia-upgrade does not "
-                       "evaluate templates or vaults: give the value itself", "ansible-template")
-    if not _NAME.match(h.name):
-        raise fail("host names must use letters, digits, '.', '-' and '_'", "host-name")
-    if str(v.get("ansible_connection", "ssh")) not in ("ssh", "paramiko", "smart"):
-        raise fail(f"ansible_connection={v['ansible_connection']}: octavia-upgrade reaches "
-                   "hosts over SSH only; give the host an SSH address (ansible_host)")
-    address = v.get("ansible_host", v.get("ansible_ssh_host", h.name))
-    if not netnames.is_address(address):
-        which = "ansible_host" if ("ansible_host" in v or "ansible_ssh_host" in v) else \
-            "the host name (no ansible_host)"
-        raise fail(f"{which} {address!r} is not {netnames.EXPECTED}", "address")
-    port = v.get("ansible_port", v.get("ansible_ssh_port"))
-    user = v.get("ansible_user", v.get("ansible_ssh_user"))
-    key = v.get("ansible_ssh_private_key_file", v.get("ansible_private_key_file"))
-    if port is not None and (isinstance(port, bool) or not isinstance(port, int)
-                             or not 1 <= port <= 65535):
-        raise fail(f"ansible_port {port!r} is not a port number", "ansible-port")
-    defaulted = frozenset(k for k, given in (("user", user), ("port", port), ("key_file", key))
-                          if given is None)
-    return model.Host(
-        name=h.name, address=str(address), port=int(port or 22), user=str(user or "root"),
-        key_file=resolve_path(str(key), base) if key else None, roles=tuple(roles),
-        vars={k[len(VAR_PREFIX):]: val for k, val in v.items()
-              if k.startswith(VAR_PREFIX) and k not in (VAR_PREFIX + "deployment",
-                                                        VAR_PREFIX + "flavor")},
-        pos=h.pos, become=_become(v, fail), defaulted=defaulted)
-
-
-def _become(v: Mapping[str, Any], fail: Any) -> model.Become | None:
-    on = v.get("ansible_become", False)
-    if isinstance(on, str):
-        on = on.strip().lower() in ("true", "yes", "1", "on")
-    if not on:
-        return None
-    method = str(v.get("ansible_become_method", "sudo"))
-    if method != "sudo":
-        raise fail(f"ansible_become_method={method}: only sudo is supported", "become-method")
-    password = v.get("ansible_become_password", v.get("ansible_become_pass",
-                                                      v.get("ansible_sudo_pass")))
-    return model.Become(user=str(v.get("ansible_become_user", "root")),
-                        password=str(password) if password not in (None, "") else None)
 
 
 def _text(value: Any) -> str | None:
@@ -334,13 +287,16 @@ def _flavor_arg(value: str) -> str:
 
 
 def _check_unique_addresses(inv: model.Inventory, path: str) -> None:
-    seen: dict[tuple[str, int], str] = {}
+    seen: dict[tuple[str, int, str, str], str] = {}
     for h in inv.hosts:
-        key = (h.address.lower(), h.port)
+        # Containers of one physical host share its address; local hosts have none.
+        key = (h.address.lower(), h.port, h.container.name if h.container else "",
+               h.connection)
         if key in seen:
             pos = h.pos or model.Pos(path, 1, 1)
+            where = "runs locally as" if h.connection == "local" else \
+                f"has the same address {h.address}:{h.port} as"
             raise InvalidInput(f"inventory {path} is invalid", [Diagnostic(
                 path, pos.line, pos.col, "duplicate-address",
-                f"host {h.name!r} has the same address {h.address}:{h.port} as host "
-                f"{seen[key]!r}")])
+                f"host {h.name!r} {where} host {seen[key]!r}")])
         seen[key] = h.name

@@ -186,6 +186,23 @@ class Hop:
 
 
 @dataclass(frozen=True)
+class Container:
+    """An LXC container a host's commands run in, entered from the host reached over
+    SSH with ``lxc-attach`` (OpenStack-Ansible's containers)."""
+
+    name: str
+    #: The user commands run as inside the container (OSA's ``container_user``).
+    user: str = "root"
+    #: The physical host's inventory name (OSA's ``physical_host``), for messages.
+    physical_host: str = ""
+
+
+#: How a host's commands are run: over SSH, or on the operator machine itself
+#: (Ansible's ``ansible_connection=local``, kolla-ansible's all-in-one).
+CONNECTIONS = ("ssh", "local")
+
+
+@dataclass(frozen=True)
 class Host:
     name: str
     address: str
@@ -204,6 +221,10 @@ class Host:
     #: Fields the inventory left at their default (``user``, ``port``,
     #: ``key_file``): an ssh_config may set them, as it may for ``ssh`` itself.
     defaulted: frozenset[str] = frozenset()
+    #: ``ssh`` or ``local`` (:data:`CONNECTIONS`).
+    connection: str = "ssh"
+    #: Set when commands run in an LXC container on the host reached (OSA).
+    container: Container | None = None
 
     def as_context(self) -> dict[str, Any]:
         """What templates see as ``host``."""
@@ -238,6 +259,12 @@ class Inventory:
     #: Where the lab or an operator keeps database credentials for backups etc.
     #: Values here are treated as secrets.
     secrets: Mapping[str, Any] = field(default_factory=dict)
+    #: Group → host names, for ``--limit`` patterns (Ansible groups; roles for
+    #: an octavia-upgrade inventory).
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: What the reader should know but that did not stop the loading (an Ansible
+    #: variable that is not honoured, …).
+    warnings: tuple[str, ...] = ()
 
     def host(self, name: str) -> Host:
         for h in self.hosts:

@@ -17,7 +17,9 @@ uses), for each host looked up by the address the inventory gives it, as
 ==================== ===================================================
 
 Values written in the inventory win over the configuration, as options
-given on ssh's command line do. Strict host-key checking is the inventory's
+given on ssh's command line do (an Ansible inventory's ``ProxyJump`` from
+``ansible_ssh_common_args`` too). Hosts run locally (``ansible_connection=local``)
+are left as they are. Strict host-key checking is the inventory's
 setting (on by default) for the host and every bastion; ``StrictHostKeyChecking``
 in the configuration is not read, so it cannot turn checking off. Keys held
 by an SSH agent (``SSH_AUTH_SOCK``) are tried as well.
@@ -60,7 +62,8 @@ def apply(inventory: model.Inventory, config: Any) -> model.Inventory:
     """``inventory`` with every host resolved through ``config`` (None: unchanged)."""
     if config is None:
         return inventory
-    hosts = tuple(_host(h, config, inventory) for h in inventory.hosts)
+    hosts = tuple(h if h.connection == "local" else _host(h, config, inventory)
+                  for h in inventory.hosts)
     return replace(inventory, hosts=hosts)
 
 
@@ -75,12 +78,13 @@ def _host(host: model.Host, config: Any, inventory: model.Inventory) -> model.Ho
         key = _identity(found)
         if key:
             changes["key_file"] = key
-    if found.get("connecttimeout"):
+    if found.get("connecttimeout") and host.connect_timeout is None:
         changes["connect_timeout"] = _seconds(found["connecttimeout"], host.name)
-    if inventory.ssh.known_hosts is None and found.get("userknownhostsfile"):
+    if (inventory.ssh.known_hosts is None and host.known_hosts is None
+            and found.get("userknownhostsfile")):
         changes["known_hosts"] = os.path.expanduser(found["userknownhostsfile"].split()[0])
     jump = found.get("proxyjump")
-    if jump and jump.lower() != "none":
+    if jump and jump.lower() != "none" and not host.proxy_jump:
         changes["proxy_jump"] = _hops(jump, config, host.name, 0)
     return replace(host, **changes)
 

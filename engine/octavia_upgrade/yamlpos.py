@@ -21,7 +21,11 @@ rule                      meaning
 ``yaml-not-mapping``      the top level is a list or a scalar
 ``yaml-duplicate-key``    a key appears twice in the same mapping
 ``yaml-alias``            an alias (``*name``): refused outright, so no
-                          "billion laughs" expansion is possible
+                          "billion laughs" expansion is possible; a caller
+                          that must read them (``ansible-inventory --yaml``
+                          output) passes ``max_alias_nodes``, and more
+                          copied nodes than that are refused
+                          (``yaml-alias-limit``)
 ``yaml-merge-key``        ``<<:`` merge keys (they need aliases to be useful)
 ``yaml-key``              a key that is a list or mapping
 ``yaml-tag``              a tag other than str/int/float/bool/null
@@ -124,13 +128,13 @@ class Document:
         return cur
 
 
-def load(path: str | Path) -> Document:
-    """Read and load ``path``.
+def load(path: str | Path, *, max_alias_nodes: int = 0) -> Document:
+    """Read and load ``path`` (``max_alias_nodes``: see :func:`loads`).
 
     Raises:
         InvalidInput: the file cannot be read or is not acceptable YAML.
     """
-    return loads(read_input(path), str(path))
+    return loads(read_input(path), str(path), max_alias_nodes=max_alias_nodes)
 
 
 def read_input(path: str | Path) -> bytes:
@@ -181,8 +185,13 @@ def _file_type(mode: int) -> str:
     return "not a regular file"
 
 
-def loads(raw: bytes | str, path: str = "<string>") -> Document:
-    """Load YAML from bytes (must be UTF-8) or text; ``path`` names it in diagnostics."""
+def loads(raw: bytes | str, path: str = "<string>", *, max_alias_nodes: int = 0) -> Document:
+    """Load YAML from bytes (must be UTF-8) or text; ``path`` names it in diagnostics.
+
+    Aliases (``*name``) are refused unless ``max_alias_nodes`` is above 0:
+    then each alias is a copy of its anchor's value, and the copies together
+    may hold at most that many nodes (an alias bomb is refused, not expanded).
+    """
     if isinstance(raw, str):
         text, raw_bytes = raw, raw.encode("utf-8", "surrogatepass")
     else:
@@ -192,7 +201,7 @@ def loads(raw: bytes | str, path: str = "<string>") -> Document:
     # A UTF-8 byte-order mark is legal and harmless; drop it so that columns
     # on line 1 are counted as an editor shows them.
     body = text[1:] if text.startswith(_BOM) else text
-    built = _build(body, path)
+    built = _build(body, path, max_alias_nodes)
     if built.documents == 0 or built.root_kind == "":
         raise _fail(path, 1, 1, "yaml-empty", "the file is empty (no YAML document)")
     data = built.root
@@ -245,7 +254,7 @@ def _loader_class() -> Any:
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _build(text: str, path: str) -> _Builder:
+def _build(text: str, path: str, max_alias_nodes: int = 0) -> _Builder:
     """Parse ``text`` event by event into a :class:`_Builder` (no recursion).
 
     Building from parser events rather than from PyYAML's composed node tree
@@ -255,7 +264,7 @@ def _build(text: str, path: str) -> _Builder:
     import yaml
 
     loader = _loader_class()(text)
-    builder = _Builder(path, loader)
+    builder = _Builder(path, loader, max_alias_nodes)
     try:
         while True:
             event = loader.get_event()
@@ -294,9 +303,12 @@ def _offset_to_line_col(text: str, offset: int) -> tuple[int, int]:
 class _Builder:
     """Turns parser events into plain data, recording positions."""
 
-    def __init__(self, path: str, resolver: Any) -> None:
+    def __init__(self, path: str, resolver: Any, max_alias_nodes: int = 0) -> None:
         self.path = path
         self.resolver = resolver
+        self.max_alias_nodes = max_alias_nodes
+        self.alias_nodes = 0
+        self.anchors: dict[str, Any] = {}
         self.values: dict[DataPath, tuple[int, int]] = {}
         self.keys: dict[DataPath, tuple[int, int]] = {}
         self.blocks: list[DataPath] = []
@@ -315,7 +327,9 @@ class _Builder:
         if cls in (yaml.MappingEndEvent, yaml.SequenceEndEvent):
             self.stack.pop()
             return False
-        if cls not in (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent):
+        alias = cls is yaml.AliasEvent and self.max_alias_nodes > 0
+        if not alias and cls not in (yaml.ScalarEvent, yaml.MappingStartEvent,
+                                     yaml.SequenceStartEvent):
             return self._other(event)
         mark = event.start_mark
         line, col = mark.line + 1, mark.column + 1
@@ -336,13 +350,17 @@ class _Builder:
             raise _fail(self.path, line, col, "yaml-too-deep",
                         f"nesting deeper than {MAX_DEPTH} levels")
         self.values[path] = (line, col)
-        if cls is yaml.ScalarEvent:
-            value: Any = self._scalar(event, path, line, col)
+        if alias:
+            value: Any = self._alias(event, line, col)
+        elif cls is yaml.ScalarEvent:
+            value = self._scalar(event, path, line, col)
         else:
             expected = "map" if cls is yaml.MappingStartEvent else "seq"
             self._check_tag(event.tag, expected, line, col)
             value = {} if expected == "map" else []
             self.stack.append([value, path, None])
+        if not alias and event.anchor is not None:
+            self.anchors[event.anchor] = value
         if parent is None:
             self.root = value
             self.root_kind = cls.__name__
@@ -366,6 +384,34 @@ class _Builder:
                 raise _fail(self.path, line, col, "yaml-syntax",
                             "expected a single document in the file, but found another one")
         return isinstance(event, yaml.StreamEndEvent)
+
+    def _alias(self, event: Any, line: int, col: int) -> Any:
+        """A copy of the anchored value, counted against :attr:`max_alias_nodes`."""
+        if event.anchor not in self.anchors:
+            raise _fail(self.path, line, col, "yaml-alias",
+                        f"alias *{event.anchor} names no anchor (&{event.anchor}) before it")
+        value = self.anchors[event.anchor]
+        if any(frame[0] is value for frame in self.stack):
+            raise _fail(self.path, line, col, "yaml-alias",
+                        f"alias *{event.anchor} is inside its own anchor (a recursive value)")
+        limit = self.max_alias_nodes
+
+        def copy(v: Any, depth: int) -> Any:
+            self.alias_nodes += 1
+            if self.alias_nodes > limit:
+                raise _fail(self.path, line, col, "yaml-alias-limit",
+                            f"YAML aliases expand to more than {limit} values (an alias "
+                            "bomb?): write the values out")
+            if depth > MAX_DEPTH:
+                raise _fail(self.path, line, col, "yaml-too-deep",
+                            f"nesting deeper than {MAX_DEPTH} levels (through aliases)")
+            if type(v) is dict:
+                return {k: copy(x, depth + 1) for k, x in v.items()}
+            if type(v) is list:
+                return [copy(x, depth + 1) for x in v]
+            return v
+
+        return copy(value, len(self.stack))
 
     def _key(self, event: Any, frame: list[Any], line: int, col: int) -> None:
         import yaml

@@ -42,6 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from octavia_upgrade.catalog import load_catalog
     from octavia_upgrade.detect import detect
     from octavia_upgrade.flavors import load_flavor
@@ -50,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
     select(COLUMNS, args.columns)
     inv = open_inventory(inventory_source(args))
+    for warning in inv.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     flavor = load_flavor(inv.flavor)
     cat = load_catalog()
     with TransportPool(inv) as pool:

@@ -38,8 +38,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the plan; execute nothing")
     p.add_argument("-y", "--yes", action="store_true",
                    help="approve every approval step (recorded as approved with --yes)")
-    p.add_argument("--limit", metavar="HOST[,HOST...]",
-                   help="run only on these inventory hosts")
+    p.add_argument("--limit", metavar="PATTERN",
+                   help="run only on the hosts this Ansible host pattern selects: hosts, "
+                        "groups (roles for an octavia-upgrade inventory), a:b, a:&b, a:!b, "
+                        "wildcards, commas. A cold upgrade's service and migration steps "
+                        "must cover the whole control plane: a limit that would split them "
+                        "is refused (exit 3)")
     p.add_argument("--no-detect", action="store_true",
                    help="skip the deployed-release check (only for rehearsals; recorded)")
 
@@ -59,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
                         limit=args.limit, detect=False)
         redactor = Redactor(secret_values(prep))
         con = console(args, redactor)
+        for warning in prep.warnings:
+            con.warn(warning)
         con.output(render_table(prep.plan, verbose=max(1, args.verbose),
                                 redact=redactor.redact))
         con.info("\ndry run: nothing was executed")

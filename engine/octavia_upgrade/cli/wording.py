@@ -16,7 +16,7 @@ def describe(exc: UpgradeError) -> str:
     if isinstance(exc, ParamSyntaxError):
         return f"--param {exc.item!r}: expected NAME=VALUE"
     if isinstance(exc, UnknownHosts):
-        return (f"--limit: unknown host(s) {', '.join(exc.names)} "
+        return (f"--limit: no host or group named {', '.join(exc.names)} "
                 f"(inventory {exc.inventory} has {', '.join(exc.known)})")
     if isinstance(exc, SecretParamsMissing):
         return ("secret parameter(s) are never stored; give them again: "

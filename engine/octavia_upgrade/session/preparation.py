@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from octavia_upgrade.catalog import Catalog, load_catalog
-from octavia_upgrade.errors import ParamSyntaxError, UnknownHosts
+from octavia_upgrade.errors import ParamSyntaxError
 from octavia_upgrade.model import Flavor, Inventory, Runbook
 from octavia_upgrade.plan import Plan, build_plan, resolve_params
 
@@ -54,19 +54,25 @@ def parse_param_args(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def limit_hosts(inventory: Inventory, limit: str | None) -> Inventory:
-    """The inventory restricted to the comma-separated host names ``limit``.
+def limit_hosts(inventory: Inventory, limit: str | None,
+                runbook: Runbook | None = None) -> Inventory:
+    """The inventory restricted to the hosts the Ansible host pattern ``limit`` selects
+    (:mod:`~octavia_upgrade.hostpattern`: groups, hosts, ``a:b``, ``a:&b``, ``a:!b``,
+    wildcards, commas).
 
     Raises:
-        UnknownHosts: a name is not in the inventory (``.names``, ``.known``).
+        UnknownHosts: a name is neither a host nor a group (``.names``, ``.known``).
+        InvalidInput: a pattern that is malformed or selects no host.
+        LimitSplitsStep: (``runbook`` given) the limit would split a step that must
+            cover the whole control plane (:mod:`~octavia_upgrade.limitcheck`).
     """
+    from octavia_upgrade import hostpattern, limitcheck
+
     if not limit:
         return inventory
-    names = [n.strip() for n in limit.split(",") if n.strip()]
-    known = {h.name for h in inventory.hosts}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise UnknownHosts(unknown, sorted(known), inventory.path)
+    names = hostpattern.select(inventory, limit)
+    if runbook is not None:
+        limitcheck.check(runbook, inventory, names, limit)
     return replace(inventory, hosts=tuple(h for h in inventory.hosts if h.name in names))
 
 
@@ -84,11 +90,12 @@ def prepare(runbook_path: str, inventory_path: Any, overrides: Mapping[str, Any]
     runbook = load_runbook(runbook_path, catalog=catalog)
     source = (inventory_path if isinstance(inventory_path, InventorySource)
               else InventorySource(str(inventory_path)))
-    inventory = limit_hosts(open_inventory(source), limit)
+    inventory = limit_hosts(open_inventory(source), limit, runbook)
     flavor = load_flavor(inventory.flavor)
     params = resolve_params(runbook, overrides)
     plan = build_plan(runbook, inventory, flavor, catalog, params, history)
-    return Prepared(runbook, inventory, flavor, catalog, params, plan, source)
+    return Prepared(runbook, inventory, flavor, catalog, params, plan, source,
+                    warnings=inventory.warnings)
 
 
 def with_absolute_paths(prep: Prepared) -> Prepared:

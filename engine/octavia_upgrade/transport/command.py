@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from octavia_upgrade.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from octavia_upgrade.model import Become
+    from octavia_upgrade.model import Become, Container
 
 #: ``timeout`` exits 124 when it stopped the command with SIGTERM, and the
 #: command's status is 128+9 when SIGKILL was needed.
@@ -43,7 +43,8 @@ def _seconds(value: float) -> str:
 
 def remote_command(command: str, *, timeout: float | None = None,
                    env: dict[str, str] | None = None, has_stdin: bool = False,
-                   kill_after: float = DEFAULT_KILL_AFTER, become: Become | None = None) -> str:
+                   kill_after: float = DEFAULT_KILL_AFTER, become: Become | None = None,
+                   container: Container | None = None) -> str:
     """The command line sent to the host's login shell for :meth:`SshTransport.run`.
 
     ``exec </dev/null; timeout -k KILL_AFTER T sh -c 'export K=V; COMMAND'; exit $?``:
@@ -58,12 +59,20 @@ def remote_command(command: str, *, timeout: float | None = None,
     stdin (:meth:`SshTransport.run` puts it there), never on a command line;
     ``-k`` makes sudo read it even when it cached the credentials, so the
     line never reaches the command.
+
+    With ``container`` (OpenStack-Ansible's LXC containers), ``timeout`` and the
+    command run inside it, entered as OSA's connection plugin enters it:
+    ``lxc-attach --clear-env --name NAME -- su - USER -c '...'``; sudo, when
+    ``become`` is set, runs ``lxc-attach`` on the physical host.
     """
     env = check_env(env)
     script = "".join(f"export {k}={shlex.quote(v)}; " for k, v in env.items()) + command
     line = f"sh -c {shlex.quote(script)}"
     if timeout is not None:
         line = f"timeout -k {_seconds(kill_after)} {_seconds(timeout)} {line}"
+    if container is not None:
+        line = (f"lxc-attach --clear-env --name {shlex.quote(container.name)} -- "
+                f"su - {shlex.quote(container.user)} -c {shlex.quote(line)}")
     if become is not None:
         user = shlex.quote(become.user)
         if become.password is not None:

@@ -1,4 +1,5 @@
-"""One :class:`SshTransport` per inventory host, opened on first use or prefetched."""
+"""One :class:`SshTransport` per inventory host, opened on first use or prefetched
+(a :class:`LocalTransport` for a host run locally, ``ansible_connection=local``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from octavia_upgrade.transport.command import DEFAULT_KILL_AFTER
+from octavia_upgrade.transport.local import LocalTransport
 from octavia_upgrade.transport.ssh import DEFAULT_GRACE, SshTransport
 
 if TYPE_CHECKING:
@@ -27,7 +29,7 @@ class TransportPool:
         self.kill_after = kill_after
         self.grace = grace
         self._lock = threading.Lock()
-        self._transports: dict[str, SshTransport] = {}
+        self._transports: dict[str, SshTransport | LocalTransport] = {}
         self._opening: set[str] = set()  # hosts whose handshake the prefetch is doing
         self._closing = False
 
@@ -65,7 +67,8 @@ class TransportPool:
                 transport = None
                 try:
                     transport = self.get(name)
-                    transport.connection  # noqa: B018 - opens it
+                    if isinstance(transport, SshTransport):
+                        transport.connection  # noqa: B018 - opens it
                 except Exception:  # noqa: BLE001, S110 - reported by the first command instead
                     pass
                 finally:
@@ -78,14 +81,18 @@ class TransportPool:
         for i in range(min(workers, len(pending))):
             threading.Thread(target=work, name=f"ssh-prefetch-{i}", daemon=True).start()
 
-    def get(self, host_name: str) -> SshTransport:
+    def get(self, host_name: str) -> SshTransport | LocalTransport:
         """The transport of host ``host_name`` (KeyError if not in the inventory)."""
         with self._lock:
             transport = self._transports.get(host_name)
             if transport is None:
                 host = self.inventory.host(host_name)
-                transport = SshTransport(host, self.inventory.ssh, kill_after=self.kill_after,
-                                         grace=self.grace)
+                if host.connection == "local":
+                    transport = LocalTransport(name=host.name, kill_after=self.kill_after,
+                                               become=host.become)
+                else:
+                    transport = SshTransport(host, self.inventory.ssh,
+                                             kill_after=self.kill_after, grace=self.grace)
                 self._transports[host_name] = transport
             return transport
 

@@ -84,7 +84,9 @@ class SshTransport:
 
     @property
     def where(self) -> str:
-        return f"{self.host.name} ({self.host.user}@{self.host.address}:{self.host.port})"
+        inside = (f", container {self.host.container.name}" if self.host.container is not None
+                  else "")
+        return f"{self.host.name} ({self.host.user}@{self.host.address}:{self.host.port}{inside})"
 
     @property
     def known_hosts_path(self) -> Path:
@@ -214,7 +216,8 @@ class SshTransport:
         """See :meth:`Transport.run`."""
         become = self.host.become
         line = remote_command(command, timeout=timeout, env=env, has_stdin=stdin is not None,
-                              kill_after=self.kill_after, become=become)
+                              kill_after=self.kill_after, become=become,
+                              container=self.host.container)
         if become is not None and become.password is not None:
             stdin = become.password + "\n" + (stdin or "")
         with self._lock:
