@@ -49,6 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from octavia_upgrade import api
     from octavia_upgrade.cli.common import console, parse_params, settings
     from octavia_upgrade.cli.outcome import finish
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         redactor = Redactor(secret_values(prep))
         con = console(args, redactor)
         for warning in prep.warnings:
-            con.warn(warning)
+            print(redactor.redact(f"warning: {warning}"), file=sys.stderr)
         con.output(render_table(prep.plan, verbose=max(1, args.verbose),
                                 redact=redactor.redact))
         con.info("\ndry run: nothing was executed")
