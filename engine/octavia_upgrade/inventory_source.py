@@ -1,7 +1,8 @@
 """What ``-i`` names, turned into an :class:`~octavia_upgrade.model.Inventory`.
 
 ``-i`` takes the tool's own inventory YAML (``native``) or an existing
-Ansible inventory, INI or YAML:
+Ansible inventory, INI, YAML or JSON (``ansible-inventory --list``), told
+apart by content (:func:`octavia_upgrade.ansible_inventory.read`):
 
 ``kolla``
     kolla-ansible (``multinode``, ``all-in-one``): groups ``octavia-api``,
@@ -10,8 +11,9 @@ Ansible inventory, INI or YAML:
 ``osa``
     OpenStack-Ansible: groups ``octavia_api`` (or ``octavia-api``),
     ``octavia_worker``, ``octavia_housekeeping``, ``octavia_health_manager``
-    (``octavia_all`` tells the format apart); flavor ``venv`` (OSA installs
-    Octavia from source into a venv; set ``octavia_upgrade_venv``).
+    (``octavia_all`` tells the format apart), as in OSA's
+    ``openstack_inventory.json``; flavor ``osa`` (OSA's versioned venvs);
+    containers are reached through their physical host (``ansible_hosts``).
 ``ansible``
     any other Ansible inventory, with a role map file (``--role-map``).
 
@@ -19,10 +21,11 @@ The format is detected unless ``--inventory-format`` says it. For Ansible
 inventories: the deployment is ``<format>-<file name without extension>``
 (``kolla-multinode``) unless ``--deployment`` or the inventory variable
 ``octavia_upgrade_deployment`` says otherwise; the ``db-migrate`` host is the
-first host of the API group; ``ansible_host``, ``ansible_port``,
-``ansible_user``, ``ansible_ssh_private_key_file``, ``ansible_become*`` are
-read; variables named ``octavia_upgrade_NAME`` become template variables
-``NAME``. Finally the operator's ssh_config applies (see ``sshconfig``).
+first host of the API group; each host is read as Ansible would reach it
+(:mod:`octavia_upgrade.ansible_hosts`: ``ansible_*`` variables, ``ansible.cfg``,
+SSH arguments; what is not honoured becomes ``Inventory.warnings``); variables
+named ``octavia_upgrade_NAME`` become template variables ``NAME``. Finally the
+operator's ssh_config applies (see ``sshconfig``).
 """
 
 from __future__ import annotations
