@@ -256,3 +256,23 @@ def test_what_is_not_honoured_is_a_warning_naming_it_and_the_hosts(tmp_path: Pat
     assert ("ansible_ssh_extra_args -o StrictHostKeyChecking=no is not honoured by "
             "octavia-upgrade (host c1)") in inv.warnings
     assert not any("python_interpreter" in w for w in inv.warnings)
+
+
+@pytest.mark.parametrize("name", ["kolla-multinode", "kolla-all-in-one",
+                                  "osa-openstack_inventory.json",
+                                  "ansible-inventory-list.json",
+                                  "ansible-inventory-list.yaml"])
+def test_lint_reads_every_shape_as_dash_i_does(name: str) -> None:
+    from octavia_upgrade.lint import lint_file
+
+    assert lint_file(FIXTURES / name) == []
+
+
+def test_lint_refuses_the_user_config_and_reports_what_is_not_honoured(
+        tmp_path: Path) -> None:
+    from octavia_upgrade.lint import lint_file
+
+    (diag,) = lint_file(FIXTURES / "osa-openstack_user_config.yml")
+    assert diag.rule == "osa-user-config"
+    (warning,) = lint_file(_ini(tmp_path, "c1 ansible_host=127.0.0.5 ansible_ssh_pipelining=1"))
+    assert (warning.rule, warning.severity) == ("ansible-not-honoured", "warning")

@@ -34,20 +34,23 @@ _GROUP_KEYS = ("hosts", "children", "vars")
 def is_script_format(data: Any) -> bool:
     """Whether parsed data is in the script format rather than Ansible's YAML format.
 
-    ``_meta`` at the top, or any group whose ``hosts``/``children`` are lists
-    (the YAML format has mappings there), or a group that is a list of hosts.
+    ``_meta`` at the top; or every top-level value a group of the script format
+    (a list of host names, or a mapping of ``hosts``/``children``/``vars``) and
+    at least one using a list where the YAML format has a mapping.
     """
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not data:
         return False
     if "_meta" in data:
         return True
+    listed = False
     for body in data.values():
-        if isinstance(body, list):
-            return True
-        if isinstance(body, dict) and any(isinstance(body.get(k), list)
-                                          for k in ("hosts", "children")):
-            return True
-    return False
+        if isinstance(body, list) and all(isinstance(h, str) for h in body):
+            listed = True
+        elif isinstance(body, dict) and set(body) <= set(_GROUP_KEYS):
+            listed = listed or any(isinstance(body.get(k), list) for k in ("hosts", "children"))
+        elif body is not None:
+            return False
+    return listed
 
 
 def load_json(path: str, text: str) -> Any:

@@ -73,13 +73,34 @@ def lint_file(path: str | Path) -> list[Diagnostic]:
     from octavia_upgrade import yamlpos
 
     name = str(path)
-    if is_ini_inventory(Path(name)):
+    if is_ini_inventory(Path(name)) or _is_json(Path(name)):
         return sorted(_ansible_diagnostics(name))
     try:
         doc = yamlpos.load(name)
     except InvalidInput as exc:
+        if any(d.rule == "yaml-alias" for d in exc.diagnostics) and not _has_kind(Path(name)):
+            # ansible-inventory --list --yaml output: aliases are read there (with a limit)
+            return sorted(_ansible_diagnostics(name))
         return sorted(exc.diagnostics)
     return lint_document(doc)
+
+
+def _head(path: Path) -> str:
+    try:
+        return path.read_bytes()[:65536].decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _is_json(path: Path) -> bool:
+    """A JSON Ansible inventory (``ansible-inventory --list``), as ``-i`` decides: by content."""
+    return _head(path).lstrip("\ufeff \t\r\n").startswith("{")
+
+
+def _has_kind(path: Path) -> bool:
+    import re
+
+    return bool(re.search(r"(?m)^kind:", _head(path)))
 
 
 def lint_document(doc: Document) -> list[Diagnostic]:
@@ -128,10 +149,17 @@ def _checkers() -> dict[str, Callable[[Document], list[Diagnostic]]]:
 
 
 def _is_ansible_yaml(data: Any) -> bool:
-    """An Ansible YAML inventory: groups mapping to hosts/children/vars, no ``kind:``."""
-    return (isinstance(data, dict) and bool(data) and "kind" not in data
-            and all(isinstance(v, dict) and v and set(v) <= {"hosts", "children", "vars"}
-                    for v in data.values()))
+    """An Ansible YAML inventory: groups mapping to hosts/children/vars, no ``kind:``;
+    or the ``--list`` structure in YAML; or OSA's ``openstack_user_config.yml`` (refused
+    there with what to give instead)."""
+    from octavia_upgrade.ansible_script import is_script_format
+
+    if not isinstance(data, dict) or not data or "kind" in data:
+        return False
+    if is_script_format(data) or "cidr_networks" in data or "global_overrides" in data:
+        return True
+    return all(isinstance(v, dict) and v and set(v) <= {"hosts", "children", "vars"}
+               for v in data.values())
 
 
 def is_ini_inventory(path: Path) -> bool:
@@ -156,8 +184,9 @@ def _ansible_diagnostics(path: str) -> list[Diagnostic]:
     from octavia_upgrade.inventory_source import InventorySource, open_inventory
 
     try:
-        open_inventory(InventorySource(path, use_ssh_config=False))
+        inv = open_inventory(InventorySource(path, use_ssh_config=False))
     except InvalidInput as exc:
         return list(exc.diagnostics) or [
             Diagnostic(path, 1, 1, "ansible-inventory", str(exc))]
-    return []
+    return [Diagnostic(path, 1, 1, "ansible-not-honoured", w, "warning")
+            for w in inv.warnings]
