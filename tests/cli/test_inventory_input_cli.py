@@ -97,3 +97,26 @@ def test_the_all_in_one_dry_run_shows_the_host_runs_locally(tmp_path: Path) -> N
     assert "localhost" in res.stdout
     assert "local (the operator machine" in res.stdout
     assert "no SSH: commands run on the operator machine" in res.stdout
+
+
+def test_the_plan_report_shows_local_and_container_hosts(tmp_path: Path) -> None:
+    aio = cli("plan", RUNBOOK, "-i", str(FIXTURES / "kolla-all-in-one"), "--no-detect",
+              "-f", "json", cwd=tmp_path, HOME=str(tmp_path))
+    assert aio.returncode == 0, aio.stderr
+    (host,) = [h for h in _report_hosts(aio.stdout)]
+    assert (host["name"], host["connection"], host["container"]) == ("localhost", "local", None)
+    # the osa flavor is another part of the work: any flavor shows how hosts are reached
+    osa = cli("plan", RUNBOOK, "-i", str(FIXTURES / "osa-openstack_inventory.json"),
+              "--flavor", "venv", "--no-detect", "-f", "markdown", cwd=tmp_path,
+              HOME=str(tmp_path))
+    assert osa.returncode == 0, osa.stderr
+    assert ("| infra1-octavia-server-container-3f1a2b4c | root@127.0.18.11:22, then lxc-attach "
+            "into container infra1-octavia-server-container-3f1a2b4c |") in osa.stdout
+    assert "| infra3 | root@127.0.18.13:22 |" in osa.stdout
+
+
+def _report_hosts(text: str) -> list[dict[str, object]]:
+    import json
+
+    doc = json.loads(text)
+    return list(doc["summary"]["hosts"])

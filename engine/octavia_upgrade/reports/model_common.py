@@ -130,6 +130,10 @@ class HostAccess:
     become: BecomeInfo | None
     #: Bastions, first hop first (empty: a direct connection).
     proxy_jump: tuple[HopInfo, ...] | None
+    #: ``ssh``, or ``local``: commands run on the operator machine (``ansible_connection=local``).
+    connection: str = "ssh"
+    #: The LXC container commands run in, entered with ``lxc-attach`` on the host (OSA).
+    container: str | None = None
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> HostAccess:
@@ -144,7 +148,9 @@ class HostAccess:
             proxy_jump=tuple(HopInfo(str(h.get("name") or h.get("address")),
                                      str(h.get("address")), int(h.get("port", 22)),
                                      str(h.get("user")))
-                             for h in entry.get("proxy_jump") or ()) if known else None)
+                             for h in entry.get("proxy_jump") or ()) if known else None,
+            connection=str(entry.get("connection") or "ssh"),
+            container=(entry.get("container") or {}).get("name"))
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,9 @@ class HostInfo:
     user: str | None = None
     become: BecomeInfo | None = None
     proxy_jump: tuple[HopInfo, ...] | None = None
+    #: ``ssh`` or ``local`` (the operator machine); the OSA container, if any.
+    connection: str = "ssh"
+    container: str | None = None
 
 
 @dataclass(frozen=True)

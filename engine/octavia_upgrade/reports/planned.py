@@ -68,7 +68,8 @@ def _access(access: HostAccess | None) -> dict[str, Any]:
     if access is None:
         return {}
     return {"port": access.port, "user": access.user, "become": access.become,
-            "proxy_jump": access.proxy_jump}
+            "proxy_jump": access.proxy_jump, "connection": access.connection,
+            "container": access.container}
 
 
 def _as_plan(plan: Any) -> Any:
