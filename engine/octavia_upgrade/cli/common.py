@@ -118,3 +118,13 @@ def raise_no_state(settings_: Any, run_id: str) -> None:
 def console(args: argparse.Namespace, redactor: Any = None) -> Console:
     return Console(verbose=args.verbose, quiet=args.quiet,
                    redact=redactor.redact if redactor is not None else (lambda v: v))
+
+
+def add_limit(p: argparse.ArgumentParser) -> None:
+    """``--limit PATTERN``: an Ansible host pattern (``run``, ``plan``)."""
+    p.add_argument("--limit", metavar="PATTERN",
+                   help="only the hosts this Ansible host pattern selects: hosts, groups "
+                        "(roles for an octavia-upgrade inventory), a:b, a:&b, a:!b, "
+                        "wildcards, commas. A cold upgrade's service and migration steps "
+                        "must cover the whole control plane: a limit that would split them "
+                        "is refused (exit 3)")

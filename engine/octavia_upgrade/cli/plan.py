@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from octavia_upgrade.cli.common import (add_inventory, add_params, add_runbook, inventory_source,
-                                        runbook_path)
+from octavia_upgrade.cli.common import (add_inventory, add_limit, add_params, add_runbook,
+                                        inventory_source, runbook_path)
 from octavia_upgrade.cli.output import (ROW_FORMATS, Column, add_output, dump, emit, emit_rows,
                                         render_rows, select)
 from octavia_upgrade.errors import InvalidInput
@@ -80,6 +80,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
              "(repeatable; in the order given): " + ", ".join(c.name for c in CHAIN_COLUMNS))
     action.column_names = [c.name for c in CHAIN_COLUMNS]  # read by shell completion
     add_output(p)
+    add_limit(p)
     p.add_argument("--no-detect", action="store_true",
                    help="do not connect to the hosts to check the deployed release")
 
@@ -109,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     except UpgradeError as exc:
         config, warnings = None, [f"no duration estimates: {exc}"]
     prep = api.plan(runbook_path(args.runbook), inventory_source(args), params=params,
+                    limit=args.limit,
                     detect=not args.no_detect, settings=config)
     for warning in (*warnings, *prep.warnings):
         print(f"warning: {warning}", file=sys.stderr)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from octavia_upgrade.cli.common import (add_inventory, add_params, add_runbook, inventory_source,
-                                        runbook_path)
+from octavia_upgrade.cli.common import (add_inventory, add_limit, add_params, add_runbook,
+                                        inventory_source, runbook_path)
 
 HELP = "execute a runbook (use --dry-run first); every step is recorded for resume"
 DESCRIPTION = """\
@@ -38,12 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the plan; execute nothing")
     p.add_argument("-y", "--yes", action="store_true",
                    help="approve every approval step (recorded as approved with --yes)")
-    p.add_argument("--limit", metavar="PATTERN",
-                   help="run only on the hosts this Ansible host pattern selects: hosts, "
-                        "groups (roles for an octavia-upgrade inventory), a:b, a:&b, a:!b, "
-                        "wildcards, commas. A cold upgrade's service and migration steps "
-                        "must cover the whole control plane: a limit that would split them "
-                        "is refused (exit 3)")
+    add_limit(p)
     p.add_argument("--no-detect", action="store_true",
                    help="skip the deployed-release check (only for rehearsals; recorded)")
 
