@@ -276,3 +276,17 @@ def test_lint_refuses_the_user_config_and_reports_what_is_not_honoured(
     assert diag.rule == "osa-user-config"
     (warning,) = lint_file(_ini(tmp_path, "c1 ansible_host=127.0.0.5 ansible_ssh_pipelining=1"))
     assert (warning.rule, warning.severity) == ("ansible-not-honoured", "warning")
+
+
+def test_a_large_generated_inventory_is_read(tmp_path: Path) -> None:
+    """OSA's openstack_inventory.json of a large cloud outgrows the 1 MiB of other inputs."""
+    data = json.loads((FIXTURES / "osa-openstack_inventory.json").read_text())
+    template = data["_meta"]["hostvars"]["infra2-octavia-server-container-7d8e9f01"]
+    for i in range(3000):
+        name = f"infra2-utility-container-{i:08x}"
+        data["_meta"]["hostvars"][name] = dict(template, container_name=name, note="x" * 300)
+        data["utility"]["hosts"].append(name)
+    path = tmp_path / "openstack_inventory.json"
+    path.write_text("\ufeff" + json.dumps(data, indent=4))  # a byte-order mark too
+    assert path.stat().st_size > yamlpos.MAX_FILE_BYTES
+    assert [h.name for h in load(path).hosts][-1] == "infra3"

@@ -76,6 +76,8 @@ class _Collect:
         self.children: dict[str, list[str]] = {"all": [], "ungrouped": []}
         self.group_vars: dict[str, dict[str, Any]] = {}
         self.group_pos: dict[str, Pos] = {}
+        self._order: dict[str, int] | None = None
+        self._listed: dict[str, set[str]] = {}
 
     def group(self, name: str, pos: Pos) -> None:
         self.group_hosts.setdefault(name, [])
@@ -88,7 +90,9 @@ class _Collect:
             self.host_pos[name] = pos
             self.host_vars[name] = {}
         self.host_vars[name].update(hvars)
-        if name not in self.group_hosts[group]:
+        listed = self._listed.setdefault(group, set())
+        if name not in listed:
+            listed.add(name)
             self.group_hosts[group].append(name)
 
     def build(self) -> AnsibleInventory:
@@ -104,10 +108,14 @@ class _Collect:
                 self.group_hosts["ungrouped"].append(h)
         depth = self._depths()
         members = {g: self._members(g, set()) for g in self.group_hosts}
+        # Host → its groups, built once (a generated inventory has thousands of hosts).
+        host_groups: dict[str, list[str]] = {}
+        for g, hs in members.items():
+            for h in hs:
+                host_groups.setdefault(h, []).append(g)
         hosts = []
         for name in self.host_order:
-            groups = sorted((g for g, hs in members.items() if name in hs),
-                            key=lambda g: (depth.get(g, 0), g))
+            groups = sorted(host_groups.get(name, ()), key=lambda g: (depth.get(g, 0), g))
             merged: dict[str, Any] = {}
             for g in groups:
                 merged.update(self.group_vars.get(g, {}))
@@ -121,11 +129,13 @@ class _Collect:
         if group in seen:
             return []
         seen.add(group)
-        out = list(self.group_hosts.get(group, []))
+        out = set(self.group_hosts.get(group, []))
         for child in self.children.get(group, []):
-            out += [h for h in self._members(child, seen) if h not in out]
-        order = {h: i for i, h in enumerate(self.host_order)}
-        return sorted(set(out), key=lambda h: order.get(h, 0))
+            out.update(self._members(child, seen))
+        if self._order is None:
+            self._order = {h: i for i, h in enumerate(self.host_order)}
+        order = self._order
+        return sorted(out, key=lambda h: order.get(h, 0))
 
     def _depths(self) -> dict[str, int]:
         depth = {"all": 0}
@@ -363,6 +373,10 @@ def _fix(pos: Pos, path: str) -> Pos:
 #: (``ansible-inventory --list --yaml`` anchors the variables hosts share).
 MAX_ALIAS_NODES = 200_000
 
+#: Largest Ansible inventory read: generated ones (OpenStack-Ansible's
+#: ``openstack_inventory.json`` of a large cloud) outgrow the 1 MiB of other inputs.
+MAX_INVENTORY_BYTES = 16 * 1024 * 1024
+
 
 def read(path: str | Path) -> AnsibleInventory:
     """An Ansible inventory file, told apart by its content: JSON (``ansible-inventory
@@ -376,7 +390,7 @@ def read(path: str | Path) -> AnsibleInventory:
     from octavia_upgrade import ansible_script, yamlpos
 
     name = str(path)
-    raw = yamlpos.read_input(name)
+    raw = yamlpos.read_input(name, MAX_INVENTORY_BYTES)
     text = raw.decode("utf-8", errors="replace")
     if text.lstrip("\ufeff \t\r\n").startswith("{"):
         return ansible_script.read_script(ansible_script.load_json(name, text))

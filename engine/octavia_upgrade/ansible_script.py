@@ -62,6 +62,7 @@ def load_json(path: str, text: str) -> Any:
     """
     from octavia_upgrade import yamlpos
 
+    text = text.removeprefix("\ufeff")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -74,12 +75,29 @@ def load_json(path: str, text: str) -> Any:
         raise InvalidInput(f"inventory {path} is invalid", [Diagnostic(
             path, 1, 1, "ansible-json", "a JSON inventory is an object of groups "
             "(and _meta.hostvars), as ansible-inventory --list prints it")])
+    if len(text) > yamlpos.MAX_FILE_BYTES:
+        _refuse_nul(path, data)  # too big to read twice: no positions
+        return yamlpos.Document(path, data, "", text)
     try:
         return yamlpos.loads(text, path)
     except InvalidInput as exc:
         if any(d.rule != "yaml-syntax" for d in exc.diagnostics):
             raise  # a duplicate key, a NUL character: the same fault in JSON
+    _refuse_nul(path, data)
     return yamlpos.Document(path, data, "", text)
+
+
+def _refuse_nul(path: str, data: Any) -> None:
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack += list(value.keys()) + list(value.values())
+        elif isinstance(value, list):
+            stack += value
+        elif isinstance(value, str) and "\0" in value:
+            raise InvalidInput(f"inventory {path} is invalid", [Diagnostic(
+                path, 1, 1, "nul-byte", "a NUL character (\\0) is not allowed in a value")])
 
 
 def read_script(doc: Any) -> AnsibleInventory:

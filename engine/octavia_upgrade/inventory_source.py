@@ -163,7 +163,8 @@ def detect_format(path: str) -> str:
     """``native``, ``kolla`` or ``osa`` from the file's content (``ansible`` needs a map)."""
     from octavia_upgrade import ansible_inventory, yamlpos
 
-    text = yamlpos.read_input(path).decode("utf-8", errors="replace")
+    text = yamlpos.read_input(path, ansible_inventory.MAX_INVENTORY_BYTES).decode(
+        "utf-8", errors="replace")
     if not ansible_inventory.looks_like_ini(text) and re.search(
             r"(?m)^kind:\s*['\"]?Inventory\b", text):
         return "native"

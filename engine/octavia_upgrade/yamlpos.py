@@ -137,10 +137,11 @@ def load(path: str | Path, *, max_alias_nodes: int = 0) -> Document:
     return loads(read_input(path), str(path), max_alias_nodes=max_alias_nodes)
 
 
-def read_input(path: str | Path) -> bytes:
+def read_input(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     """The bytes of an input file (runbook, inventory, flavor, role map).
 
-    Only regular files of at most :data:`MAX_FILE_BYTES` are read: a FIFO or
+    Only regular files of at most ``max_bytes`` (:data:`MAX_FILE_BYTES`
+    unless the caller allows more: generated Ansible inventories) are read: a FIFO or
     a device would block or never end, and a huge file would take minutes and
     gigabytes to check. The file is opened without blocking and checked
     before anything is read.
@@ -162,18 +163,18 @@ def read_input(path: str | Path) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise _fail(name, 0, 0, "io", f"is not a regular file ({_file_type(info.st_mode)}); "
                         "give the path of a YAML or INI file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise _fail(name, 0, 0, "io", f"is {info.st_size} bytes; input files may have at "
-                        f"most {MAX_FILE_BYTES} bytes (1 MiB)")
+        if info.st_size > max_bytes:
+            raise _fail(name, 0, 0, "io", f"is {info.st_size} bytes; this file may have at "
+                        f"most {max_bytes} bytes ({max_bytes // 1048576} MiB)")
         with os.fdopen(fd, "rb", closefd=False) as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
+            raw = f.read(max_bytes + 1)
     except OSError as exc:
         raise _fail(name, 0, 0, "io", f"cannot read: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
-    if len(raw) > MAX_FILE_BYTES:
-        raise _fail(name, 0, 0, "io", f"is larger than {MAX_FILE_BYTES} bytes (1 MiB), the "
-                    "most an input file may have")
+    if len(raw) > max_bytes:
+        raise _fail(name, 0, 0, "io", f"is larger than {max_bytes} bytes "
+                    f"({max_bytes // 1048576} MiB), the most this file may have")
     return raw
 
 
