@@ -290,3 +290,15 @@ def test_a_large_generated_inventory_is_read(tmp_path: Path) -> None:
     path.write_text("\ufeff" + json.dumps(data, indent=4))  # a byte-order mark too
     assert path.stat().st_size > yamlpos.MAX_FILE_BYTES
     assert [h.name for h in load(path).hosts][-1] == "infra3"
+
+
+def test_ansible_cfg_privilege_escalation_and_host_key_checking(tmp_path: Path) -> None:
+    (tmp_path / "ansible.cfg").write_text(
+        "[defaults]\nhost_key_checking = False\n"
+        "[privilege_escalation]\nbecome = True\nbecome_user = octavia\n")
+    inv = load(_ini(tmp_path, "c1 ansible_host=127.0.0.5\n"
+                    "c2 ansible_host=127.0.0.6 ansible_become=false"))
+    c1, c2 = inv.hosts
+    assert c1.become is not None and c1.become.user == "octavia"
+    assert c2.become is None  # the host's own variable wins
+    assert any("host_key_checking = False is not honoured" in w for w in inv.warnings)

@@ -12,7 +12,9 @@ documented order, "Ansible Configuration Settings"):
 
 Read from it: ``[defaults] remote_user``, ``private_key_file`` (relative to
 the file's folder), ``remote_port``; ``[ssh_connection] ssh_args``,
-``ssh_common_args``, ``ssh_extra_args``. The environment variables Ansible
+``ssh_common_args``, ``ssh_extra_args``; ``[privilege_escalation] become``,
+``become_user``, ``become_method``. ``[defaults] host_key_checking = False`` is
+not honoured (host keys stay checked): a warning says so. The environment variables Ansible
 gives precedence over the file (``ANSIBLE_REMOTE_USER``,
 ``ANSIBLE_PRIVATE_KEY_FILE``, ``ANSIBLE_REMOTE_PORT``, ``ANSIBLE_SSH_ARGS``,
 ``ANSIBLE_SSH_COMMON_ARGS``, ``ANSIBLE_SSH_EXTRA_ARGS``) win here too. A
@@ -42,6 +44,10 @@ _SETTINGS = {
     "ssh_args": ("ssh_connection", "ssh_args", "ANSIBLE_SSH_ARGS"),
     "ssh_common_args": ("ssh_connection", "ssh_common_args", "ANSIBLE_SSH_COMMON_ARGS"),
     "ssh_extra_args": ("ssh_connection", "ssh_extra_args", "ANSIBLE_SSH_EXTRA_ARGS"),
+    "become": ("privilege_escalation", "become", "ANSIBLE_BECOME"),
+    "become_user": ("privilege_escalation", "become_user", "ANSIBLE_BECOME_USER"),
+    "become_method": ("privilege_escalation", "become_method", "ANSIBLE_BECOME_METHOD"),
+    "host_key_checking": ("defaults", "host_key_checking", "ANSIBLE_HOST_KEY_CHECKING"),
 }
 
 
@@ -115,6 +121,9 @@ def load(environ: Mapping[str, str] | None = None, cwd: str | None = None) -> An
         if env.get(var):
             values[name] = env[var]
             origin[name] = var
+    if values.get("host_key_checking", "true").strip().lower() in ("false", "no", "0", "off"):
+        warnings.append(f"{origin['host_key_checking']} = {values['host_key_checking']} is not "
+                        "honoured: octavia-upgrade checks every host key (known_hosts)")
     return AnsibleConfig(path, values, origin, tuple(warnings))
 
 

@@ -142,7 +142,7 @@ class HostReader:
             vars={k[len(VAR_PREFIX):]: val for k, val in v.items()
                   if k.startswith(VAR_PREFIX) and k not in (VAR_PREFIX + "deployment",
                                                             VAR_PREFIX + "flavor")},
-            pos=h.pos, become=_become(v, fail), defaulted=defaulted,
+            pos=h.pos, become=_become(v, fail, cfg), defaulted=defaulted,
             proxy_jump=args.proxy_jump,
             known_hosts=args.known_hosts, connect_timeout=args.connect_timeout,
             connection="local" if local else "ssh",
@@ -167,16 +167,21 @@ class HostReader:
         return model.Container(str(cname), user, str(physical)), str(ph_addr)
 
 
-def _become(v: Mapping[str, Any], fail: Any) -> model.Become | None:
-    on = v.get("ansible_become", False)
-    if not _true(on):
+def _become(v: Mapping[str, Any], fail: Any, cfg: Any = None) -> model.Become | None:
+    """The host's ``ansible_become*`` variables over ``ansible.cfg`` ``[privilege_escalation]``."""
+    def setting(var: str, name: str, default: Any) -> Any:
+        if var in v:
+            return v[var]
+        return cfg.get(name) if cfg is not None and cfg.get(name) is not None else default
+
+    if not _true(setting("ansible_become", "become", False)):
         return None
-    method = str(v.get("ansible_become_method", "sudo"))
+    method = str(setting("ansible_become_method", "become_method", "sudo"))
     if method != "sudo":
         raise fail(f"ansible_become_method={method}: only sudo is supported", "become-method")
     password = v.get("ansible_become_password", v.get("ansible_become_pass",
                                                       v.get("ansible_sudo_pass")))
-    return model.Become(user=str(v.get("ansible_become_user", "root")),
+    return model.Become(user=str(setting("ansible_become_user", "become_user", "root")),
                         password=str(password) if password not in (None, "") else None)
 
 
