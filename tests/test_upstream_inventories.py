@@ -160,6 +160,12 @@ def test_alias_bomb_is_refused_with_its_position(tmp_path: Path) -> None:
     ('{"_meta": {"hostvars": {"a": [1]}}, "octavia-api": ["a"]}', "ansible-json", 1),
     ('{"octavia-api": {"hosts": ["a"]}, "octavia-api": {}}', "yaml-duplicate-key", 1),
     ('{"octavia-api": {"hosts": ["a\\u0000b"]}}', "nul-byte", 1),
+    ('{"_meta": {"hostvars": {"a": {"ansible_ssh_common_args": "-J j@x:notaport"}}},\n'
+     ' "octavia-api": ["a"]}', "ansible-ssh-args", 1),
+    ('{"octavia_api": ["a"],\n "_meta": {"hostvars": {"a": {"container_name": ["c"],'
+     ' "physical_host": "p"}}}}', "osa-container", 2),
+    ('{"_meta": {"hostvars": {"a": {"ansible_user": ["x"]}}}, "octavia-api": ["a"]}',
+     "ansible-host", 1),
 ])
 def test_bad_json_inventories_are_positioned_errors(tmp_path: Path, text: str, rule: str,
                                                      line: int) -> None:

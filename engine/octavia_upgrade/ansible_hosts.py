@@ -27,6 +27,7 @@ it and its hosts (never silence); ``ansible_python_interpreter`` has no effect
 from __future__ import annotations
 
 import getpass
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,8 @@ LOCAL_CONNECTIONS = ("local", "ansible.builtin.local")
 
 VAR_PREFIX = "octavia_upgrade_"
 
+_CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
 
 class HostReader:
     """Builds hosts of one inventory file, collecting what is not honoured."""
@@ -61,6 +64,11 @@ class HostReader:
         self.config = config           # an AnsibleConfig
         self.lookup = lookup           # another host's variables (OSA physical hosts)
         self.ignored: dict[str, list[str]] = {}
+        self.positions: dict[str, Any] = {}
+
+    def _pos(self, name: str) -> tuple[int, int]:
+        pos = self.positions.get(name)
+        return (pos.line, pos.col) if pos is not None else (1, 1)
 
     def warnings(self) -> tuple[str, ...]:
         out = [f"{what} is not honoured by octavia-upgrade (host{'s' if len(hosts) > 1 else ''} "
@@ -77,6 +85,7 @@ class HostReader:
         from octavia_upgrade.inventory import resolve_path
 
         v = h.vars
+        self.positions[h.name] = h.pos
 
         def fail(message: str, rule: str = "ansible-host") -> InvalidInput:
             return InvalidInput(f"inventory {self.path} is invalid", [Diagnostic(
@@ -110,6 +119,8 @@ class HostReader:
                 ansible_sshargs.parse(str(text), args)
                 for arg in args.ignored[before:]:
                     self._ignore(f"{origin} {arg}", h.name)
+                if args.invalid:
+                    raise fail(f"{origin}: {args.invalid[0]}", "ansible-ssh-args")
         address = v.get("ansible_host", v.get("ansible_ssh_host", h.name))
         container = None if local else self._container(h.name, v, str(address))
         if container is not None:
@@ -119,7 +130,7 @@ class HostReader:
                      if ("ansible_host" in v or "ansible_ssh_host" in v)
                      else "the host name (no ansible_host)")
             raise fail(f"{which} {address!r} is not {netnames.EXPECTED}", "address")
-        port = v.get("ansible_port", v.get("ansible_ssh_port", args.port))
+        port = _int(v.get("ansible_port", v.get("ansible_ssh_port", args.port)))
         if port is None and cfg and cfg.get("remote_port"):
             port = _int(cfg.get("remote_port"))
         user = v.get("ansible_user", v.get("ansible_ssh_user", args.user))
@@ -132,6 +143,9 @@ class HostReader:
         if port is not None and (isinstance(port, bool) or not isinstance(port, int)
                                  or not 1 <= port <= 65535):
             raise fail(f"ansible_port {port!r} is not a port number", "ansible-port")
+        for what, value in (("ansible_user", user), ("ansible_ssh_private_key_file", key)):
+            if value is not None and (isinstance(value, (bool, list, dict)) or value == ""):
+                raise fail(f"{what} {value!r} is not a name", "ansible-host")
         if local:
             user = user or getpass.getuser()
         defaulted = frozenset(k for k, given in (("user", user), ("port", port),
@@ -155,7 +169,16 @@ class HostReader:
         cname, physical = v.get("container_name"), v.get("physical_host")
         props = v.get("properties") if isinstance(v.get("properties"), dict) else {}
         metal = _true(v.get("is_metal", props.get("is_metal", False)))
-        if not cname or not physical or metal or cname in (physical, remote):
+        if not cname or not physical or metal:
+            return None
+        for what, value in (("container_name", cname), ("physical_host", physical),
+                            ("container_user", v.get("container_user") or "root")):
+            if not isinstance(value, str) or not _CONTAINER_NAME.match(value):
+                raise InvalidInput(f"inventory {self.path} is invalid", [Diagnostic(
+                    self.path, *self._pos(name), "osa-container",
+                    f"host {name}: {what} {value!r} is not a name (letters, digits, '.', "
+                    "'-', '_')")])
+        if cname in (physical, remote):
             return None
         addrs = v.get("physical_host_addrs") if isinstance(v.get("physical_host_addrs"),
                                                            dict) else {}
@@ -192,7 +215,7 @@ def _true(value: Any) -> bool:
 
 
 def _int(value: Any) -> Any:
-    try:
+    """``"22"`` → 22 (JSON inventories quote numbers); anything else as it is."""
+    if isinstance(value, str) and value.strip().isdigit():
         return int(value)
-    except (TypeError, ValueError):
-        return value
+    return value

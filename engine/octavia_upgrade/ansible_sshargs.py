@@ -48,6 +48,8 @@ class SshArgs:
     known_hosts: str | None = None
     #: Arguments not honoured, as written (each becomes a warning).
     ignored: list[str] = field(default_factory=list)
+    #: Arguments the tool would honour but that are malformed (each an error).
+    invalid: list[str] = field(default_factory=list)
 
 
 def parse(text: str, into: SshArgs | None = None) -> SshArgs:
@@ -91,7 +93,10 @@ def _apply(out: SshArgs, key: str, value: str, written: str) -> None:
         return
     if key == "proxyjump":
         if value.lower() != "none":
-            out.proxy_jump = jump_hops(value)
+            try:
+                out.proxy_jump = jump_hops(value)
+            except ValueError as exc:
+                out.invalid.append(f"{written}: {exc}")
     elif key == "proxycommand":
         hop = proxy_command_hop(value)
         if hop is None:
@@ -114,15 +119,25 @@ def _apply(out: SshArgs, key: str, value: str, written: str) -> None:
 
 
 def jump_hops(spec: str) -> tuple[Hop, ...]:
-    """``[user@]host[:port][,...]`` → bastions, first hop first."""
+    """``[user@]host[:port][,...]`` → bastions, first hop first.
+
+    Raises:
+        ValueError: an entry without a valid address or port.
+    """
+    from octavia_upgrade import netnames
+
     hops = []
-    for entry in (e.strip() for e in spec.split(",") if e.strip()):
+    for entry in (e.strip() for e in spec.split(",")):
         entry = entry.removeprefix("ssh://")
         user, _, rest = entry.rpartition("@")
         address, port = rest, 22
         if rest.count(":") == 1:
             address, _, port_text = rest.partition(":")
-            port = int(port_text) if port_text.isdigit() else 22
+            if not (port_text.isdigit() and 1 <= int(port_text) <= 65535):
+                raise ValueError(f"bastion {entry!r}: {port_text!r} is not a port number")
+            port = int(port_text)
+        if not netnames.is_address(address):
+            raise ValueError(f"bastion {entry!r}: {address!r} is not {netnames.EXPECTED}")
         hops.append(Hop(address=address, port=port, user=user or getpass.getuser(),
                         name=address))
     return tuple(hops)
@@ -170,7 +185,11 @@ def proxy_command_hop(command: str) -> Hop | None:
             return None
     if not forward or not dest:
         return None
+    from octavia_upgrade import netnames
+
     u, _, address = dest.rpartition("@")
+    if not netnames.is_address(address):
+        return None
     if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
         return None
     return Hop(address=address, port=int(port or 22), user=user or u or getpass.getuser(),
