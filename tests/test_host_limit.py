@@ -54,6 +54,9 @@ def test_ansible_patterns_select_hosts(inv: Inventory, limit: str, expected: lis
     ("control:&edge", InvalidInput),
     ("~ctl[", InvalidInput),
     (",", InvalidInput),
+    ("control:!", InvalidInput),
+    ("control[0]", InvalidInput),
+    ("control[0:1]", InvalidInput),
 ])
 def test_patterns_that_select_nothing_are_errors(inv: Inventory, limit: str,
                                                  error: type[Exception]) -> None:

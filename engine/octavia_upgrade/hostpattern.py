@@ -12,7 +12,7 @@ allows; not when the limit holds a ``,``), each one:
 ``!PAT``      exclusion: not the hosts matched by ``PAT``
 ============  ===============================================================
 
-As Ansible does, plain patterns are applied first (their union), then the
+Subscripts (``group[0]``, ``group[0:2]``) are refused with a clear error. As Ansible does, plain patterns are applied first (their union), then the
 ``&`` patterns, then the ``!`` ones; a limit of only ``&``/``!`` patterns
 starts from every host. Groups are the Ansible inventory's groups; for an
 octavia-upgrade inventory they are its roles (``api``, ``worker``, …). A
@@ -29,6 +29,7 @@ from octavia_upgrade.errors import InvalidInput, UnknownHosts
 from octavia_upgrade.model import Inventory
 
 _WILD = re.compile(r"[*?\[]")
+_SUBSCRIPT = re.compile(r"^(.+)\[(-?\d*)(?::(-?\d*))?\]$")
 
 
 def split(limit: str) -> list[str]:
@@ -70,6 +71,14 @@ def select(inventory: Inventory, limit: str) -> list[str]:
     patterns = split(limit)
     if not patterns:
         raise InvalidInput(f"--limit {limit!r}: no host pattern in it")
+    for p in patterns:
+        bare = p.lstrip("&!")
+        if not bare:
+            raise InvalidInput(f"--limit {limit!r}: {p!r} names no host or group")
+        sub = _SUBSCRIPT.match(bare)
+        if sub and sub.group(1) in groups:
+            raise InvalidInput(f"--limit {limit!r}: subscripts ({bare}) are not supported; "
+                               "name the hosts, or use a wildcard")
     plain = [p for p in patterns if not p.startswith(("&", "!"))]
     inter = [p[1:] for p in patterns if p.startswith("&")]
     excl = [p[1:] for p in patterns if p.startswith("!")]
