@@ -339,3 +339,13 @@ def test_the_cli_refuses_a_changed_plan_with_exit_3_and_the_diff(
     assert "+    text: echo bonjour ***" in err and SECRET not in err
     assert main(["resume", first.run_id]) == 2
     assert "give them again: --param token=..." in capsys.readouterr().err
+
+
+def test_a_run_with_a_limit_resumes_on_the_same_hosts(world: World) -> None:
+    """The recorded --limit holds on resume: the plan is rebuilt on the same hosts
+    (command steps only, so no whole-control-plane step is split)."""
+    first = world.run(failing_migrate(), limit="api:!ctl2", yes=True)
+    assert first.status == "failed" and first.failed == {"ctl1": "migrate"}
+    assert world.store.get_run(first.run_id).plan["hosts"][0]["name"] == "ctl1"
+    again = world.resume(first.run_id)
+    assert (again.status, again.run_id) == ("succeeded", first.run_id)

@@ -135,7 +135,8 @@ def resume_run(store: Any, settings: Any, run_id: str, *, params: Mapping[str, A
     # The run's deployment name holds even when it came from --deployment.
     source = InventorySource.resumed(run.inventory_path, run.deployment,
                                      run.inventory_options, inventory_options or {})
-    prep = prepare(str(path), source, overrides)
+    # The run's --limit holds too: the plan compared below was built with it.
+    prep = prepare(str(path), source, overrides, limit=(run.options or {}).get("limit"))
     _register_secrets(prep, settings, redactor)
     store.redactor = redactor
     check_plan(run, prep.plan, redactor.redact)
