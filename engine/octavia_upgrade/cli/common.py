@@ -10,9 +10,12 @@ from octavia_upgrade.console import Console
 
 def add_inventory(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("-i", "--inventory", required=required, metavar="INVENTORY",
-                   help="octavia-upgrade inventory YAML, or an Ansible inventory (INI or "
-                        "YAML) of kolla-ansible or OpenStack-Ansible (examples: "
-                        "`octavia-upgrade example inventory|kolla|osa`)")
+                   help="octavia-upgrade inventory YAML, or an Ansible inventory of "
+                        "kolla-ansible or OpenStack-Ansible: INI, YAML or JSON, told apart by "
+                        "content (`ansible-inventory --list [--yaml]` output, OSA's "
+                        "/etc/openstack_deploy/openstack_inventory.json); ansible.cfg is read "
+                        "as Ansible finds it (examples: `octavia-upgrade example "
+                        "inventory|kolla|osa`)")
     g = p.add_argument_group("inventory and SSH options")
     g.add_argument("--inventory-format", choices=("native", "kolla", "osa", "ansible"),
                    help="how to read -i (default: detected from the file)")
@@ -22,8 +25,9 @@ def add_inventory(p: argparse.ArgumentParser, required: bool = True) -> None:
     g.add_argument("--deployment", metavar="NAME",
                    help="deployment name (default for Ansible inventories: FORMAT-FILENAME)")
     g.add_argument("--flavor", metavar="FLAVOR",
-                   help="deb, rdo, venv, devstack, kolla or a flavor file (default for Ansible "
-                        "inventories: kolla for kolla-ansible, venv for OpenStack-Ansible)")
+                   help="a shipped flavor (deb, rdo, venv, devstack, kolla, …) or a flavor "
+                        "file (default for Ansible inventories: kolla for kolla-ansible, osa "
+                        "for OpenStack-Ansible)")
     add_ssh_config(g, "OpenSSH client config to honour (default: ~/.ssh/config if it exists)",
                    "ignore ~/.ssh/config")
 
