@@ -308,3 +308,11 @@ def test_ansible_cfg_privilege_escalation_and_host_key_checking(tmp_path: Path) 
     assert c1.become is not None and c1.become.user == "octavia"
     assert c2.become is None  # the host's own variable wins
     assert any("host_key_checking = False is not honoured" in w for w in inv.warnings)
+
+
+def test_an_unreadable_ansible_cfg_is_invalid_input_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "ansible.cfg").write_text("remote_user = x\n")  # no section
+    with pytest.raises(InvalidInput) as err:
+        load(_ini(tmp_path, "c1 ansible_host=127.0.0.5"))
+    assert str(err.value).startswith(f"{tmp_path / 'ansible.cfg'}:1: Ansible configuration "
+                                     "is not valid INI")

@@ -82,7 +82,11 @@ def find(environ: Mapping[str, str] | None = None, cwd: str | None = None) -> tu
     here = Path(cwd or os.getcwd())
     local = here / "ansible.cfg"
     if local.is_file():
-        if here.stat().st_mode & stat.S_IWOTH:
+        try:
+            world_writable = bool(here.stat().st_mode & stat.S_IWOTH)
+        except OSError:
+            world_writable = True  # cannot tell: as unsafe
+        if world_writable:
             warnings.append(f"{local} ignored: the directory {here} is world-writable "
                             "(Ansible ignores it too)")
         else:
