@@ -120,3 +120,25 @@ def _report_hosts(text: str) -> list[dict[str, object]]:
 
     doc = json.loads(text)
     return list(doc["summary"]["hosts"])
+
+
+def test_an_all_in_one_host_really_runs_its_commands_on_the_operator_machine(
+        tmp_path: Path) -> None:
+    import yaml
+
+    marker = tmp_path / "ran-here"
+    runbook = tmp_path / "rb.yaml"
+    runbook.write_text(yaml.safe_dump({
+        "apiVersion": "octavia-upgrade/v1", "kind": "Runbook",
+        "metadata": {"name": "rb", "from": "dalmatian", "to": "epoxy", "revision": 1,
+                     "description": "local host"},
+        "parameters": {"marker": {"type": "string", "default": str(marker)}},
+        "steps": [{"id": "touch", "kind": "command", "targets": {"roles": ["api"]},
+                   "with": {"command": "echo \"$(id -un)\" > {{ params.marker }}"}}]},
+        sort_keys=False))
+    res = cli("run", str(runbook), "-i", str(FIXTURES / "kolla-all-in-one"), "--no-detect",
+              "--yes", cwd=tmp_path, state_dir=tmp_path / "state", HOME=str(tmp_path))
+    assert res.returncode == 0, res.stdout + res.stderr
+    import getpass
+
+    assert marker.read_text() == getpass.getuser() + "\n"
