@@ -36,3 +36,18 @@ class PlannedCommand:
         env = " ".join(f"{k}={v}" for k, v in self.env.items())
         line = f"{env} {self.text}" if env else self.text
         return f"{line}  # {self.note}" if self.note else line
+
+
+@dataclass(frozen=True)
+class Prerequisite:
+    """Something a step needs on one host, checked before anything changes.
+
+    ``check`` is the shell command sent byte for byte by the preflight
+    (exit 0 = present); ``host`` is an inventory host, or ``local`` for the
+    operator machine; ``description`` names the item for the operator
+    (``container octavia_api exists``).
+    """
+
+    host: str
+    description: str
+    check: str

@@ -216,6 +216,12 @@ def from_ansible(source: InventorySource, fmt: str) -> model.Inventory:
         for h in members:
             roles.setdefault(h, [])
             roles[h] += [r for r in group_roles if r not in roles[h]]
+    kolla_vars: dict[str, Any] = {}
+    if rmap is KOLLA:
+        from octavia_upgrade import kolla_inventory
+
+        kolla_vars = kolla_inventory.settings(_all_vars(ans))
+        roles = kolla_inventory.roles_for(roles, kolla_vars)
     if not roles:
         raise InvalidInput(f"inventory {path} is invalid", [Diagnostic(
             path, 1, 1, "no-octavia-hosts",
@@ -238,7 +244,7 @@ def from_ansible(source: InventorySource, fmt: str) -> model.Inventory:
     flavor = (_flavor_arg(source.flavor) if source.flavor else
               _text(all_vars.get(VAR_PREFIX + "flavor")) or rmap.flavor)
     inv = model.Inventory(path=path, deployment=_deployment(deployment, "deployment"),
-                          flavor=flavor, hosts=tuple(hosts), vars=dict(rmap.vars))
+                          flavor=flavor, hosts=tuple(hosts), vars={**rmap.vars, **kolla_vars})
     _check_unique_addresses(inv, path)
     return inv
 
