@@ -55,13 +55,13 @@ _DISTRO_VERSIONS: dict[str, dict[str, str]] = {
     "gazpacho": {"centos": "stream10", "debian": "trixie", "rocky": "10", "ubuntu": "noble"},
     "hibiscus": {"centos": "stream10", "debian": "trixie", "rocky": "10", "ubuntu": "noble"},
 }
-#: Series before Zed that kolla-ansible deployed Octavia in (Queens on).
-_PRE_ZED = ("queens", "rocky", "stein", "train", "ussuri", "victoria", "wallaby", "xena",
+#: Series before Zed that kolla-ansible deployed Octavia in (Pike on: 5.0.0).
+_PRE_ZED = ("pike", "queens", "rocky", "stein", "train", "ussuri", "victoria", "wallaby", "xena",
             "yoga")
 #: Series whose default ``kolla_install_type`` was ``source`` (before: ``binary``).
 _SOURCE_DEFAULT = ("xena", "yoga")
 #: Series whose default registry was Docker Hub's ``kolla`` namespace.
-_DOCKER_HUB = ("queens", "rocky", "stein", "train", "ussuri", "victoria", "wallaby")
+_DOCKER_HUB = ("pike", "queens", "rocky", "stein", "train", "ussuri", "victoria", "wallaby")
 _PRE_ZED_DISTROS = ("centos", "debian", "ubuntu", "rhel", "oraclelinux")
 #: Series from which kolla-ansible has ``enable_octavia_driver_agent``.
 DRIVER_AGENT_FROM = "wallaby"
@@ -184,7 +184,7 @@ def release_label(release: Mapping[str, Any]) -> str:
 def _check_known(series: str) -> None:
     if series not in _PRE_ZED and series not in _DISTRO_VERSIONS:
         raise InvalidInput(f"kolla-ansible has no images of release {series!r} "
-                           "(Octavia containers exist from Queens)")
+                           "(its Octavia containers exist from Pike)")
 
 
 def _opt(value: Any, keep_empty: bool = False) -> str | None:
@@ -212,19 +212,29 @@ def driver_agent_enabled(v: Mapping[str, Any]) -> bool:
     return str(v.get("neutron_plugin_agent") or "openvswitch") == "ovn"
 
 
-def context(v: Mapping[str, Any], release: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def container(service: str) -> str:
+    """kolla-ansible's container name of an abstract service (``octavia_health_manager``)."""
+    return "octavia_" + service.replace("-", "_")
+
+
+def context(v: Mapping[str, Any], release: Mapping[str, Mapping[str, Any]],
+            roles: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
     """What kolla flavor templates see as ``kolla``::
 
         kolla.engine                      docker | podman
         kolla.images.from.api             image of the deployed release
         kolla.images.to["health-manager"] image of the target release
         kolla.tags.from / kolla.tags.to   the tags alone
+        kolla.containers / kolla.container the host's Octavia containers (by its
+                                          roles), the first (octavia_api if any)
 
     Raises:
         InvalidInput: bad settings, or a release/distro kolla never built.
     """
     s = Settings.from_vars(v)
-    out: dict[str, Any] = {"engine": s.engine, "images": {}, "tags": {}}
+    names = [container(r) for r in IMAGE_NAMES if r in roles]
+    out: dict[str, Any] = {"engine": s.engine, "images": {}, "tags": {}, "containers": names,
+                           "container": names[0] if names else container("api")}
     for side in ("from", "to"):
         out["images"][side] = {svc: s.image(svc, release[side]) for svc in IMAGE_NAMES}
         out["tags"][side] = s.tag(release[side])
