@@ -245,7 +245,11 @@ def _preflight(prep: Prepared, pool: Any, console: Console) -> None:
     from octavia_upgrade.session.preflight import require
     from octavia_upgrade.transport import LocalTransport
 
+    from octavia_upgrade.preflight import warnings
+
     results = require(prep.plan, pool.get, LocalTransport())
+    for line in warnings((r.check, r.why) for r in results if not r.ok):
+        console.warn(line)
     if results:
         hosts = {r.check.host for r in results}
         console.info(f"preflight: {plural(len(results), 'prerequisite')} present on "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from octavia_upgrade import kolla
@@ -323,6 +323,19 @@ def run_contexts(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog
     return out
 
 
+def _prerequisites_needed(step: Step, local_ctx: dict[str, Any]) -> bool | str:
+    """Whether the step's prerequisites are checked: True (always), False (its ``when``
+    is already false at planning: it will be skipped) or its ``when`` (decided only
+    during the run, from earlier outputs)."""
+    from octavia_upgrade import templating
+
+    if not step.when:
+        return True
+    if any(r[0] == "outputs" for r in templating.references("{{ " + step.when + " }}")):
+        return step.when
+    return bool(templating.evaluate(step.when, local_ctx))
+
+
 def build_plan(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog: Catalog,
                params: Mapping[str, Any], history: Mapping[str, float] | None = None) -> Plan:
     """Place every step and expand its commands for each of its hosts, once.
@@ -346,11 +359,14 @@ def build_plan(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog: 
             deferred = kind.uses_outputs(step.args)
             commands: dict[str, tuple[PlannedCommand, ...]] = {}
             prereqs: list[Prerequisite] = []
+            needed = _prerequisites_needed(step, host_context(base, flavor, inventory, None))
             for name, h in zip(hosts, host_objs):
                 ctx = host_context(base, flavor, inventory, h)
                 try:
                     commands[name] = tuple(kind.expand(step, flavor, ctx, h, deferred=deferred))
-                    prereqs += kind.prerequisites(step, flavor, ctx, h)
+                    if needed is not False:
+                        prereqs += [replace(p, when=needed) if isinstance(needed, str)
+                                    else p for p in kind.prerequisites(step, flavor, ctx, h)]
                 except InvalidInput as exc:
                     if exc.diagnostics:
                         raise

@@ -58,6 +58,9 @@ class PreflightCheck:
     description: str
     check: str
     steps: tuple[str, ...]
+    #: Set when every step needing it runs only if this condition (over earlier
+    #: outputs) holds: then a missing item is a warning, not a refusal.
+    when: str | None = None
 
 
 def render(flavor: Flavor, kind: str, ctx: Mapping[str, Any], host: str,
@@ -77,15 +80,20 @@ def render(flavor: Flavor, kind: str, ctx: Mapping[str, Any], host: str,
 
 
 def collect(steps: Iterable[PlannedStep]) -> tuple[PreflightCheck, ...]:
-    """Every step's prerequisites, one check per (host, command), in plan order."""
-    found: dict[tuple[str, str], tuple[str, list[str]]] = {}
+    """Every step's prerequisites, one check per (host, command), in plan order.
+
+    A check is conditional (``when``) only if every step that needs it is.
+    """
+    found: dict[tuple[str, str], tuple[str, list[str], list[str | None]]] = {}
     for s in steps:
         for p in s.prerequisites:
-            desc, ids = found.setdefault((p.host, p.check), (p.description, []))
+            desc, ids, whens = found.setdefault((p.host, p.check), (p.description, [], []))
             if s.id not in ids:
                 ids.append(s.id)
-    return tuple(PreflightCheck(host, desc, check, tuple(ids))
-                 for (host, check), (desc, ids) in found.items())
+            whens.append(p.when)
+    return tuple(PreflightCheck(host, desc, check, tuple(ids),
+                                None if None in whens else whens[0])
+                 for (host, check), (desc, ids, whens) in found.items())
 
 
 def failures_message(missing: Iterable[tuple[PreflightCheck, str]]) -> str:
@@ -98,3 +106,10 @@ def failures_message(missing: Iterable[tuple[PreflightCheck, str]]) -> str:
         lines.append(f"  {c.host}: {c.description} (needed by {', '.join(c.steps)})"
                      + (f": {why}" if why else ""))
     return "\n".join(lines)
+
+
+def warnings(missing: Iterable[tuple[PreflightCheck, str]]) -> list[str]:
+    """Missing items needed only under a condition decided during the run."""
+    return [f"preflight: {c.host}: {c.description} is missing (needed by "
+            f"{', '.join(c.steps)} only if {c.when})" + (f": {why}" if why else "")
+            for c, why in missing]

@@ -78,13 +78,16 @@ def run_checks(plan: Plan, runners: Callable[[str], Any], local: Any) -> list[Ch
 
 
 def require(plan: Plan, runners: Callable[[str], Any], local: Any) -> list[CheckResult]:
-    """Run the preflight; raise when anything is missing.
+    """Run the preflight; raise when anything unconditionally needed is missing.
+
+    Items needed only under a run-time condition (``check.when``) may be
+    missing: they come back with ``ok`` False for the caller to warn about.
 
     Raises:
         PreflightFailed: every missing item, with its host and the steps that need it.
     """
     results = run_checks(plan, runners, local)
-    missing = [r for r in results if not r.ok]
+    missing = [r for r in results if not r.ok and r.check.when is None]
     if missing:
         raise PreflightFailed(failures_message((r.check, r.why) for r in missing),
                               [(r.check.host, r.check.description, r.check.steps, r.why)
