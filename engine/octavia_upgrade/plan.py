@@ -331,7 +331,7 @@ def _prerequisites_needed(step: Step, local_ctx: dict[str, Any]) -> bool | str:
 
     if not step.when:
         return True
-    if any(r[0] == "outputs" for r in templating.references("{{ " + step.when + " }}")):
+    if any(r[0] == "outputs" for r in templating.references(step.when)):
         return step.when
     return bool(templating.evaluate(step.when, local_ctx))
 
