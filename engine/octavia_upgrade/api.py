@@ -156,7 +156,7 @@ def run(runbook: str, inventory: str | InventorySource, *,
             console.info(f"deployed release: {det.release} on "
                          f"{plural(len(det.hosts), 'host')}; database at {det.db_revision}")
         if preflight:
-            _preflight(prep, pool, console)
+            _preflight(prep, pool, console, redactor)
         settings = settings if settings is not None else _settings()
         if own_store:
             store = open_run_store(settings, redactor)
@@ -241,19 +241,26 @@ def _detect(prep: Prepared, pool: Any) -> Any:
                           prep.runbook.metadata.name, runners=pool.get if pool else None)
 
 
-def _preflight(prep: Prepared, pool: Any, console: Console) -> None:
+def _preflight(prep: Prepared, pool: Any, console: Console, redactor: Redactor) -> None:
+    """Check the plan's prerequisites on every host; warn about conditional ones."""
+    from octavia_upgrade.errors import PreflightFailed
+    from octavia_upgrade.preflight import warnings
     from octavia_upgrade.session.preflight import require
     from octavia_upgrade.transport import LocalTransport
 
-    from octavia_upgrade.preflight import warnings
-
-    results = require(prep.plan, pool.get, LocalTransport())
-    for line in warnings((r.check, r.why) for r in results if not r.ok):
+    try:
+        results = require(prep.plan, pool.get, LocalTransport())
+    except PreflightFailed as exc:  # a check's output may quote a secret value
+        raise PreflightFailed(redactor.redact(str(exc)),
+                              [(h, d, s, redactor.redact(w)) for h, d, s, w in exc.missing]
+                              ) from None
+    missing = [(r.check, r.why) for r in results if not r.ok]
+    for line in warnings(missing):
         console.warn(line)
     if results:
         hosts = {r.check.host for r in results}
-        console.info(f"preflight: {plural(len(results), 'prerequisite')} present on "
-                     f"{plural(len(hosts), 'host')}")
+        console.info(f"preflight: {plural(len(results) - len(missing), 'prerequisite')} of "
+                     f"{len(results)} present on {plural(len(hosts), 'host')}")
 
 
 def _settings() -> Settings:

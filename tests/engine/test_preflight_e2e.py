@@ -49,3 +49,12 @@ def test_prerequisites_are_in_the_plan_and_a_complete_deployment_passes(sim: Sim
     logged = sorted((sim.root / "checks.log").read_text().splitlines())
     assert logged == sorted({f"{c['host']} {c['check'].split(' ', 3)[3]}"
                              for s in steps.values() for c in s["prerequisites"]})
+
+
+def test_skip_preflight_runs_without_the_checks(sim: Sim) -> None:
+    (sim.root / "disk-full").touch()
+    rb = sim.runbook("pre-skip", cold_upgrade_steps(sim.tmp / "backups"))
+    res = sim.cli("run", str(rb), "-i", str(sim.inventory), "--yes", "--skip-preflight")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert not (sim.root / "checks.log").exists()
+    assert [h for h, act, _a in sim.ops() if act == "backup"] == ["node1"]
