@@ -160,3 +160,25 @@ def test_shipped_kolla_flavor_lints_clean() -> None:
     from octavia_upgrade.flavors import check_flavor
 
     assert [d for d in check_flavor("kolla") if d.severity == "error"] == []
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("kolla_container_engine: lxc", "kolla_container_engine 'lxc' is not one kolla supports"),
+    ("kolla_base_distro: fedora", "kolla_base_distro 'fedora': kolla-ansible 2024.2 Dalmatian "
+                                  "builds no such images"),
+])
+def test_bad_kolla_settings_in_an_inventory_are_exit_2_naming_the_file(
+        tmp_path: Path, setting: str, message: str) -> None:
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("apiVersion: octavia-upgrade/v1\nkind: Inventory\ndeployment: x\n"
+                   f"flavor: kolla\nvars: {{{setting}}}\n"
+                   "hosts:\n  ctl1: {address: 192.0.2.11, roles: [api, db-migrate]}\n")
+    res = subprocess.run([sys.executable, "-m", "octavia_upgrade", "plan", "dalmatian-to-epoxy",
+                          "-i", str(inv), "--no-detect"], capture_output=True, text=True,
+                         env={"PYTHONPATH": _pythonpath(), "HOME": str(tmp_path),
+                              "OCTAVIA_UPGRADE_STATE_DIR": str(tmp_path / "s"),
+                              "PATH": "/usr/bin:/bin"})
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"octavia-upgrade: {inv}: kolla settings")
+    assert message in lines[0] and "Traceback" not in res.stderr

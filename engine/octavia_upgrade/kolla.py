@@ -218,7 +218,7 @@ def container(service: str) -> str:
 
 
 def context(v: Mapping[str, Any], release: Mapping[str, Mapping[str, Any]],
-            roles: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+            roles: tuple[str, ...] | list[str] = (), where: str = "vars") -> dict[str, Any]:
     """What kolla flavor templates see as ``kolla``::
 
         kolla.engine                      docker | podman
@@ -231,13 +231,16 @@ def context(v: Mapping[str, Any], release: Mapping[str, Mapping[str, Any]],
     Raises:
         InvalidInput: bad settings, or a release/distro kolla never built.
     """
-    s = Settings.from_vars(v)
+    s = Settings.from_vars(v, where)
     names = [container(r) for r in IMAGE_NAMES if r in roles]
     out: dict[str, Any] = {"engine": s.engine, "images": {}, "tags": {}, "containers": names,
                            "container": names[0] if names else container("api")}
-    for side in ("from", "to"):
-        out["images"][side] = {svc: s.image(svc, release[side]) for svc in IMAGE_NAMES}
-        out["tags"][side] = s.tag(release[side])
+    try:
+        for side in ("from", "to"):
+            out["images"][side] = {svc: s.image(svc, release[side]) for svc in IMAGE_NAMES}
+            out["tags"][side] = s.tag(release[side])
+    except InvalidInput as exc:
+        raise InvalidInput(f"{where}: {exc}") from None
     return out
 
 

@@ -307,7 +307,10 @@ def host_context(base: Mapping[str, Any], flavor: Flavor, inventory: Inventory,
         vars_.update(host.vars)
     extra: dict[str, Any] = {}
     if kolla.is_kolla(vars_):
-        extra["kolla"] = kolla.context(vars_, base["release"], host.roles if host else ())
+        extra["kolla"] = kolla.context(
+            vars_, base["release"], host.roles if host else (),
+            where=f"{inventory.path}: kolla settings (flavor {flavor.name} vars < inventory vars"
+                  + (f" < host {host.name} vars)" if host else ")"))
     return {**base, **extra, "vars": vars_,
             "host": host.as_context() if host else {"name": LOCAL, "address": "localhost",
                                                      "roles": [], "vars": {}}}
