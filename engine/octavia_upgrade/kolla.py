@@ -21,7 +21,7 @@ openstack/kolla-ansible at each release tag:
   ``octavia_driver_agent``;
 * ``ansible/group_vars/all/octavia.yml``: ``enable_octavia_driver_agent:
   "{{ enable_octavia | bool and neutron_plugin_agent == 'ovn' }}"`` (Wallaby
-  on) with ``neutron_plugin_agent: openvswitch`` by default.
+  on, and Victoria's later 11.x) with ``neutron_plugin_agent: openvswitch`` by default.
 
 Templates of the kolla flavor see the result as ``kolla`` (see
 :func:`context`).
@@ -63,8 +63,10 @@ _SOURCE_DEFAULT = ("xena", "yoga")
 #: Series whose default registry was Docker Hub's ``kolla`` namespace.
 _DOCKER_HUB = ("pike", "queens", "rocky", "stein", "train", "ussuri", "victoria", "wallaby")
 _PRE_ZED_DISTROS = ("centos", "debian", "ubuntu", "rhel", "oraclelinux")
-#: Series from which kolla-ansible has ``enable_octavia_driver_agent``.
-DRIVER_AGENT_FROM = "wallaby"
+#: Series from which kolla-ansible can run ``octavia_driver_agent`` (commit 7a066f715,
+#: in 12.0.0 Wallaby and backported to Victoria's 11.x point releases; inventories
+#: of older releases have no ``octavia-driver-agent`` group).
+DRIVER_AGENT_FROM = "victoria"
 
 #: The settings this module reads (flavor/inventory variables and globals.yml keys).
 SETTINGS = ("kolla_container_engine", "docker_registry", "docker_namespace",
