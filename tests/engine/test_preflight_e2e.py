@@ -58,3 +58,6 @@ def test_skip_preflight_runs_without_the_checks(sim: Sim) -> None:
     assert res.returncode == 0, res.stdout + res.stderr
     assert not (sim.root / "checks.log").exists()
     assert [h for h, act, _a in sim.ops() if act == "backup"] == ["node1"]
+    run_id = run_json(sim)[0]["id"]
+    report = sim.cli("report", run_id, "-f", "markdown")
+    assert "preflight skipped (--skip-preflight)" in report.stdout, report.stderr
