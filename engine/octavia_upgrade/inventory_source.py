@@ -6,7 +6,9 @@ Ansible inventory, INI or YAML:
 ``kolla``
     kolla-ansible (``multinode``, ``all-in-one``): groups ``octavia-api``,
     ``octavia-worker``, ``octavia-health-manager``, ``octavia-housekeeping``,
-    ``octavia-driver-agent``; flavor ``kolla``.
+    ``octavia-driver-agent``; flavor ``kolla``. kolla-ansible's settings come
+    from ``[all:vars]`` then ``globals.yml`` (``kolla_inventory``); the
+    driver-agent role only where kolla enables that container.
 ``osa``
     OpenStack-Ansible: groups ``octavia_api`` (or ``octavia-api``),
     ``octavia_worker``, ``octavia_housekeeping``, ``octavia_health_manager``
