@@ -182,3 +182,12 @@ def test_bad_kolla_settings_in_an_inventory_are_exit_2_naming_the_file(
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"octavia-upgrade: {inv}: kolla settings")
     assert message in lines[0] and "Traceback" not in res.stderr
+
+
+def test_the_flavors_older_container_engine_variable_still_counts() -> None:
+    from octavia_upgrade.flavors import load_flavor
+
+    flavor_vars = dict(load_flavor("kolla").vars)
+    assert kolla.Settings.from_vars({**flavor_vars, "container_engine": "podman"}).engine == \
+        "podman"
+    assert kolla.Settings.from_vars(flavor_vars).engine == "docker"
