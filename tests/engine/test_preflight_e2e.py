@@ -44,6 +44,8 @@ def test_prerequisites_are_in_the_plan_and_a_complete_deployment_passes(sim: Sim
         (n, "unit sim-worker exists") for n in NODES]
     report = sim.cli("plan", str(rb), "-i", str(sim.inventory), "--no-detect", "-f", "markdown")
     assert "node3: unit sim-worker exists" in report.stdout
+    as_json = sim.cli("plan", str(rb), "-i", str(sim.inventory), "--no-detect", "-f", "json")
+    assert "node3: unit sim-worker exists" in as_json.stdout
     res = sim.cli("run", str(rb), "-i", str(sim.inventory), "--yes")
     assert res.returncode == 0, res.stdout + res.stderr
     logged = sorted((sim.root / "checks.log").read_text().splitlines())
