@@ -146,7 +146,7 @@ def test_the_plan_says_how_each_host_is_reached_never_the_sudo_password(
                       "Host inner\n  HostName 198.51.100.7\n  User hop\n")
     inventory = open_inventory(InventorySource(str(inv), ssh_config=str(config)))
     plan = build_plan(runbook, inventory, flavor, catalog, resolve_params(runbook, {}))
-    assert plan.schema_version == PLAN_SCHEMA_VERSION == 3
+    assert plan.schema_version == PLAN_SCHEMA_VERSION == 4
     by = {h["name"]: h for h in plan.hosts}
     assert by["ctl1"] == {
         "name": "ctl1", "address": "192.0.2.11", "port": 22,

@@ -48,6 +48,8 @@ def render(runbook: str, flavor: str, tmp: Path) -> str:
                      + (f" when {ps.when}" if ps.when else ""))
         for host in ps.commands:
             lines.extend(f"  {host}: {c}" for c in ps.lines(host))
+        lines.extend(f"  {p.host}: preflight: {p.description}: {p.check}"
+                     for p in ps.prerequisites)
     return "\n".join(lines) + "\n"
 
 

@@ -186,7 +186,12 @@ def test_persistence_upgrade_only_with_the_jobboard_from_ussuri(runbook: Runbook
         assert runbook.parameters["jobboard_enabled"].default is False
         s = runbook.step("db-upgrade-persistence")
         assert s.args.action == "upgrade_persistence"
-        assert s.when == "params.jobboard_enabled"
+        # decided by the node's octavia.conf, read before anything stops; the
+        # parameter only forces it
+        assert s.when == 'params.jobboard_enabled or outputs["read-jobboard"].jobboard_enabled'
+        read = runbook.step("read-jobboard")
+        assert read.kind == "config_check" and read.targets.roles == ("db-migrate",)
+        assert _index(runbook, "read-jobboard") < _index(runbook, "stop-housekeeping")
         assert _index(runbook, "db-upgrade") < _index(runbook, "db-upgrade-persistence") \
             < _index(runbook, "start-services")
 
@@ -367,8 +372,9 @@ FLAVOR_FACTS = {
     "devstack": ("systemctl stop devstack@o-api.service",
                  "git -C /opt/stack/octavia checkout -f stable/2025.1",
                  "/opt/stack/data/venv/bin/octavia-db-manage --config-file"),
-    "kolla": ("docker stop octavia_api", "quay.io/openstack.kolla/\"$img\":2025.1-ubuntu-noble",
-              "--entrypoint octavia-db-manage quay.io/openstack.kolla/octavia-api:2025.1"),
+    "kolla": ("docker stop octavia_api", "docker pull quay.io/openstack.kolla/octavia-api:2025.1-rocky-9",
+              "quay.io/openstack.kolla/octavia-api:2025.1-rocky-9 bash -c 'sudo -E "
+              "kolla_set_configs && exec octavia-db-manage"),
 }
 
 
@@ -485,6 +491,8 @@ def _sim_deployment(tmp_path: Path, write_inventory):  # type: ignore[no-untyped
         (root / n / "octavia.conf").write_text(conf)
         for u in units:
             (root / n / "run" / u).touch()
+            (root / n / "units").mkdir(exist_ok=True)
+            (root / n / "units" / u).touch()
     (root / "db-revision").write_text("db2a73e82626\n")
     (root / "status-rc").write_text("255\n")
     (root / "status-output").write_text(

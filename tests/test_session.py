@@ -169,6 +169,7 @@ def test_a_run_records_absolute_paths_and_resumes_from_another_directory(
     assert run.inventory_path == str(world.work / "inv.yaml")
     assert run.plan["schema_version"] == PLAN_SCHEMA_VERSION
     assert world.store.options == [{"detect": False, "limit": None, "yes": True,
+                                    "preflight": True,
                                     "params": {"token": "***", "mode": "slow"}}]
     assert SECRET not in json.dumps(run.plan) + json.dumps(run.params) + world.out.getvalue()
 

@@ -114,7 +114,7 @@ def run(runbook: str, inventory: str | InventorySource, *,
         params: Mapping[str, Any] | None = None, limit: str | None = None,
         detect: bool = True, yes: bool = False, settings: Settings | None = None,
         store: Any = None, console: Console | None = None, redactor: Redactor | None = None,
-        pool: Any = None) -> RunResult:
+        pool: Any = None, preflight: bool = True) -> RunResult:
     """Execute a runbook against an inventory under the deployment lock; record every step.
 
     Args:
@@ -132,6 +132,9 @@ def run(runbook: str, inventory: str | InventorySource, *,
             secrets are added to it.
         pool: connections (``get(host)``, ``prefetch``, ``close_all``), closed
             at the end; default: SSH to the inventory's hosts.
+        preflight: check every prerequisite of the plan on every host first,
+            and refuse when any is missing (off only when a check is known to
+            be wrong for the deployment; recorded with the run).
 
     Returns:
         :class:`~octavia_upgrade.session.RunResult` with ``run_id`` and
@@ -139,7 +142,9 @@ def run(runbook: str, inventory: str | InventorySource, *,
 
     Raises:
         InvalidInput: bad files or arguments; nothing ran.
-        Refused: wrong deployed release, or the deployment is locked by another run.
+        Refused: wrong deployed release, missing prerequisites
+            (:class:`~octavia_upgrade.errors.PreflightFailed`, every one listed;
+            nothing recorded or changed), or the deployment is locked by another run.
     """
     given = dict(params or {})
     prep = with_absolute_paths(prepare(runbook, inventory, given, limit=limit))
@@ -154,6 +159,8 @@ def run(runbook: str, inventory: str | InventorySource, *,
             det = _detect(prep, pool)
             console.info(f"deployed release: {det.release} on "
                          f"{plural(len(det.hosts), 'host')}; database at {det.db_revision}")
+        if preflight:
+            _preflight(prep, pool, console, redactor)
         settings = settings if settings is not None else _settings()
         if own_store:
             store = open_run_store(settings, redactor)
@@ -169,7 +176,7 @@ def run(runbook: str, inventory: str | InventorySource, *,
         if own_store and store is not None:
             store.close()
         raise
-    options = {"detect": detect, "limit": limit, "yes": yes,
+    options = {"detect": detect, "limit": limit, "yes": yes, "preflight": preflight,
                "params": masked_params(prep.runbook, given)}
     try:
         return execute_run(prep, Services(settings, store, console, redactor), yes=yes,
@@ -236,6 +243,28 @@ def _detect(prep: Prepared, pool: Any) -> Any:
 
     return detect_release(prep.inventory, prep.flavor, prep.catalog, prep.runbook.metadata.from_,
                           prep.runbook.metadata.name, runners=pool.get if pool else None)
+
+
+def _preflight(prep: Prepared, pool: Any, console: Console, redactor: Redactor) -> None:
+    """Check the plan's prerequisites on every host; warn about conditional ones."""
+    from octavia_upgrade.errors import PreflightFailed
+    from octavia_upgrade.preflight import warnings
+    from octavia_upgrade.session.preflight import require
+    from octavia_upgrade.transport import LocalTransport
+
+    try:
+        results = require(prep.plan, pool.get, LocalTransport())
+    except PreflightFailed as exc:  # a check's output may quote a secret value
+        raise PreflightFailed(redactor.redact(str(exc)),
+                              [(h, d, s, redactor.redact(w)) for h, d, s, w in exc.missing]
+                              ) from None
+    missing = [(r.check, r.why) for r in results if not r.ok]
+    for line in warnings(missing):
+        console.warn(line)
+    if results:
+        hosts = {r.check.host for r in results}
+        console.info(f"preflight: {plural(len(results) - len(missing), 'prerequisite')} of "
+                     f"{len(results)} present on {plural(len(hosts), 'host')}")
 
 
 def _settings() -> Settings:

@@ -36,3 +36,21 @@ class PlannedCommand:
         env = " ".join(f"{k}={v}" for k, v in self.env.items())
         line = f"{env} {self.text}" if env else self.text
         return f"{line}  # {self.note}" if self.note else line
+
+
+@dataclass(frozen=True)
+class Prerequisite:
+    """Something a step needs on one host, checked before anything changes.
+
+    ``check`` is the shell command sent byte for byte by the preflight
+    (exit 0 = present); ``host`` is an inventory host, or ``local`` for the
+    operator machine; ``description`` names the item for the operator
+    (``container octavia_api exists``). ``when``: the step's condition when it
+    depends on earlier steps' outputs (decided only during the run): such an
+    item missing is a warning, not a refusal.
+    """
+
+    host: str
+    description: str
+    check: str
+    when: str | None = None

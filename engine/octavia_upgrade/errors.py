@@ -350,3 +350,15 @@ class ErrorList:
     def raise_if_errors(self, what: str) -> None:
         if self.errors:
             raise InvalidInput(f"{what} is invalid", sorted(self.items))
+
+
+class PreflightFailed(Refused):
+    """Prerequisites of the plan are missing on some hosts; nothing was changed.
+
+    Attributes:
+        missing: ``(host, description, steps, why)`` of every missing item.
+    """
+
+    def __init__(self, message: str, missing: list[tuple[str, str, tuple[str, ...], str]]) -> None:
+        super().__init__(message)
+        self.missing = missing

@@ -41,7 +41,10 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 
 #: Names every action template may use, besides its own extras.
 COMMON_NAMES = frozenset({"params", "release", "host", "vars", "deployment", "run", "outputs",
-                          "secrets"})
+                          "secrets", "kolla"})
+
+#: Names a preflight check may use, besides its kind's extras: no run-time values.
+PREFLIGHT_NAMES = COMMON_NAMES - {"outputs", "run"}
 
 
 def flavor_path(name_or_path: str | Path) -> Path:
@@ -95,6 +98,8 @@ def load_flavor(name_or_path: str | Path) -> model.Flavor:
         services=dict(data["services"]),
         actions=dict(data["actions"]),
         vars=dict(data.get("vars") or {}),
+        preflight={k: tuple(dict(e) for e in v)
+                   for k, v in (data.get("preflight") or {}).items()},
     )
 
 
@@ -153,4 +158,18 @@ def _semantics(doc: Document) -> list[Diagnostic]:
             names = COMMON_NAMES | set(ACTIONS[action])
             _refs, diags = check_template(doc, ("actions", action), template, names=names)
             out.extend(diags)
+    from octavia_upgrade.preflight import EXTRAS
+
+    checks = data.get("preflight")
+    if isinstance(checks, dict):
+        for kind, entries in checks.items():
+            if not isinstance(entries, list) or kind not in EXTRAS:
+                continue
+            names = PREFLIGHT_NAMES | set(EXTRAS[kind])
+            for i, entry in enumerate(entries):
+                for key in ("check", "description"):
+                    if isinstance(entry, dict) and isinstance(entry.get(key), str):
+                        _refs, diags = check_template(doc, ("preflight", kind, i, key),
+                                                      entry[key], names=names)
+                        out.extend(diags)
     return out

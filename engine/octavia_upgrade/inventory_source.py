@@ -7,7 +7,9 @@ apart by content (:func:`octavia_upgrade.ansible_inventory.read`):
 ``kolla``
     kolla-ansible (``multinode``, ``all-in-one``): groups ``octavia-api``,
     ``octavia-worker``, ``octavia-health-manager``, ``octavia-housekeeping``,
-    ``octavia-driver-agent``; flavor ``kolla``.
+    ``octavia-driver-agent``; flavor ``kolla``. kolla-ansible's settings come
+    from ``[all:vars]`` then ``globals.yml`` (``kolla_inventory``); the
+    driver-agent role only where kolla enables that container.
 ``osa``
     OpenStack-Ansible: groups ``octavia_api`` (or ``octavia-api``),
     ``octavia_worker``, ``octavia_housekeeping``, ``octavia_health_manager``
@@ -225,6 +227,12 @@ def from_ansible(source: InventorySource, fmt: str) -> model.Inventory:
         for h in members:
             roles.setdefault(h, [])
             roles[h] += [r for r in group_roles if r not in roles[h]]
+    kolla_vars: dict[str, Any] = {}
+    if rmap is KOLLA:
+        from octavia_upgrade import kolla_inventory
+
+        kolla_vars = kolla_inventory.settings(_all_vars(ans))
+        roles = kolla_inventory.roles_for(roles, kolla_vars)
     if not roles:
         raise InvalidInput(f"inventory {path} is invalid", [Diagnostic(
             path, 1, 1, "no-octavia-hosts",
@@ -249,7 +257,7 @@ def from_ansible(source: InventorySource, fmt: str) -> model.Inventory:
     flavor = (_flavor_arg(source.flavor) if source.flavor else
               _text(all_vars.get(VAR_PREFIX + "flavor")) or rmap.flavor)
     inv = model.Inventory(path=path, deployment=_deployment(deployment, "deployment"),
-                          flavor=flavor, hosts=tuple(hosts), vars=dict(rmap.vars),
+                          flavor=flavor, hosts=tuple(hosts), vars={**rmap.vars, **kolla_vars},
                           groups={g: m for g, m in groups.items() if m},
                           warnings=reader.warnings())
     _check_unique_addresses(inv, path)

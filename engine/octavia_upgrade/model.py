@@ -291,3 +291,6 @@ class Flavor:
     services: Mapping[str, str]
     actions: Mapping[str, str]
     vars: Mapping[str, Any] = field(default_factory=dict)
+    #: Step kind → the checks its steps need before the run starts
+    #: (``{"check", "description", "where"}`` templates; see ``preflight``).
+    preflight: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict)

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
 
+from octavia_upgrade import kolla
 from octavia_upgrade import steps as kinds
 from octavia_upgrade.catalog import Catalog
 from octavia_upgrade.errors import Diagnostic, InvalidInput
 from octavia_upgrade.hostaccess import host_entry
 from octavia_upgrade.model import Flavor, Host, Inventory, Retry, Runbook, Step
-from octavia_upgrade.commands import RUN_ID_TOKEN, PlannedCommand
+from octavia_upgrade.commands import RUN_ID_TOKEN, PlannedCommand, Prerequisite
 from octavia_upgrade.steps.args import Args
 from octavia_upgrade.wording import plural
+
+if TYPE_CHECKING:
+    from octavia_upgrade.preflight import PreflightCheck
 
 __all__ = ["LOCAL", "PLAN_SCHEMA_VERSION", "RUN_ID_TOKEN", "Batch", "Plan", "PlannedCommand",
            "PlannedStep", "build_plan", "resolve_params"]
@@ -31,8 +35,9 @@ LOCAL = "local"
 #: Version of the plan's stored shape (``Plan.to_dict``); bumped when it changes.
 #: A resumed run's stored plan is compared with a fresh one only when the
 #: versions agree (2: commands with keys, typed step arguments, retry policy;
-#: 3: each host's login user, ``become`` and ``proxy_jump``, see ``hostaccess``).
-PLAN_SCHEMA_VERSION = 3
+#: 3: each host's login user, ``become`` and ``proxy_jump``, see ``hostaccess``;
+#: 4: each step's ``prerequisites``, checked by the preflight).
+PLAN_SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,8 @@ class PlannedStep:
     idempotent: bool = False
     description: str = ""
     estimate: float | None = None
+    #: What the step needs on each host, checked by the preflight before the run starts.
+    prerequisites: tuple[Prerequisite, ...] = ()
 
     @property
     def attempts(self) -> int:
@@ -121,6 +128,12 @@ class Plan:
     def phase(self, name: str) -> tuple[PlannedStep, ...]:
         return tuple(s for s in self.steps if s.phase == name)
 
+    def preflight(self) -> tuple[PreflightCheck, ...]:
+        """Every prerequisite of every step, once per (host, check), in plan order."""
+        from octavia_upgrade.preflight import collect
+
+        return collect(self.steps)
+
     def step(self, step_id: str) -> PlannedStep:
         for s in self.steps:
             if s.id == step_id:
@@ -162,6 +175,7 @@ def _step_fields(s: Mapping[str, Any]) -> dict[str, Any]:
     out["args"] = ARGS[s["kind"]].parse(s["args"]) if "args" in s else Args()
     retry = s.get("retry") or {"attempts": s.get("attempts", 1)}
     out["retry"] = Retry(**retry)
+    out["prerequisites"] = tuple(Prerequisite(**p) for p in s.get("prerequisites") or ())
     return out
 
 
@@ -291,7 +305,13 @@ def host_context(base: Mapping[str, Any], flavor: Flavor, inventory: Inventory,
     vars_: dict[str, Any] = {**flavor.vars, **inventory.vars}
     if host is not None:
         vars_.update(host.vars)
-    return {**base, "vars": vars_,
+    extra: dict[str, Any] = {}
+    if kolla.is_kolla(vars_):
+        extra["kolla"] = kolla.context(
+            vars_, base["release"], host.roles if host else (),
+            where=f"{inventory.path}: kolla settings (flavor {flavor.name} vars < inventory vars"
+                  + (f" < host {host.name} vars)" if host else ")"))
+    return {**base, **extra, "vars": vars_,
             "host": host.as_context() if host else {"name": LOCAL, "address": "localhost",
                                                      "roles": [], "vars": {}}}
 
@@ -304,6 +324,19 @@ def run_contexts(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog
     out = {h.name: host_context(base, flavor, inventory, h) for h in inventory.hosts}
     out[LOCAL] = host_context(base, flavor, inventory, None)
     return out
+
+
+def _prerequisites_needed(step: Step, local_ctx: dict[str, Any]) -> bool | str:
+    """Whether the step's prerequisites are checked: True (always), False (its ``when``
+    is already false at planning: it will be skipped) or its ``when`` (decided only
+    during the run, from earlier outputs)."""
+    from octavia_upgrade import templating
+
+    if not step.when:
+        return True
+    if any(r[0] == "outputs" for r in templating.references(step.when)):
+        return step.when
+    return bool(templating.evaluate(step.when, local_ctx))
 
 
 def build_plan(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog: Catalog,
@@ -328,10 +361,15 @@ def build_plan(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog: 
                 hosts, host_objs = tuple(h.name for h in hs), hs
             deferred = kind.uses_outputs(step.args)
             commands: dict[str, tuple[PlannedCommand, ...]] = {}
+            prereqs: list[Prerequisite] = []
+            needed = _prerequisites_needed(step, host_context(base, flavor, inventory, None))
             for name, h in zip(hosts, host_objs):
                 ctx = host_context(base, flavor, inventory, h)
                 try:
                     commands[name] = tuple(kind.expand(step, flavor, ctx, h, deferred=deferred))
+                    if needed is not False:
+                        prereqs += [replace(p, when=needed) if isinstance(needed, str)
+                                    else p for p in kind.prerequisites(step, flavor, ctx, h)]
                 except InvalidInput as exc:
                     if exc.diagnostics:
                         raise
@@ -348,7 +386,7 @@ def build_plan(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog: 
                     step.args, "data_plane_impact", None),
                 timeout=step.timeout, retry=step.retry, on_failure=step.on_failure,
                 idempotent=step.idempotent, description=step.description,
-                estimate=history.get(step.id),
+                estimate=history.get(step.id), prerequisites=tuple(prereqs),
             ))
     secret = tuple(runbook.secret_params)
     return Plan(

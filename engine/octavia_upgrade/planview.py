@@ -54,6 +54,14 @@ def render_table(plan: Plan, *, verbose: int = 0,
                       + [(str(h.get("name")), access.login(h), access.privileges(h),
                           access.route(h), ",".join(h.get("roles") or ()))
                          for h in plan.hosts]))]
+    checks = plan.preflight() if verbose else ()
+    if checks:
+        lines += ["", "Preflight (checked on every host before the first step; "
+                      "any missing item refuses the run):",
+                  *(f"  {c.host}: {redact(c.description)}"
+                    + (f"  [only if {c.when}]" if c.when else "")
+                    + (f"\n      $ {redact(c.check)}" if verbose > 1 else "")
+                    for c in checks)]
     for phase in ("main", "rollback", "finally"):
         steps = plan.phase(phase)
         if not steps:

@@ -82,6 +82,8 @@ def make_sim(tmp_path: Path, write_inventory: Callable[..., Path]) -> Sim:
         for unit in ("sim-api", "sim-worker", "sim-health-manager", "sim-housekeeping",
                      "sim-driver-agent"):
             (d / "run" / unit).touch()
+            (d / "units").mkdir(exist_ok=True)
+            (d / "units" / unit).touch()
     (root / "db-revision").write_text(DALMATIAN["head"] + "\n")
     inv = write_inventory(tmp_path, flavor=str(FLAVOR), deployment=f"sim-{tmp_path.name}",
                           vars={"sim": str(SIM), "root": str(root)})

@@ -131,6 +131,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             for unit in ("sim-api", "sim-worker", "sim-health-manager", "sim-housekeeping",
                          "sim-driver-agent"):
                 (d / "run" / unit).touch()
+                (d / "units").mkdir(exist_ok=True)
+                (d / "units" / unit).touch()
         (sim_root / "db-revision").write_text(DALMATIAN["head"] + "\n")
         # The operator's kolla-ansible multinode inventory, as kolla-ansible has it:
         # host names only, addresses and the bastion come from ~/.ssh/config.

@@ -131,6 +131,8 @@ class Deployment:
             (d / "octavia.conf").write_text("[DEFAULT]\ndebug = False\n")
             for unit in UNITS:
                 (d / "run" / unit).touch()
+                (d / "units").mkdir(exist_ok=True)
+                (d / "units" / unit).touch()
         (root / "db-revision").write_text(DALMATIAN["head"] + "\n")
         roles = {n: list(SERVICES) for n in NODES}
         roles["node1"].append("db-migrate")

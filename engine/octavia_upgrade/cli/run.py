@@ -21,6 +21,13 @@ the state directory. Approval steps prompt on the terminal, or pass with
 --dry-run prints the plan with the exact commands and how each host is
 reached (SSH login and port, sudo, bastions), and executes nothing.
 
+Preflight: after detection and before the first step, every prerequisite
+the plan lists (containers/units of the services acted on, client tools,
+backup credentials and free disk, images, ...) is checked on every host in
+parallel; when any is missing, all of them are listed with their host and
+the run is refused (exit 3) with nothing changed and nothing recorded.
+--skip-preflight turns this off (recorded with the run).
+
 SIGINT/SIGTERM (Ctrl-C) stops promptly: no further command starts, the
 commands still running are abandoned and recorded as 'unknown' (the tool
 stops waiting for them; on the host they may still complete), the state is
@@ -41,6 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_limit(p)
     p.add_argument("--no-detect", action="store_true",
                    help="skip the deployed-release check (only for rehearsals; recorded)")
+    p.add_argument("--skip-preflight", action="store_true",
+                   help="do not check the plan's prerequisites before the first step (only "
+                        "when a check is known to be wrong for this deployment; recorded)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,5 +81,6 @@ def run(args: argparse.Namespace) -> int:
     result = api.run(runbook_path(args.runbook), inventory_source(args), params=params,
                      limit=args.limit,
                      detect=not args.no_detect, yes=args.yes, settings=settings(args),
+                     preflight=not args.skip_preflight,
                      console=con, redactor=redactor)
     return finish(con, result)

@@ -142,6 +142,11 @@ def _prerequisites(plan: Any, inv: InventorySummary, src: ReleaseInfo, dst: Rele
     if dst.octavia_status is False:
         out.append(f"{dst.label} has no octavia-status command: there is no automated "
                    "pre-upgrade check.")
+    checks = plan.preflight() if hasattr(plan, "preflight") else ()
+    if checks:
+        out.append(f"Preflight, before the first step (every item on its host; one missing "
+                   f"item refuses the run with nothing changed): "
+                   + "; ".join(f"{c.host}: {c.description} [{c.check}]" for c in checks) + ".")
     if references:
         out.append("Release notes read: " + ", ".join(references) + ".")
     out.append(f"A new amphora image for {dst.label} is built and uploaded after the control "

@@ -130,6 +130,9 @@ def run_options(options: Mapping[str, Any] | None) -> str:
     if "detect" in rest:
         parts.append("version detection ran" if rest.pop("detect")
                      else "version detection skipped (--no-detect)")
+    if "preflight" in rest:
+        parts.append("preflight checks passed before the first step" if rest.pop("preflight")
+                     else "preflight skipped (--skip-preflight)")
     if "limit" in rest:
         limit = rest.pop("limit")
         parts.append(f"--limit {limit}" if limit else "all hosts (no --limit)")

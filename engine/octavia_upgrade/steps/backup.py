@@ -44,6 +44,11 @@ class Backup(Kind):
                 PlannedCommand("checksum", f"sha256sum {q} && stat -c %s {q}",
                                note="recorded: sha256 and size of the dump")]
 
+    def prerequisite_extras(self, step: Step, ctx: dict[str, Any],
+                            host: Host | None) -> list[dict[str, Any]]:
+        return [{"dest_dir": dump_path(step, ctx)[0],
+                 "database": templating.render_value(step.args.database, ctx)}]
+
     def run(self, t: TaskContext) -> Outcome:
         res = t.run("mkdir", timeout=60)
         if res.rc != 0:

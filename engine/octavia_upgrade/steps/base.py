@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from octavia_upgrade import templating
-from octavia_upgrade.commands import RUN_ID_TOKEN, PlannedCommand
+from octavia_upgrade.commands import RUN_ID_TOKEN, PlannedCommand, Prerequisite
 from octavia_upgrade.model import Flavor, Host, Inventory, Step
 
 if TYPE_CHECKING:
@@ -197,6 +197,21 @@ class Kind:
                *, deferred: bool) -> list[PlannedCommand]:
         """The commands this step sends to ``host``, in order, exactly."""
         return []
+
+    def prerequisite_extras(self, step: Step, ctx: dict[str, Any],
+                            host: Host | None) -> list[dict[str, Any]]:
+        """The extra template variables of each repetition of the flavor's checks."""
+        return [{}]
+
+    def prerequisites(self, step: Step, flavor: Flavor, ctx: dict[str, Any],
+                      host: Host | None) -> list[Prerequisite]:
+        """What this step needs on ``host`` before the run starts (see ``preflight``)."""
+        from octavia_upgrade.preflight import render
+
+        if step.kind not in flavor.preflight:
+            return []
+        return render(flavor, step.kind, ctx, host.name if host else "local",
+                      self.prerequisite_extras(step, ctx, host))
 
     def run(self, t: TaskContext) -> Outcome:
         raise NotImplementedError

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from octavia_upgrade.commands import PlannedCommand
+from octavia_upgrade.commands import PlannedCommand, Prerequisite
 from octavia_upgrade.model import SERVICES, Flavor, Host, Inventory, Step
 from octavia_upgrade.steps.args import ServiceArgs
 from octavia_upgrade.steps.base import Kind, Outcome, TaskContext, action
@@ -52,6 +52,15 @@ class Service(Kind):
                     f"verify:{svc}", check,
                     note=f"until {want}, every {VERIFY_INTERVAL:g}s, up to {a.verify_timeout:g}s"))
         return out
+
+    def prerequisites(self, step: Step, flavor: Flavor, ctx: dict[str, Any],
+                      host: Host | None) -> list[Prerequisite]:
+        """The flavor's ``service`` checks, once for each service acted on on ``host``."""
+        from octavia_upgrade.preflight import render
+
+        return render(flavor, "service", ctx, host.name if host else "local",
+                      [{"service": svc, "unit": flavor.services[svc]}
+                       for svc in host_services(step.args, host)])
 
     def run(self, t: TaskContext) -> Outcome:
         a: ServiceArgs = t.args

@@ -16,6 +16,8 @@ case "$act" in
   restart) log restart "$1"; touch "$d/run/$1" ;;
   is-active)
     if [ -f "$d/run/$1" ]; then echo active; else echo inactive; exit 3; fi ;;
+  exists)    echo "$host exists $1" >> "$root/checks.log"; [ -f "$d/units/$1" ] || { echo "no unit $1" >&2; exit 1; } ;;
+  disk-free) echo "$host disk-free $1" >> "$root/checks.log"; [ ! -f "$root/disk-full" ] || { echo "not enough space in $1" >&2; exit 1; } ;;
   version)     cat "$d/version" ;;
   lib-version) cat "$d/lib-version" ;;
   upgrade)

@@ -1,0 +1,65 @@
+"""Preflight end to end: real CLI, real SSH, simulated control plane (see simlab.py)."""
+
+from __future__ import annotations
+
+import yaml
+
+import pytest
+
+from simlab import NODES, Sim
+from test_run_e2e import cold_upgrade_steps, run_json
+
+pytestmark = pytest.mark.lab
+
+
+def test_missing_prerequisites_on_two_hosts_are_all_listed_and_nothing_stops(sim: Sim) -> None:
+    (sim.root / "node2" / "units" / "sim-driver-agent").unlink()
+    (sim.root / "node3" / "units" / "sim-worker").unlink()
+    (sim.root / "disk-full").touch()
+    rb = sim.runbook("pre", cold_upgrade_steps(sim.tmp / "backups"))
+    res = sim.cli("run", str(rb), "-i", str(sim.inventory), "--yes")
+    assert res.returncode == 3, res.stdout + res.stderr
+    err = res.stderr
+    assert "3 prerequisites missing; nothing was changed" in err
+    assert "node2: unit sim-driver-agent exists (needed by stop-driver-agent, start-services)" in err
+    assert "node3: unit sim-worker exists (needed by stop-worker, start-services)" in err
+    assert "node1: backup folder" in err and "has room for the dump" in err
+    assert "Traceback" not in err
+    # nothing ran, every service still runs, no run was recorded
+    assert sim.ops() == []
+    for n in NODES:
+        assert sorted(p.name for p in (sim.root / n / "run").iterdir()) == [
+            "sim-api", "sim-driver-agent", "sim-health-manager", "sim-housekeeping",
+            "sim-worker"]
+    assert run_json(sim) == []
+
+
+def test_prerequisites_are_in_the_plan_and_a_complete_deployment_passes(sim: Sim) -> None:
+    rb = sim.runbook("pre-ok", cold_upgrade_steps(sim.tmp / "backups"))
+    plan = sim.cli("plan", str(rb), "-i", str(sim.inventory), "--no-detect", "-f", "yaml")
+    assert plan.returncode == 0, plan.stderr
+    steps = {s["id"]: s for s in yaml.safe_load(plan.stdout)["steps"]}
+    checks = steps["stop-worker"]["prerequisites"]
+    assert [(c["host"], c["description"]) for c in checks] == [
+        (n, "unit sim-worker exists") for n in NODES]
+    report = sim.cli("plan", str(rb), "-i", str(sim.inventory), "--no-detect", "-f", "markdown")
+    assert "node3: unit sim-worker exists" in report.stdout
+    as_json = sim.cli("plan", str(rb), "-i", str(sim.inventory), "--no-detect", "-f", "json")
+    assert "node3: unit sim-worker exists" in as_json.stdout
+    res = sim.cli("run", str(rb), "-i", str(sim.inventory), "--yes")
+    assert res.returncode == 0, res.stdout + res.stderr
+    logged = sorted((sim.root / "checks.log").read_text().splitlines())
+    assert logged == sorted({f"{c['host']} {c['check'].split(' ', 3)[3]}"
+                             for s in steps.values() for c in s["prerequisites"]})
+
+
+def test_skip_preflight_runs_without_the_checks(sim: Sim) -> None:
+    (sim.root / "disk-full").touch()
+    rb = sim.runbook("pre-skip", cold_upgrade_steps(sim.tmp / "backups"))
+    res = sim.cli("run", str(rb), "-i", str(sim.inventory), "--yes", "--skip-preflight")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert not (sim.root / "checks.log").exists()
+    assert [h for h, act, _a in sim.ops() if act == "backup"] == ["node1"]
+    run_id = run_json(sim)[0]["id"]
+    report = sim.cli("report", run_id, "-f", "markdown")
+    assert "preflight skipped (--skip-preflight)" in report.stdout, report.stderr
