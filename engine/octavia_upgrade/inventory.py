@@ -175,8 +175,8 @@ def build(doc: Document) -> model.Inventory:
         ),
         probes=tuple(
             model.Probe(name=p["name"], url=p["url"],
-                        interval=model.parse_duration(p.get("interval", 1)),
-                        timeout=model.parse_duration(p.get("timeout", 2)))
+                        interval=model.parse_duration(p.get("interval", 0.2)),
+                        timeout=model.parse_duration(p.get("timeout", 1)))
             for p in data.get("probes") or ()
         ),
         secrets=dict(data.get("secrets") or {}),
