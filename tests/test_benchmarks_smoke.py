@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,7 +59,8 @@ def test_runner_prints_every_figure_at_one_node(tmp_path: Path) -> None:
     assert figures["memory"]["maxrss_kib"] > 10_000
 
 
-def _recorded_run(store, run_id: str, stop_at: float, back_at: float, params: dict) -> None:  # type: ignore[no-untyped-def]
+def _recorded_run(store: Any, run_id: str, stop_at: float, back_at: float,
+                  params: dict[str, Any]) -> None:
     """A finished dalmatian → epoxy run: stop on node1 at ``stop_at`` s, the API back
     on both nodes at ``back_at`` s, a VIP that missed 0.6 s."""
     from datetime import datetime, timedelta, timezone

@@ -160,7 +160,8 @@ def test_a_gap_still_open_counts_to_the_last_sample() -> None:
     for i, ok in enumerate([True, False, False, False]):
         tally.add(t0 + timedelta(seconds=i), ok)
     s = tally.series()
-    assert s is not None and s.longest_gap_ms == 2000.0 and s.longest_gap_start == t0 + timedelta(seconds=1)
+    assert s is not None and s.longest_gap_ms == 2000.0
+    assert s.longest_gap_start == t0 + timedelta(seconds=1)
 
 
 def test_series_are_rewritten_in_place_in_the_state_database(tmp_path: Path) -> None:

@@ -170,4 +170,5 @@ def test_json_and_html_give_the_window_and_draw_both_availabilities(store: Any) 
     assert "VIP availability · web-vip" in html and "API availability · api@n2" in html
     assert "control-plane outage (first stop → API answering): 21.0s" in html
     md = render(execution_report(**records), "markdown")
-    assert "| Data plane: web-vip | 98.507% available (201 samples, 3 failed, longest gap 600 ms) |" in md
+    assert ("| Data plane: web-vip | 98.507% available (201 samples, 3 failed, "
+            "longest gap 600 ms) |") in md

@@ -99,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
 
     def document() -> dict[str, Any]:
         doc: dict[str, Any] = redactor.redact({
-            "run": run_.run.as_dict(), "outage": plain(run_.outage), "results": [r.as_dict() for r in latest],
+            "run": run_.run.as_dict(), "outage": plain(run_.outage),
+            "results": [r.as_dict() for r in latest],
             "attempts": [r.as_dict() for r in attempts],
             "approvals": [a.as_dict() for a in approvals],
             "events": [e.as_dict() for e in events],

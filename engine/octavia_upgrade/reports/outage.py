@@ -199,12 +199,13 @@ def series_stats(series: Sequence[Any]) -> tuple[ProbeStats, ...]:
         by.setdefault(str(field(s, "probe")), []).append(s)
     out = []
     for name in sorted(by, key=lambda n: (field(by[n][0], "kind") != "vip", n)):
-        items = sorted(by[name], key=lambda s: to_datetime(field(s, "started_at")))  # type: ignore[arg-type, return-value]
+        items = sorted(by[name], key=lambda s: str(iso_ms(to_datetime(field(s, "started_at")))))
         n = sum(int(field(s, "samples") or 0) for s in items)
         fails = sum(int(field(s, "failures") or 0) for s in items)
         worst = max(items, key=lambda s: float(field(s, "longest_gap_ms") or 0.0))
         gap_ms = float(field(worst, "longest_gap_ms") or 0.0)
-        lat = [(float(field(s, "latency_avg_ms")), int(field(s, "samples")) - int(field(s, "failures")))
+        lat = [(float(field(s, "latency_avg_ms")),
+                int(field(s, "samples")) - int(field(s, "failures")))
                for s in items if field(s, "latency_avg_ms") is not None]
         weight = sum(w for _, w in lat)
         maxes = [float(field(s, "latency_max_ms")) for s in items
