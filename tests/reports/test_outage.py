@@ -172,3 +172,21 @@ def test_json_and_html_give_the_window_and_draw_both_availabilities(store: Any) 
     md = render(execution_report(**records), "markdown")
     assert ("| Data plane: web-vip | 98.507% available (201 samples, 3 failed, "
             "longest gap 600 ms) |") in md
+
+
+def test_a_probe_failing_once_while_services_stop_does_not_end_the_window(store: Any) -> None:
+    """A GET that timed out at 10.6 s on a loaded machine (the API was still up,
+    and stopped only at 11.6 s) is not the outage: the window ends when the API
+    answered on every host after the start command."""
+    _cold_upgrade(store)
+    n1 = _api("n1", 40, (12.0, 30.2))
+    blip = Tally(ProbeTarget("api@n2", "api", "http://n2:9876/", 0.2, 1.0, host="n2"))
+    t = 0.0
+    while t <= 40:
+        ok = not (10.6 <= t < 11.0 or 12.2 <= t < 31.4)
+        blip.add(at(t), ok, 3.0 if ok else None, None if ok else "timed out")
+        t = round(t + 0.2, 3)
+    store.record_probe_series("r1", [n1, blip.series()])
+    w = measured_window(store.results("r1"), store.probe_series("r1"))
+    assert w is not None and w.status == "measured"
+    assert w.end == "2026-12-05T20:00:31.400Z" and w.duration == 21.0

@@ -28,6 +28,8 @@ from octavia_upgrade.reports.model import (
 
 #: How a stop command's key starts (the ``service`` kind's ``stop:<service>``).
 STOP_KEY = "stop:"
+#: How the keys of the commands that start services again start.
+START_KEYS = ("start:", "restart:")
 #: Earlier runs a plan report's prediction looks at, at most (newest first).
 HISTORY_RUNS = 10
 
@@ -87,21 +89,58 @@ def _state_at(rows: Sequence[tuple[datetime, bool]], at: datetime) -> bool:
     return state
 
 
-def _api_back(start: datetime, api: Mapping[str, list[tuple[datetime, bool]]]
+def first_start(results: Iterable[Any], after: datetime) -> datetime | None:
+    """When the first start (or restart) command after ``after`` was sent."""
+    found = []
+    for r in results:
+        for c in field(r, "commands") or ():
+            if not isinstance(c, Mapping) or not str(c.get("key", "")).startswith(START_KEYS):
+                continue
+            at = to_datetime(c.get("at")) or to_datetime(field(r, "started_at"))
+            if at is not None and at > after:
+                found.append(at)
+    return min(found) if found else None
+
+
+def _api_back(start: datetime, restart: datetime | None,
+              api: Mapping[str, list[tuple[datetime, bool]]]
               ) -> tuple[str, datetime | None, str | None]:
-    """(status, when, host): the first moment after ``start`` the API answered on
-    every host, having not answered on some host since ``start``."""
+    """(status, when, host): when the API answered on every host again.
+
+    With a start command after the first stop (``restart``), the first moment
+    at or after it when every host answers: a probe that failed once while
+    the services were still being stopped does not end the window. Without
+    one (the run ended before its start), the first moment every host
+    answers after one was last seen not answering.
+    """
     state = {h: _state_at(rows, start) for h, rows in api.items()}
-    down = not all(state.values())
     changes = sorted((when, h, ok) for h, rows in api.items() for when, ok in rows
                      if when > start)
+    down = not all(state.values())
+    if restart is not None:
+        before = [c for c in changes if c[0] <= restart]
+        for _when, host, ok in before:
+            state[host] = ok
+            down |= not all(state.values())
+        if all(state.values()):
+            # Answering when the start command went out: it never stopped, or
+            # was back already.
+            return ("measured", restart, None) if down else ("api_never_down", None, None)
+        for when, host, ok in changes[len(before):]:
+            state[host] = ok
+            if all(state.values()):
+                return "measured", when, host
+        return "open", None, None
+    end: tuple[datetime, str] | None = None
     for when, host, ok in changes:
         state[host] = ok
         if not all(state.values()):
-            down = True
-        elif down:
-            return "measured", when, host
-    return ("open" if down else "api_never_down"), None, None
+            down, end = True, None
+        elif down and end is None:
+            end = (when, host)
+    if not down:
+        return "api_never_down", None, None
+    return ("measured", end[0], end[1]) if end else ("open", None, None)
 
 
 def _busy(results: Iterable[Any], start: datetime, end: datetime,
@@ -151,7 +190,7 @@ def measured_window(results: Sequence[Any], series: Sequence[Any],
         return MeasuredOutage(status="not_probed", start=iso_ms(start), end=None,
                               duration=None, first_stop=where, api_hosts=(),
                               last_answering=None, steps=(), between_steps=None)
-    status, end, host = _api_back(start, api)
+    status, end, host = _api_back(start, first_start(results, start), api)
     if end is None:
         return MeasuredOutage(status=status, start=iso_ms(start), end=None, duration=None,
                               first_stop=where, api_hosts=hosts, last_answering=None,
