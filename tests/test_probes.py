@@ -178,3 +178,18 @@ def test_series_are_rewritten_in_place_in_the_state_database(tmp_path: Path) -> 
     [back] = store.probe_series("r1")
     assert back == tally.series()
     store.close()
+
+
+def test_the_inventory_turns_the_api_probe_off_or_tunes_it(tmp_path: Path) -> None:
+    from octavia_upgrade.inventory import load_inventory
+
+    base = ("apiVersion: octavia-upgrade/v1\nkind: Inventory\ndeployment: d\nflavor: deb\n"
+            "hosts:\n  n1: {address: 127.0.0.9, roles: [api, db-migrate]}\n")
+    params = {"api_scheme": "https", "api_port": 443}
+    for extra, want in (("", [(0.2, 1.0)]), ("api_probe: false\n", []),
+                        ("api_probe: {interval: 500ms, timeout: 2s}\n", [(0.5, 2.0)])):
+        path = tmp_path / "inv.yaml"
+        path.write_text(base + extra)
+        targets = api_targets(load_inventory(path), params)
+        assert [(t.interval, t.timeout) for t in targets] == want
+        assert all(t.url == "https://127.0.0.9:443/" for t in targets)

@@ -24,9 +24,6 @@ from octavia_upgrade.probeseries import ProbeTarget, Tally
 from octavia_upgrade.state.records import ProbeSample as Sample
 from octavia_upgrade.state.records import ProbeSeries
 
-#: The API probe: every 0.2 s, 1 s per request at most.
-API_INTERVAL = 0.2
-API_TIMEOUT = 1.0
 
 
 def sample(probe: Probe | ProbeTarget) -> Sample:
@@ -56,11 +53,15 @@ def api_url(address: str, scheme: str, port: int) -> str:
 
 def api_targets(inventory: Inventory, params: Mapping[str, Any]) -> tuple[ProbeTarget, ...]:
     """A GET on the Octavia API of every ``api`` host, as ``wait-api`` polls it
-    (the runbook's ``api_scheme`` and ``api_port``; http and 9876 by default)."""
+    (the runbook's ``api_scheme`` and ``api_port``; http and 9876 by default),
+    at the inventory's ``api_probe`` interval; none with ``api_probe: false``."""
+    if inventory.api_probe is None:
+        return ()
     scheme = str(params.get("api_scheme") or "http")
     port = int(params.get("api_port") or 9876)
     return tuple(ProbeTarget(f"api@{h.name}", "api", api_url(h.address, scheme, port),
-                             API_INTERVAL, API_TIMEOUT, host=h.name)
+                             inventory.api_probe.interval, inventory.api_probe.timeout,
+                             host=h.name)
                  for h in inventory.hosts if "api" in h.roles)
 
 
