@@ -14,8 +14,8 @@ List the runs recorded in the state database ([DEFAULT] state_dir or
 [database] connection), oldest first so the newest is at the bottom next to
 your prompt: id, runbook, deployment, status, start and end (UTC), and the
 control-plane outage as measured: from the first stop command sent to an
-Octavia service to the first moment the API answered on every API host
-("not probed" for runs whose API was not probed, "API still down" when it
+Octavia service to the first moment, once the services were being started
+again, that the API answered on every API host ("not probed" for runs whose API was not probed, "API still down" when it
 never answered on every host again while probed).
 Use `octavia-upgrade show RUN_ID` for one run's steps.
 

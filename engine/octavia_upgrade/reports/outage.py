@@ -3,8 +3,8 @@
 Pure functions over the state store's records (or mappings with the same
 keys). The window opens at the first stop command sent to an Octavia
 service (the time each command was first sent, recorded with the attempt)
-and closes at the first moment the API probes saw the API answer on every
-API host again. Step boundaries are not used for its end: a start step ends
+and closes at the first moment, at or after the first start command that
+follows, the API probes saw the API answer on every API host. Step boundaries are not used for its end: a start step ends
 when its services run, but the API answers only later.
 """
 
