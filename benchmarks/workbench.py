@@ -125,6 +125,8 @@ class Workbench:
         data = self.nodes.inventory_data({n: ROLES for n in names}, flavor=str(FLAVOR),
                                          deployment=f"bench-{hosts}",
                                          vars={"node": str(NODE_SH), "root": str(root)})
+        # The workload's nodes serve no API; ansible and ssh probe nothing either.
+        data["api_probe"] = False
         path = root / "inventory.yaml"
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         return path

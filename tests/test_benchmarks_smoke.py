@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,3 +57,74 @@ def test_runner_prints_every_figure_at_one_node(tmp_path: Path) -> None:
     assert figures["startup"]["lint_files"] == len(list((ROOT / "runbooks").glob("*.yaml")))
     assert figures["resume"]["busy"]["runs_in_db"] >= 6
     assert figures["memory"]["maxrss_kib"] > 10_000
+
+
+def _recorded_run(store: Any, run_id: str, stop_at: float, back_at: float,
+                  params: dict[str, Any]) -> None:
+    """A finished dalmatian → epoxy run: stop on node1 at ``stop_at`` s, the API back
+    on both nodes at ``back_at`` s, a VIP that missed 0.6 s."""
+    from datetime import datetime, timedelta, timezone
+
+    from octavia_upgrade.probeseries import ProbeTarget, Tally
+
+    t0 = datetime(2026, 12, 5, 21, 0, tzinfo=timezone.utc)
+    store.create_run(run_id=run_id, runbook_name="dalmatian-to-epoxy", runbook_path="/rb.yaml",
+                     runbook_sha256="0" * 64, runbook_revision=1, from_release="dalmatian",
+                     to_release="epoxy", deployment="lab", inventory_path=None, user="u",
+                     hostname="h", pid=1, params=params, plan=None, provenance={},
+                     started_at=t0)
+    for host in ("node1", "node2"):
+        store.clock = lambda: t0 + timedelta(seconds=stop_at - 0.2)
+        rid = store.record_start(run_id, "stop-housekeeping", host, 1)
+        store.clock = lambda: t0 + timedelta(seconds=stop_at + 1.5)
+        store.record_end(rid, "succeeded", 0, commands=[{
+            "key": "stop:housekeeping", "planned": "x", "sent": "x",
+            "at": (t0 + timedelta(seconds=stop_at)).isoformat()}])
+    series = []
+    for name, kind, down in (("api@node1", "api", (stop_at + 1, back_at - 1)),
+                             ("api@node2", "api", (stop_at + 1, back_at)),
+                             ("lab-vip", "vip", (3.0, 3.6))):
+        tally = Tally(ProbeTarget(name, kind, "http://x/", 0.2, 1.0,
+                                  host=name[4:] if kind == "api" else None))
+        for i in range(int((back_at + 10) * 5)):
+            t = round(i * 0.2, 1)
+            tally.add(t0 + timedelta(seconds=t), not down[0] <= t < down[1], 2.0)
+        series.append(tally.series())
+    store.record_probe_series(run_id, series)
+    store.set_run_status(run_id, "succeeded")
+
+
+def test_outage_benchmark_prints_both_windows_ratio_and_goals(tmp_path: Path) -> None:
+    """``benchmarks/outage`` from recorded runs (``--from-state``): the lab part is
+    the same code with a lab in front; here no lab is started."""
+    import sys
+
+    from octavia_upgrade.state import open_store
+
+    state = tmp_path / "state"
+    with open_store(None, state) as store:
+        _recorded_run(store, "guide", 10.0, 50.0, {"stage_before_outage": False})
+        _recorded_run(store, "prepared", 10.0, 28.0, {})
+    out = tmp_path / "outage.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "outage"), "--from-state", str(state),
+         "--guide", "guide", "--prepared", "prepared", "--json", str(out)],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = proc.stdout
+    assert "window: 40.0 s (first stop" in text and "window: 18.0 s (first stop" in text
+    assert "VIP lab-vip:" in text and "longest gap 600 ms" in text
+    assert "stop-housekeeping" in text and "(between steps / readiness)" in text
+    assert "ratio prepared / guide: 0.45" in text
+    assert "PASS  prepared ≤ 0.5 × guide-order window" in text
+    assert "PASS  prepared window ≤ 20 s" in text
+    figures = json.loads(out.read_text())
+    assert figures["guide_window"] == 40.0 and figures["prepared_window"] == 18.0
+    assert figures["goals"] == {"ratio": True, "prepared": True}
+
+    # The guide order alone: the prepared goals are printed as not measured.
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "outage"), "--from-state", str(state),
+         "--guide", "guide"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "MISS  prepared window ≤ 20 s (not measured)" in proc.stdout

@@ -423,7 +423,7 @@ def test_dalmatian_to_epoxy_commands_per_flavor(tmp_path: Path, flavor: str) -> 
     assert not re.search(r"\s(-p\S*|--password\S*)", dump[0])
     assert plan.step("upgrade-check").hosts == ("ctl1",)
     assert plan.step("wait-api").lines("ctl2") == (
-        "GET http://192.0.2.12:9876/  # until HTTP 200, every 3s, up to 300s",)
+        "GET http://192.0.2.12:9876/  # until HTTP 200, every 0.25s, up to 300s",)
 
 
 # --------------------------------------------------------------------------- end to end

@@ -350,3 +350,38 @@ def test_a_run_with_a_limit_resumes_on_the_same_hosts(world: World) -> None:
     assert world.store.get_run(first.run_id).plan["hosts"][0]["name"] == "ctl1"
     again = world.resume(first.run_id)
     assert (again.status, again.run_id) == ("succeeded", first.run_id)
+
+
+def test_a_run_probes_the_api_of_every_api_host(world: World) -> None:
+    """The API probe runs beside the steps: one series per api host, recorded."""
+    import http.server
+    import threading
+
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the handler's name
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.61", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        rb = yaml.safe_load((world.work / "rb.yaml").read_text())
+        rb["parameters"]["api_port"] = {"type": "integer", "default": server.server_address[1]}
+        (world.work / "rb.yaml").write_text(yaml.safe_dump(rb, sort_keys=False))
+        inv = yaml.safe_load((world.work / "inv.yaml").read_text())
+        inv["hosts"]["ctl1"]["address"] = "127.0.0.61"
+        inv["hosts"]["ctl2"]["address"] = "127.0.0.62"  # nothing listens there
+        (world.work / "inv.yaml").write_text(yaml.safe_dump(inv, sort_keys=False))
+        res = world.run(FakePool())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert res.status == "succeeded"
+    series = {s.probe: s for s in world.store.real.probe_series(res.run_id)}
+    assert set(series) == {"api@ctl1", "api@ctl2"}
+    assert series["api@ctl1"].kind == "api" and series["api@ctl1"].failures == 0
+    assert series["api@ctl1"].samples >= 1
+    assert series["api@ctl2"].failures == series["api@ctl2"].samples >= 1

@@ -70,6 +70,8 @@ def plan(runbook: str, inventory: str | InventorySource, *,
             are valid, closed after, and never created (planning writes no
             state); a failure to read it is a warning in
             ``Prepared.warnings``. None (and no ``store``): no estimates.
+            The same history gives ``Prepared.predicted_outage``: the measured
+            outage windows of earlier successful runs of the hop.
         store: an open state store to read that history from instead (left open).
         pool: connections for detection (``get(host)``), left open; by default
             opened and closed here.
@@ -89,25 +91,32 @@ def plan(runbook: str, inventory: str | InventorySource, *,
     if store is None and settings is None:
         return prep
     try:
-        history = _history(prep.runbook.metadata.name, settings, store)
+        history, outage = _history(prep, settings, store)
     except UpgradeError as exc:
         # Durations are an estimate; a plan is still worth having without them.
         return replace(prep, warnings=(*prep.warnings, f"no duration estimates: {exc}"))
+    prep = replace(prep, predicted_outage=outage)
     return replan(prep, history) if history else prep
 
 
-def _history(runbook_name: str, settings: Settings | None, store: Any) -> Mapping[str, float]:
+def _history(prep: Prepared, settings: Settings | None,
+             store: Any) -> tuple[Mapping[str, float], Any]:
+    """Earlier runs' step durations (this runbook) and the outage to expect (this hop)."""
+    from octavia_upgrade.outagehistory import predict
+
+    meta = prep.runbook.metadata
     if store is not None:
-        return store.step_duration_history(runbook_name)
+        return store.step_duration_history(meta.name), predict(store, meta.from_, meta.to)
     from octavia_upgrade.state import open_store
     from octavia_upgrade.state.db import exists
 
     assert settings is not None
     if not exists(settings.database_url, settings.state_dir):
-        return {}  # nothing recorded yet; planning creates no state
+        # Nothing recorded yet; planning creates no state.
+        return {}, predict(None, meta.from_, meta.to)
     with open_store(settings.database_url, settings.state_dir,
                     tail_bytes=settings.state_output_tail_bytes) as own:
-        return own.step_duration_history(runbook_name)
+        return own.step_duration_history(meta.name), predict(own, meta.from_, meta.to)
 
 
 def run(runbook: str, inventory: str | InventorySource, *,

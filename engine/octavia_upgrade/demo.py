@@ -114,11 +114,13 @@ def _verify(demo: Demo, before: dict[str, Any], run_id: str) -> None:
     except Exception as exc:  # noqa: BLE001 - reported as a failed check
         demo.check("a new load balancer can be created after the upgrade", False, str(exc))
     store = open_store(None, demo.state_dir)
-    samples = store.probe_samples(run_id)
-    failed = [s for s in samples if not s.ok]
-    avail = 100.0 * (len(samples) - len(failed)) / len(samples) if samples else 0.0
-    demo.check("VIP answered throughout the upgrade", bool(samples) and not failed,
-               f"{len(samples)} samples, {len(failed)} failed, availability {avail:.1f} %")
+    vips = [s for s in store.probe_series(run_id) if s.kind == "vip"]
+    n, failed = sum(s.samples for s in vips), sum(s.failures for s in vips)
+    gap = max((s.longest_gap_ms for s in vips), default=0.0)
+    avail = 100.0 * (n - failed) / n if n else 0.0
+    demo.check("VIP answered throughout the upgrade", bool(n) and not failed,
+               f"{n} samples, {failed} failed, availability {avail:.1f} %, "
+               f"longest gap {gap:.0f} ms")
     store.close()
 
 

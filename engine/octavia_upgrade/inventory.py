@@ -175,12 +175,23 @@ def build(doc: Document) -> model.Inventory:
         ),
         probes=tuple(
             model.Probe(name=p["name"], url=p["url"],
-                        interval=model.parse_duration(p.get("interval", 1)),
-                        timeout=model.parse_duration(p.get("timeout", 2)))
+                        interval=model.parse_duration(p.get("interval", 0.2)),
+                        timeout=model.parse_duration(p.get("timeout", 1)))
             for p in data.get("probes") or ()
         ),
         secrets=dict(data.get("secrets") or {}),
+        api_probe=_api_probe(data.get("api_probe", True)),
     )
+
+
+def _api_probe(value: Any) -> model.ApiProbe | None:
+    """``api_probe``: true (the default), false, or ``{interval, timeout}``."""
+    if value is False:
+        return None
+    if not isinstance(value, dict):
+        return model.ApiProbe()
+    return model.ApiProbe(interval=model.parse_duration(value.get("interval", 0.2)),
+                          timeout=model.parse_duration(value.get("timeout", 1)))
 
 
 def become_setting(value: Any, doc: Document, path: tuple[Any, ...]) -> model.Become | None:

@@ -236,8 +236,17 @@ class Host:
 class Probe:
     name: str
     url: str
-    interval: float = 1.0
-    timeout: float = 2.0
+    #: 5 Hz: a gap of a fraction of a second is seen.
+    interval: float = 0.2
+    timeout: float = 1.0
+
+
+@dataclass(frozen=True)
+class ApiProbe:
+    """How the Octavia API of every api host is probed during a run."""
+
+    interval: float = 0.2
+    timeout: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -256,6 +265,8 @@ class Inventory:
     vars: Mapping[str, Any] = field(default_factory=dict)
     ssh: SshSettings = field(default_factory=SshSettings)
     probes: tuple[Probe, ...] = ()
+    #: The API probe (None: ``api_probe: false``, not probed).
+    api_probe: ApiProbe | None = field(default_factory=ApiProbe)
     #: Where the lab or an operator keeps database credentials for backups etc.
     #: Values here are treated as secrets.
     secrets: Mapping[str, Any] = field(default_factory=dict)

@@ -72,7 +72,8 @@ def test_runs(state: tuple[Path, list[Any]], tmp_path: Path) -> None:
     assert ok("runs", "-f", "value", "-c", "revision", "-c", "id", tmp_path=tmp_path,
               state_dir=state_dir).splitlines() == [f"2 {done.id}", f"3 {running.id}"]
     table = rows(ok("runs", "-f", "csv", tmp_path=tmp_path, state_dir=state_dir))
-    assert table[0] == ["id", "runbook", "deployment", "status", "started", "ended"]
+    assert table[0] == ["id", "runbook", "deployment", "status", "started", "ended",
+                        "outage"]
     assert table[1][:4] == [done.id, "dalmatian-to-epoxy", 'prod "east", 1', "succeeded"]
     assert table[1][5].endswith("Z") and table[2][5] == ""  # still running: no end
     data = json.loads(ok("runs", "-f", "json", "-c", "id", "-c", "deployment",
@@ -98,7 +99,7 @@ def test_runs_without_a_state_database(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh"
     assert ok("runs", "-f", "value", "-c", "id", tmp_path=tmp_path, state_dir=fresh) == ""
     assert rows(ok("runs", "-f", "csv", tmp_path=tmp_path, state_dir=fresh)) == [
-        ["id", "runbook", "deployment", "status", "started", "ended"]]
+        ["id", "runbook", "deployment", "status", "started", "ended", "outage"]]
     assert not fresh.exists()
 
 

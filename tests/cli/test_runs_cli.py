@@ -62,7 +62,8 @@ def test_runs_lists_newest_last(populated: tuple[Path, list[Any]]) -> None:
     res = cli(state, "runs")
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
-    assert lines[0].split() == ["id", "runbook", "deployment", "status", "started", "ended"]
+    assert lines[0].split() == ["id", "runbook", "deployment", "status", "started", "ended",
+                                "outage"]
     assert lines[2].startswith(done.id) and "succeeded" in lines[2] and "lab" in lines[2]
     assert lines[3].startswith(failed.id) and "interrupted" in lines[3]
     assert "dalmatian-to-epoxy (rev 2)" in lines[2]
@@ -205,3 +206,51 @@ def test_commands_use_the_configured_database(tmp_path: Path,
         assert "postgresql+psycopg://octavia:***@127.0.0.1" in res.stderr
     finally:
         postgres_server.drop_database("cli_runs")
+
+
+def _with_outage(store: Store) -> Any:
+    """A run that stopped the API on two hosts at 10.4 s and saw it answer on both
+    again at 31.4 s (the API probes)."""
+    from datetime import datetime, timedelta, timezone
+
+    from octavia_upgrade.probeseries import ProbeTarget, Tally
+
+    t0 = datetime(2026, 12, 5, 20, 0, tzinfo=timezone.utc)
+    run = make_run(store, deployment="measured")
+    for host, stop, back in (("ctl1", 10.4, 30.2), ("ctl2", 10.6, 31.4)):
+        rid = store.record_start(run.id, "stop-api", host, 1)
+        store.record_end(rid, "succeeded", 0, commands=[{
+            "key": "stop:api", "planned": "systemctl stop octavia-api",
+            "sent": "systemctl stop octavia-api",
+            "at": (t0 + timedelta(seconds=stop)).isoformat()}])
+        tally = Tally(ProbeTarget(f"api@{host}", "api", f"http://{host}:9876/", 0.2, 1.0,
+                                  host=host))
+        for i in range(200):
+            t = i * 0.2
+            tally.add(t0 + timedelta(seconds=t), not stop + 0.5 <= t < back, 2.0)
+        store.record_probe_series(run.id, [tally.series()])
+    store.set_run_status(run.id, "succeeded")
+    return run
+
+
+def test_runs_and_show_give_the_measured_outage(populated: tuple[Path, list[Any]]) -> None:
+    state, (done, _failed) = populated
+    with open_store(None, state) as store:
+        run = _with_outage(store)
+    lines = cli(state, "runs").stdout.splitlines()
+    row = next(line for line in lines if line.startswith(run.id))
+    assert row.rstrip().endswith("21.0s")
+    # A run that recorded no stop command has no window.
+    assert next(line for line in lines if line.startswith(done.id)).rstrip().endswith("  -")
+    assert cli(state, "runs", "-f", "value", "-c", "id", "-c", "outage").stdout.splitlines()[
+        -1] == f"{run.id} 21.0"
+    data = json.loads(cli(state, "runs", "-f", "json").stdout)
+    assert data[-1]["outage"]["status"] == "measured" and data[-1]["outage"]["duration"] == 21.0
+    assert data[0]["outage"] is None
+
+    out = cli(state, "show", run.id).stdout
+    assert ("outage      21.0s: first stop 20:00:10.400 (stop-api on ctl1) → API answering "
+            "on every API host at 20:00:31.400 (2 probed, last to answer: ctl2)") in out
+    assert cli(state, "show", run.id, "-f", "value", "-c", "outage").stdout.strip() == "21.0"
+    doc = json.loads(cli(state, "show", run.id, "-f", "json").stdout)
+    assert doc["outage"]["end"] == "2026-12-05T20:00:31.400Z"

@@ -55,6 +55,8 @@ def replay(store: Any, records: dict[str, Any], clock: list[datetime]) -> str:
         act()
     if records["probe_samples"]:
         store.record_probe_samples(run.id, records["probe_samples"])
+    if records.get("probe_series"):
+        store.record_probe_series(run.id, records["probe_series"])
     if run.ended_at is not None:
         clock[0] = run.ended_at
         store.set_run_status(run.id, run.status)
@@ -84,5 +86,6 @@ def stored(store: Any) -> Callable[[str], dict[str, Any]]:
         run_id = replay(store, scenarios.SCENARIOS[name](), store.now)
         return {"run": store.get_run(run_id), "results": store.results(run_id),
                 "approvals": store.approvals(run_id), "evidence": store.evidence(run_id),
-                "probe_samples": store.probe_samples(run_id), "events": store.events(run_id)}
+                "probe_samples": store.probe_samples(run_id), "events": store.events(run_id),
+                "probe_series": store.probe_series(run_id)}
     return load

@@ -163,6 +163,7 @@ class Recorder:
         self.approvals: list[Approval] = []
         self.events: list[Event] = []
         self.samples: list[ProbeSample] = []
+        self.series: list[Any] = []
         self._id = 0
 
     def tick(self, sec: float) -> None:
@@ -173,7 +174,9 @@ class Recorder:
         the run id where the plan holds its token (a run-time value)."""
         planned = self.plan.step(step_id).commands.get(host, ())
         return [{"key": c.key, "planned": c.text,
-                 "sent": c.text.replace(RUN_ID_TOKEN, self.run_id)} for c in planned]
+                 "sent": c.text.replace(RUN_ID_TOKEN, self.run_id),
+                 "at": (self.now + timedelta(seconds=0.25 * i)).isoformat()}
+                for i, c in enumerate(planned)]
 
     def result(self, step_id: str, host: str, dur: float, status: str = "succeeded",
                rc: int | None = 0, stdout: str = "", stderr: str = "", message: str = "",
@@ -219,6 +222,21 @@ class Recorder:
             t += timedelta(seconds=2)
             i += 1
 
+    def api_probe(self, end: datetime, down: dict[str, tuple[datetime, datetime]]) -> None:
+        """The API probe of each host at 5 Hz from T0 to ``end``, not answering
+        (connection refused) within ``down[host]``."""
+        from octavia_upgrade.probeseries import ProbeTarget, Tally
+
+        for host, (a, b) in sorted(down.items()):
+            tally = Tally(ProbeTarget(f"api@{host}", "api", f"http://{host}:9876/", 0.2, 1.0,
+                                      host=host))
+            t = T0
+            while t <= end:
+                ok = not a <= t < b
+                tally.add(t, ok, 4.0 if ok else None, None if ok else "Connection refused")
+                t += timedelta(milliseconds=200)
+            self.series.append(tally.series())
+
     def run(self, status: str, *, params: dict[str, Any] | None = None,
             options: dict[str, Any] | None = None) -> Run:
         return Run(
@@ -239,7 +257,8 @@ class Recorder:
 
     def records(self, status: str) -> dict[str, Any]:
         return {"run": self.run(status), "results": self.results, "approvals": self.approvals,
-                "evidence": self.evidence, "probe_samples": self.samples, "events": self.events}
+                "evidence": self.evidence, "probe_samples": self.samples, "events": self.events,
+                "probe_series": self.series}
 
 
 LB = {"id": "lb-1a2b", "name": "web", "provisioning_status": "ACTIVE", "operating_status": "ONLINE"}
@@ -328,6 +347,13 @@ def successful() -> dict[str, Any]:
     _packages(r, "ctl2")
     _finish(r)
     r.probe(T0, r.now)
+    # The API goes down a second after the stop reached it, and answers again a
+    # few seconds after its start step ended (readiness).
+    stop = min(x.started_at for x in r.results if x.step_id == "stop-control-plane")
+    started = {x.host: x.ended_at for x in r.results if x.step_id == "start-control-plane"}
+    r.api_probe(r.now, {"ctl1": (stop + timedelta(seconds=1), started["ctl1"] + timedelta(
+        seconds=2.6)), "ctl2": (stop + timedelta(seconds=1.2), started["ctl2"] + timedelta(
+            seconds=3.4))})
     return r.records("succeeded")
 
 
@@ -360,6 +386,13 @@ def resumed() -> dict[str, Any]:
     _packages(r, "ctl2", attempt=2)
     _finish(r)
     r.probe(T0, r.now)
+    # The API goes down a second after the stop reached it, and answers again a
+    # few seconds after its start step ended (readiness).
+    stop = min(x.started_at for x in r.results if x.step_id == "stop-control-plane")
+    started = {x.host: x.ended_at for x in r.results if x.step_id == "start-control-plane"}
+    r.api_probe(r.now, {"ctl1": (stop + timedelta(seconds=1), started["ctl1"] + timedelta(
+        seconds=2.6)), "ctl2": (stop + timedelta(seconds=1.2), started["ctl2"] + timedelta(
+            seconds=3.4))})
     return r.records("succeeded")
 
 

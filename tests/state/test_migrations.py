@@ -15,7 +15,8 @@ import octavia_upgrade
 from octavia_upgrade.state import db
 from octavia_upgrade.state.models import METADATA
 
-TABLES = {"runs", "step_results", "approvals", "evidence", "probe_samples", "events", "locks"}
+TABLES = {"runs", "step_results", "approvals", "evidence", "probe_samples", "probe_series",
+          "events", "locks"}
 
 
 def engine_for(state_db: Any) -> Any:
@@ -180,7 +181,7 @@ def test_0003_upgrades_a_0002_database_with_data_in_place(state_db: Any) -> None
             conn.commit()
             db.migrate(engine)  # what opening the store does
         with engine.connect() as conn:
-            assert db.current_revision(conn) == "0003"
+            assert db.current_revision(conn) == db.SCHEMA_HEAD
             run = _run(conn.execute(RUNS.select()).mappings().one())
             results = [_result(r) for r in conn.execute(
                 STEP_RESULTS.select().order_by(STEP_RESULTS.c.id)).mappings()]
@@ -210,5 +211,36 @@ def test_0003_upgrades_a_0002_database_with_data_in_place(state_db: Any) -> None
                 c["name"] for c in inspect(conn).get_columns("step_results")}
             assert conn.execute(text("SELECT COUNT(*) FROM step_results")).scalar_one() == 3
             assert conn.execute(text("SELECT COUNT(*) FROM runs")).scalar_one() == 2
+    finally:
+        engine.dispose()
+
+
+def test_0005_adds_probe_series_beside_the_runs_already_recorded(state_db: Any) -> None:
+    """A database at 0003 with a run gains the probe_series table; going back drops it
+    and keeps the run."""
+    from datetime import datetime
+
+    from sqlalchemy import MetaData, Table, text
+
+    engine = engine_for(state_db)
+    try:
+        with engine.connect() as conn:
+            command.upgrade(db.alembic_config(conn), "0003")
+            runs = Table("runs", MetaData(), autoload_with=conn)
+            conn.execute(runs.insert(), {
+                "id": "20261201-000000-abcd", "runbook_name": "rb", "runbook_path": "/rb.yaml",
+                "runbook_sha256": "f00", "runbook_revision": 1, "from_release": "dalmatian",
+                "to_release": "epoxy", "deployment": "lab", "user": "ops", "hostname": "h",
+                "pid": 1, "status": "succeeded", "started_at": datetime(2026, 12, 1),
+                "params": "{}", "provenance": "{}"})
+            conn.commit()
+            assert "probe_series" not in inspect(conn).get_table_names()
+            command.upgrade(db.alembic_config(conn), "0005")
+            conn.commit()
+            assert "probe_series" in inspect(conn).get_table_names()
+            command.downgrade(db.alembic_config(conn), "0003")
+            conn.commit()
+            assert "probe_series" not in inspect(conn).get_table_names()
+            assert conn.execute(text("SELECT COUNT(*) FROM runs")).scalar_one() == 1
     finally:
         engine.dispose()

@@ -131,7 +131,8 @@ def render(prep, fmt: str, verbose: int = 0, detected=None) -> str:  # type: ign
     from octavia_upgrade.reports import render_plan_report
 
     return render_plan_report(prep.plan, fmt, inventory=prep.inventory, detected=detected,
-                              runbook=prep.runbook, redact=redact)
+                              runbook=prep.runbook, redact=redact,
+                              predicted_outage=prep.predicted_outage)
 
 
 def _redactor(values: list[str]):  # type: ignore[no-untyped-def]

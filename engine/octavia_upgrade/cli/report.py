@@ -49,7 +49,8 @@ def load_records(args: argparse.Namespace, run_id: str) -> tuple[dict[str, Any],
     with store:
         records = {"run": store.get_run(run_id), "results": store.results(run_id),
                    "approvals": store.approvals(run_id), "evidence": store.evidence(run_id),
-                   "probe_samples": store.probe_samples(run_id), "events": store.events(run_id)}
+                   "probe_samples": store.probe_samples(run_id), "events": store.events(run_id),
+                   "probe_series": store.probe_series(run_id)}
     return records, redactor
 
 

@@ -6,12 +6,17 @@ import argparse
 
 from octavia_upgrade.cli.output import (Column, add_row_format, emit, emit_rows, render_rows,
                                         select)
+from octavia_upgrade.outagehistory import outage_cell, outage_seconds
 
 HELP = "list recorded runs (newest last)"
 DESCRIPTION = """\
 List the runs recorded in the state database ([DEFAULT] state_dir or
 [database] connection), oldest first so the newest is at the bottom next to
-your prompt: id, runbook, deployment, status, start and end (UTC).
+your prompt: id, runbook, deployment, status, start and end (UTC), and the
+control-plane outage as measured: from the first stop command sent to an
+Octavia service to the first moment, once the services were being started
+again, that the API answered on every API host ("not probed" for runs whose API was not probed, "API still down" when it
+never answered on every host again while probed).
 Use `octavia-upgrade show RUN_ID` for one run's steps.
 
 -f value|csv and -c COLUMN work as in OpenStackClient, e.g. the newest run's id:
@@ -33,6 +38,8 @@ COLUMNS = (
     Column("status", lambda r: str(r.status)),
     Column("started", lambda r: _time(r.started_at)),
     Column("ended", lambda r: _time(r.ended_at)),
+    # First stop command → the API answering on every API host (the probes).
+    Column("outage", outage_seconds, outage_cell),
     Column("revision", lambda r: r.runbook_revision, default=False),
     Column("from", lambda r: r.from_release, default=False),
     Column("to", lambda r: r.to_release, default=False),
@@ -49,6 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from octavia_upgrade.cli.common import open_store
     from octavia_upgrade.logs import Redactor
+    from octavia_upgrade.outagehistory import RunWithOutage
 
     select(COLUMNS, args.columns)
     settings, store = open_store(args, create=False)
@@ -59,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         where = settings.database_url or default_url(settings.state_dir)
     else:
         try:
-            runs = store.list_runs(args.deployment)
+            runs = [RunWithOutage(r, store) for r in store.list_runs(args.deployment)]
         finally:
             store.close()
         where = store.url

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from octavia_upgrade.cli.output import Column, add_row_format, emit, render_one, select, table
+from octavia_upgrade.outagehistory import outage_cell, outage_seconds
 from octavia_upgrade.statuses import ResultStatus
 
 HELP = "show one run: summary, latest result per step and host, approvals, events"
@@ -13,8 +14,10 @@ DESCRIPTION = """\
 Show what the state database recorded for RUN_ID: who ran which runbook
 where and when, how the run was started (version detection, --limit, --yes,
 parameters given), how each host is reached (SSH login, sudo, bastions, as
-planned), the latest attempt of every (step, host) with status,
-exit code and duration, the approvals given, and the run's events (resumed,
+planned), the control-plane outage as measured (first stop command sent to
+an Octavia service → the API answering on every API host, from the API
+probes), the latest attempt of every (step, host) with status, exit code and
+duration, the approvals given, and the run's events (resumed,
 interrupted, lock broken, ...). With -v, the commands sent and the recorded
 output of steps that did not succeed. -f json adds every attempt (with the
 commands it sent) and the recorded evidence. Secrets were masked before they
@@ -49,6 +52,8 @@ COLUMNS = (
     Column("started", lambda r: _time(r.started_at)),
     Column("ended", lambda r: _time(r.ended_at)),
     Column("duration", lambda r: r.duration),
+    # First stop command → the API answering on every API host (the probes).
+    Column("outage", outage_seconds, outage_cell),
     Column("tool_version", lambda r: r.tool_version),
     Column("catalog_version", lambda r: r.catalog_version),
 )
@@ -76,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
     if store is None:
         raise_no_state(settings, args.run_id)
     try:
-        run_ = store.get_run(args.run_id)
+        from octavia_upgrade.outagehistory import RunWithOutage
+
+        run_ = RunWithOutage(store.get_run(args.run_id), store)
         latest = list(store.latest_results(run_.id).values())
         attempts = store.results(run_.id)
         approvals = store.approvals(run_.id)
@@ -88,9 +95,12 @@ def run(args: argparse.Namespace) -> int:
     holds_lock = lock is not None and lock.run_id == run_.id
     redactor = Redactor(settings.secret_values())
 
+    from octavia_upgrade.reports.model import plain
+
     def document() -> dict[str, Any]:
         doc: dict[str, Any] = redactor.redact({
-            "run": run_.as_dict(), "results": [r.as_dict() for r in latest],
+            "run": run_.run.as_dict(), "outage": plain(run_.outage),
+            "results": [r.as_dict() for r in latest],
             "attempts": [r.as_dict() for r in attempts],
             "approvals": [a.as_dict() for a in approvals],
             "events": [e.as_dict() for e in events],
@@ -134,7 +144,8 @@ def _hosts_text(run_: Any) -> list[str]:
 
 def _text(run_: Any, latest: list[Any], approvals: list[Any], events: list[Any],
           holds_lock: bool, lock: Any, verbose: int) -> str:
-    from octavia_upgrade.reports.text import run_options
+    from octavia_upgrade.reports.model import plain
+    from octavia_upgrade.reports.text import outage_text, run_options
     from octavia_upgrade.state import isoformat
 
     out = [
@@ -152,6 +163,7 @@ def _text(run_: Any, latest: list[Any], approvals: list[Any], events: list[Any],
         + (f" ({_seconds(run_.duration)})" if run_.duration is not None else ""),
         f"tool        octavia-upgrade {run_.tool_version or '?'}, "
         f"catalog {run_.catalog_version or '?'}",
+        f"outage      {outage_text(plain(run_.outage))}",
     ]
     if holds_lock:
         out.append(f"lock        this run holds the lock of {run_.deployment} "

@@ -207,7 +207,7 @@ def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool) -> No
             lab.dir, nodes_api, st,
             vars={"pip_args": pip_args, "db_defaults_file": "/etc/octavia/backup.cnf"},
             secrets={"db_password": db_password, "heartbeat_key": heartbeat_key},
-            probes=[{"name": "lab-vip", "url": dp.url, "interval": "1s",
-                     "timeout": "2s"}])
+            probes=[{"name": "lab-vip", "url": dp.url, "interval": "200ms",
+                     "timeout": "1s"}])
     finally:
         pool.shutdown(wait=True)

@@ -10,7 +10,7 @@ Public API::
     plan_report(plan, *, inventory_summary=None, detected=None, history=None,
                 provenance=None, runbook=None, generated_at=None) -> PlanReport
     execution_report(run, results, approvals, evidence, probe_samples, events,
-                     *, generated_at=None) -> ExecutionReport
+                     *, probe_series=(), generated_at=None) -> ExecutionReport
     render(report, fmt, *, redact=None) -> str          # fmt: markdown | html | json
     render_plan_report(plan, fmt, *, redact=None, **context) -> str
 """

@@ -216,9 +216,10 @@ def probe_stats(samples: Iterable[Any]) -> tuple[ProbeStats, ...]:
             err = str(field(s, "error") or "failed")
             errors[err] = errors.get(err, 0) + 1
         out.append(ProbeStats(
-            probe=name, samples=n, failures=len(fails),
+            probe=name, kind="vip", samples=n, failures=len(fails),
             availability=round(100.0 * (n - len(fails)) / n, 3) if n else None,
-            longest_gap=round(gap, 3), longest_gap_start=gap_start,
+            longest_gap=round(gap, 3), longest_gap_ms=round(gap * 1000, 1),
+            longest_gap_start=gap_start,
             first_at=iso(field(rows[0], "at")) if rows else None,
             last_at=iso(field(rows[-1], "at")) if rows else None,
             latency_avg_ms=round(sum(lat) / len(lat), 1) if lat else None,

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from octavia_upgrade.reports import evidence as ev
+from octavia_upgrade.reports import outage as ev_outage
 from octavia_upgrade.reports.evidence import field
 from octavia_upgrade.reports.model import (
     ApprovalInfo,
@@ -229,7 +230,8 @@ def _approvals(approvals: Sequence[Any], evidence: Sequence[Any]) -> tuple[Appro
     return tuple(out)
 
 
-def _timeline(run: Any, steps: Sequence[StepRun], downtime: Any) -> Timeline:
+def _timeline(run: Any, steps: Sequence[StepRun], downtime: Any, outage: Any = None,
+              series: Sequence[Any] = ()) -> Timeline:
     starts = [to_datetime(a.started_at) for s in steps for h in s.hosts for a in h.history]
     ends = [to_datetime(a.ended_at) for s in steps for h in s.hosts for a in h.history]
     origin = to_datetime(field(run, "started_at")) or min((s for s in starts if s), default=None)
@@ -251,8 +253,13 @@ def _timeline(run: Any, steps: Sequence[StepRun], downtime: Any) -> Timeline:
     if downtime is not None and origin is not None:
         dstart = seconds(origin, downtime.start)
         dend = seconds(origin, downtime.end) if downtime.end else span
+    ostart = oend = None
+    if outage is not None and origin is not None and outage.start is not None:
+        ostart = seconds(origin, outage.start)
+        oend = seconds(origin, outage.end) if outage.end else span
     return Timeline(start=iso(origin), span=span, rows=tuple(rows), downtime_start=dstart,
-                    downtime_end=dend)
+                    downtime_end=dend, outage_start=ostart, outage_end=oend,
+                    availability=ev_outage.availability(series, origin, span))
 
 
 def _comparison(run: Any, plan: Mapping[str, Any] | None, steps: Sequence[StepRun]) -> PlanComparison:
@@ -315,7 +322,7 @@ def _provenance(run: Any) -> ProvenanceInfo:
 
 def execution_report(run: Any, results: Sequence[Any], approvals: Sequence[Any] = (),
                      evidence: Sequence[Any] = (), probe_samples: Sequence[Any] = (),
-                     events: Sequence[Any] = (), *,
+                     events: Sequence[Any] = (), *, probe_series: Sequence[Any] = (),
                      generated_at: datetime | str | None = None) -> ExecutionReport:
     """The execution report of one run, from the state store's records only.
 
@@ -326,6 +333,8 @@ def execution_report(run: Any, results: Sequence[Any], approvals: Sequence[Any] 
         evidence: evidence records (``kind`` + ``data``) written by steps.
         probe_samples: data-plane probe samples (empty when no probes ran).
         events: run events (resumed, interrupted, rollback-started, ...).
+        probe_series: the VIP and API probes' compact series (runs recorded
+            before them have ``probe_samples`` instead).
         generated_at: when the report was made (fixed in tests for stable output).
     """
     plan = field(run, "plan")
@@ -352,17 +361,25 @@ def execution_report(run: Any, results: Sequence[Any], approvals: Sequence[Any] 
         upgrade_checks=ev.upgrade_checks(evidence), backups=ev.backups(evidence),
         db_revisions=ev.db_revisions(evidence), versions=ev.versions(evidence),
         config_checks=ev.config_checks(evidence), loadbalancers=ev.loadbalancers(evidence))
+    outage = ev_outage.measured_window(results, probe_series,
+                                       {k: str(p.get("name") or k) for k, p in planned.items()})
     notes = []
-    if not probe_samples:
+    if not probe_samples and not any(field(s, "kind") == "vip" for s in probe_series):
         notes.append("No data-plane probes ran (the inventory lists none).")
+    if outage is not None and outage.status == "not_probed":
+        notes.append("The API was not probed during this run: the outage window's end is "
+                     "not measured (the step-based window is shown instead).")
     return ExecutionReport(
         title=f"Octavia upgrade {src.label} → {dst.label} on {info.deployment}: run {info.id}",
         generated_at=iso(generated_at) if generated_at is not None else None,
         run=info, outcome=_outcome(run, steps, deviations), deviations=deviations,
-        downtime=downtime, steps=steps, approvals=_approvals(approvals, evidence),
-        evidence=evidence_set, probes=ev.probe_stats(probe_samples), comparison=comparison,
+        downtime=downtime, outage=outage, steps=steps,
+        approvals=_approvals(approvals, evidence), evidence=evidence_set,
+        probes=ev.probe_stats(probe_samples) + ev_outage.series_stats(probe_series),
+        comparison=comparison,
         events=tuple(EventInfo(at=iso(field(e, "at")), kind=str(field(e, "kind")),
                                data=dict(field(e, "data") or {})) for e in events),
-        timeline=_timeline(run, steps, downtime), provenance=_provenance(run),
+        timeline=_timeline(run, steps, downtime, outage, probe_series),
+        provenance=_provenance(run),
         notes=tuple(notes),
     )

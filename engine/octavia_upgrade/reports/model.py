@@ -41,6 +41,7 @@ from octavia_upgrade.reports.model_plan import (
     HostInfo,
     Impact,
     ImpactStep,
+    OutagePrediction,
     OutageWindow,
     PlannedCommandInfo,
     PlanReport,
@@ -72,12 +73,16 @@ from octavia_upgrade.reports.model_execution import (
     EventInfo,
     ExecutionReport,
     HostResult,
+    MeasuredOutage,
     PlanComparison,
     RunInfo,
     RunOutcome,
+    Segment,
+    AvailabilityRow,
     StepRun,
     Timeline,
     TimelineRow,
+    WindowStep,
 )
 
 __all__ = [
@@ -88,6 +93,7 @@ __all__ = [
     "ImpactStep", "LoadBalancerState", "LoadBalancers", "OutageWindow", "PlanComparison",
     "PlannedCommandInfo", "PlanReport", "ProbeStats", "ProcedureStep", "ProvenanceInfo", "RecoveryPlan", "ReleaseInfo",
     "RunInfo", "RunOutcome", "SCHEMA_VERSION", "StepRun", "Timeline", "TimelineRow",
-    "UpgradeCheckResult", "iso", "plain", "seconds", "to_datetime",
+    "UpgradeCheckResult", "iso",
+    "AvailabilityRow", "MeasuredOutage", "OutagePrediction", "Segment", "WindowStep", "plain", "seconds", "to_datetime",
     "BecomeInfo", "HopInfo", "HostAccess",
 ]

@@ -116,11 +116,14 @@ class LoadBalancers:
 @dataclass(frozen=True)
 class ProbeStats:
     probe: str
+    #: vip (a load balancer) | api (the Octavia API on one host)
+    kind: str
     samples: int
     failures: int
     availability: float | None  # percent
-    #: Longest stretch of failing samples: first failure → next success.
+    #: Longest stretch of failing samples: first failure → next success (s).
     longest_gap: float
+    longest_gap_ms: float
     longest_gap_start: str | None
     first_at: str | None
     last_at: str | None

@@ -133,6 +133,41 @@ class DowntimeWindow:
 
 
 @dataclass(frozen=True)
+class WindowStep:
+    """Where the seconds inside the measured window went: one step."""
+
+    id: str
+    name: str
+    #: Seconds of the window this step was running on any host (hosts in
+    #: parallel count once).
+    seconds: float
+
+
+@dataclass(frozen=True)
+class MeasuredOutage:
+    """The control-plane outage as the operator feels it, measured: the first
+    stop command sent to an Octavia service → the first moment the API
+    answered on every API host again (the API probes)."""
+
+    #: measured | open (the API did not answer on every host again while
+    #: probed) | api_never_down (the probes saw it answer throughout) |
+    #: not_probed (no API probe ran: the window's end is unknown)
+    status: str
+    start: str | None
+    end: str | None
+    duration: float | None
+    #: "step-id on host" of the first stop command.
+    first_stop: str | None
+    #: The API hosts probed, and the one that answered last.
+    api_hosts: tuple[str, ...]
+    last_answering: str | None
+    steps: tuple[WindowStep, ...]
+    #: Seconds of the window in no step (between steps, or after the last step
+    #: that ran inside it).
+    between_steps: float | None
+
+
+@dataclass(frozen=True)
 class ApprovalInfo:
     step_id: str
     user: str
@@ -185,13 +220,34 @@ class TimelineRow:
 
 
 @dataclass(frozen=True)
+class Segment:
+    start: float  # seconds since the timeline start
+    duration: float
+    ok: bool
+
+
+@dataclass(frozen=True)
+class AvailabilityRow:
+    """One probe target's availability over the run, as answering/failing stretches."""
+
+    probe: str
+    kind: str
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True)
 class Timeline:
     start: str | None
     span: float
     rows: tuple[TimelineRow, ...]
-    #: Control-plane downtime as offsets in seconds, when known.
+    #: Control-plane downtime as offsets in seconds, from step boundaries, when known.
     downtime_start: float | None
     downtime_end: float | None
+    #: The measured outage window (first stop → API answering) as offsets.
+    outage_start: float | None = None
+    outage_end: float | None = None
+    #: VIP and API availability, one row per probe target.
+    availability: tuple[AvailabilityRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -202,6 +258,7 @@ class ExecutionReport:
     outcome: RunOutcome
     deviations: tuple[Deviation, ...]
     downtime: DowntimeWindow | None
+    outage: MeasuredOutage | None
     steps: tuple[StepRun, ...]
     approvals: tuple[ApprovalInfo, ...]
     evidence: EvidenceSet

@@ -141,12 +141,33 @@ class ImpactStep:
 
 
 @dataclass(frozen=True)
+class OutagePrediction:
+    """The control-plane outage to expect, from earlier successful runs of the
+    same hop in the state database (their measured windows: first stop → API
+    answering on every API host)."""
+
+    from_release: str
+    to_release: str
+    #: How many earlier runs gave a measured window (0: no history).
+    runs: int
+    median: float | None
+    low: float | None
+    high: float | None
+    #: The runs the figures come from, newest first.
+    run_ids: tuple[str, ...]
+    note: str
+
+
+@dataclass(frozen=True)
 class Impact:
     control_plane: OutageWindow | None
     #: ``unaffected`` or ``downtime``: whether any step states a data-plane impact.
     data_plane: str
     data_plane_steps: tuple[ImpactStep, ...]
     probes: tuple[str, ...]
+    #: The measured outage of earlier runs of this hop; None when the state
+    #: database was not consulted.
+    predicted_outage: OutagePrediction | None = None
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,7 @@ def _prerequisites(plan: Any, inv: InventorySummary, src: ReleaseInfo, dst: Rele
 def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
                 detected: Any = None, history: Mapping[str, float] | None = None,
                 provenance: Any = None, runbook: Any = None, inventory: Any = None,
+                predicted_outage: Any = None,
                 generated_at: datetime | str | None = None) -> PlanReport:
     """The plan report for the change advisory board.
 
@@ -170,6 +171,8 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
         runbook: the loaded runbook, for its description and references.
         inventory: a loaded :class:`~octavia_upgrade.model.Inventory`, summarised when
             ``inventory_summary`` is not given.
+        predicted_outage: the outage to expect from earlier runs of the hop
+            (:func:`octavia_upgrade.outagehistory.predict`); None: not looked up.
         generated_at: when the report was made (fixed in tests for stable output).
     """
     plan = _as_plan(plan)
@@ -214,7 +217,8 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
     impacted = tuple(ImpactStep(s.id, s.name, s.data_plane_impact, s.when)
                      for s in procedure if s.data_plane_impact)
     impact = Impact(control_plane=window, data_plane="downtime" if impacted else "unaffected",
-                    data_plane_steps=impacted, probes=inv.probes)
+                    data_plane_steps=impacted, probes=inv.probes,
+                    predicted_outage=predicted_outage)
 
     main = [s for s in procedure if s.phase == Phase.MAIN]
     first_stop = next((i for i, s in enumerate(main) if s.in_outage), len(main))

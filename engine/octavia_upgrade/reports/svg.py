@@ -25,6 +25,9 @@ COLOURS = {
     ResultStatus.SKIPPED: "#bdbdbd",
 }
 DOWNTIME = "#f9a825"
+#: Availability stretches of a probe target (VIP or API): answering, not answering.
+ANSWERING = "#81c784"
+NOT_ANSWERING = "#e53935"
 
 LABEL_W = 300
 ROW_H = 20
@@ -69,6 +72,25 @@ def layout(timeline: Mapping[str, Any], width: int = 1100) -> dict[str, Any]:
         host = row.get("host") or ""
         rows.append({"y": y, "text_y": y + ROW_H / 2 + 4, "label": f"{row['step_id']} · {host}",
                      "phase": row.get("phase") or Phase.MAIN.value, "bars": bars, "stripe": i % 2 == 1})
+    for row in timeline.get("availability") or ():
+        i = len(rows)
+        y = TOP + i * ROW_H
+        what = "VIP" if row.get("kind") == "vip" else "API"
+        bars = []
+        for seg in row.get("segments") or ():
+            state = "answering" if seg["ok"] else "not answering"
+            bars.append({"x": round(LABEL_W + float(seg["start"]) * scale, 2),
+                         "y": y + (ROW_H - BAR_H) / 2,
+                         "w": round(max(float(seg["duration"]) * scale, 1.0), 2), "h": BAR_H,
+                         "colour": ANSWERING if seg["ok"] else NOT_ANSWERING,
+                         "status": "answering" if seg["ok"] else "not-answering",
+                         "title": f"{what} {row['probe']}: {state} for "
+                                  f"{duration(seg['duration'])}"})
+        used.add("answering" if any(b["status"] == "answering" for b in bars) else "")
+        used.add("not-answering" if any(b["status"] != "answering" for b in bars) else "")
+        rows.append({"y": y, "text_y": y + ROW_H / 2 + 4,
+                     "label": f"{what} availability · {row['probe']}", "phase": Phase.MAIN.value,
+                     "bars": bars, "stripe": i % 2 == 1})
     height = TOP + len(rows) * ROW_H + 44
     step = _tick_step(span)
     ticks = []
@@ -77,20 +99,28 @@ def layout(timeline: Mapping[str, Any], width: int = 1100) -> dict[str, Any]:
         ticks.append({"x": round(LABEL_W + t * scale, 2), "label": _offset_label(t)})
         t += step
     down = None
-    ds, de = timeline.get("downtime_start"), timeline.get("downtime_end")
+    # The measured window (first stop → API answering on every host) when the
+    # API was probed; the step-based one otherwise.
+    measured = timeline.get("outage_start") is not None and timeline.get("outage_end") is not None
+    ds, de = ((timeline.get("outage_start"), timeline.get("outage_end")) if measured
+              else (timeline.get("downtime_start"), timeline.get("downtime_end")))
+    shade = ("control-plane outage (first stop → API answering)" if measured
+             else "control-plane downtime (step boundaries)")
     if ds is not None and de is not None:
         x = LABEL_W + float(ds) * scale
         down = {"x": round(x, 2), "w": round(max((float(de) - float(ds)) * scale, 2.0), 2),
                 "y": TOP - 6, "h": len(rows) * ROW_H + 6,
-                "title": f"control-plane downtime {duration(float(de) - float(ds))}"}
+                "title": f"{shade}: {duration(float(de) - float(ds))}"}
     legend = []
     lx = LABEL_W
     items = [(s, COLOURS[s]) for s in COLOURS if s in used]
+    items += [(s, c) for s, c in (("answering", ANSWERING), ("not-answering", NOT_ANSWERING))
+              if s in used]
     if down:
-        items.append(("control-plane downtime", DOWNTIME))
+        items.append((shade, DOWNTIME))
     for name, colour in items:
-        legend.append({"x": lx, "label": name.replace("_", " "), "colour": colour,
-                       "downtime": name == "control-plane downtime"})
+        legend.append({"x": lx, "label": name.replace("_", " ").replace("-", " "),
+                       "colour": colour, "downtime": name == shade})
         lx += 24 + 7 * len(name)
     return {"width": width, "height": height, "label_w": LABEL_W, "top": TOP,
             "plot_right": LABEL_W + plot_w, "rows": rows, "ticks": ticks, "downtime": down,

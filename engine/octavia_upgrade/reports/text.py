@@ -159,10 +159,45 @@ def planned_line(command: Mapping[str, Any]) -> str:
                           dict(command.get("env") or {})).display
 
 
+def clock_ms(value: str | None) -> str:
+    """``2026-12-05T20:41:07.412Z`` → ``20:41:07.412``."""
+    if not value:
+        return "–"
+    m = re.match(r"\d{4}-\d\d-\d\dT(\d\d:\d\d:\d\d(?:\.\d+)?)", value)
+    return m.group(1) if m else value
+
+
+def gap_ms(value: float | None) -> str:
+    """A probe's longest gap: ``640 ms``, ``12.4 s`` from 10 s on."""
+    if value is None:
+        return "–"
+    return f"{value / 1000:.1f} s" if value >= 10_000 else f"{value:.0f} ms"
+
+
+def outage_text(o: Mapping[str, Any] | None) -> str:
+    """The measured control-plane outage in a line (a report's ``outage``)."""
+    if not o:
+        return "none: no Octavia service was stopped"
+    first = f"{clock_ms(o.get('start'))} ({o.get('first_stop')})"
+    status = o.get("status")
+    if status == "measured":
+        hosts = o.get("api_hosts") or ()
+        return (f"{duration(o.get('duration'))}: first stop {first} → API answering on every "
+                f"API host at {clock_ms(o.get('end'))} ({len(hosts)} probed, last to answer: "
+                f"{o.get('last_answering')})")
+    if status == "open":
+        return (f"API not answering on every API host again after the first stop {first}, "
+                "up to the end of probing")
+    if status == "api_never_down":
+        return f"the API answered on every API host throughout (first stop {first})"
+    return f"not measured: the API was not probed (first stop {first})"
+
+
 FILTERS = {"duration": duration, "delta": delta, "size": size, "clock": clock, "dash": dash,
            "cell": md_cell, "fence": fence, "yesno": yesno, "sent_lines": sent_lines,
            "step_sent_lines": step_sent_lines, "run_options": run_options,
-           "planned_line": planned_line,
+           "planned_line": planned_line, "outage_text": outage_text, "clock_ms": clock_ms,
+           "gap_ms": gap_ms,
            # a host's access (a report's HostInfo or HostAccess): user@address:port,
            # sudo, bastions; "not recorded" for plans before schema 3
            "host_login": hostaccess.login, "host_privileges": hostaccess.privileges,

@@ -126,6 +126,25 @@ def _build_executor(prep: Prepared, run_id: str, pool: Any, sink: RunSink, sig: 
                     previous=previous, cancel=sig.cancel)
 
 
+def start_probes(prep: Prepared, store: Any, run_id: str, console: Console) -> Any:
+    """Sample the inventory's VIPs and every api host's API for the whole run, on
+    threads of their own; ``None`` when there is nothing to probe."""
+    from octavia_upgrade.probes import ProbeRunner, api_targets, vip_targets
+
+    targets = vip_targets(prep.inventory.probes) + api_targets(prep.inventory, prep.plan.params)
+    if not targets:
+        return None
+    warned: list[bool] = []
+
+    def failed(exc: Exception) -> None:
+        if not warned:  # once: the run goes on, the probes' record has a hole
+            warned.append(True)
+            console.warn(f"probe results could not be recorded: {exc}")
+
+    return ProbeRunner(targets, lambda batch: store.record_probe_series(run_id, batch),
+                       on_error=failed).start()
+
+
 def _cleanup(console: Console, *actions: Callable[[], Any] | None) -> None:
     for act in actions:
         if act is None:
@@ -179,12 +198,7 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
                                               if s.kind == "approval"))
     executor = _build_executor(prep, run_id, pool, sink, sig, prompter, previous)
     heartbeat = LockHeartbeat(store, prep.inventory.deployment, run_id, sig.cancel, console).start()
-    probes = None
-    if prep.inventory.probes:
-        from octavia_upgrade.probes import ProbeRunner
-
-        probes = ProbeRunner(prep.inventory.probes,
-                             lambda batch: store.record_probe_samples(run_id, batch)).start()
+    probes = start_probes(prep, store, run_id, console)
     console.info(f"run {run_id}: {prep.runbook.metadata.name} on {prep.inventory.deployment} "
                  f"({plural(len(prep.inventory.hosts), 'host')}); log: {log.path}")
     result = RunResult(RunStatus.FAILED, message="internal error: see the log", run_id=run_id)

@@ -37,6 +37,9 @@ class Prepared:
     detected: Detection | None = None
     #: What the caller should know but that did not stop the planning.
     warnings: tuple[str, ...] = ()
+    #: The outage to expect from earlier runs of the hop (an
+    #: :class:`~octavia_upgrade.reports.model.OutagePrediction`; None: not looked up).
+    predicted_outage: Any = None
 
 
 def parse_param_args(items: list[str] | None) -> dict[str, str]:

@@ -20,6 +20,7 @@ from octavia_upgrade.state.records import (
     LockInfo,
     LockStatus,
     ProbeSample,
+    ProbeSeries,
     Run,
     StepResult,
     isoformat,
@@ -39,6 +40,6 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "APPROVAL_METHODS", "FINAL_RUN_STATUSES", "LOCAL_HOST", "LOCK_STATES", "PHASES",
     "RESULT_STATUSES", "RUN_STATUSES", "Approval", "Event", "Evidence", "LockInfo",
-    "LockStatus", "ProbeSample", "Run", "StepResult", "Store", "isoformat", "new_run_id",
+    "LockStatus", "ProbeSample", "ProbeSeries", "Run", "StepResult", "Store", "isoformat", "new_run_id",
     "open_store", "utcnow",
 ]

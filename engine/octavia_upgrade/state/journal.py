@@ -10,15 +10,17 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
-from octavia_upgrade.state.models import APPROVALS, EVENTS, EVIDENCE, PROBE_SAMPLES
+from octavia_upgrade.state.models import APPROVALS, EVENTS, EVIDENCE, PROBE_SAMPLES, PROBE_SERIES
 from octavia_upgrade.state.records import (
     APPROVAL_METHODS,
     Approval,
     Event,
     Evidence,
     ProbeSample,
+    ProbeSeries,
+    Transition,
 )
 from octavia_upgrade.state.storebase import StoreBase, check
 from octavia_upgrade.state.storebase import user as _user
@@ -77,6 +79,47 @@ class JournalStore(StoreBase):
         with self._tx() as conn:
             return [ProbeSample(*r) for r in conn.execute(q)]
 
+    def record_probe_series(self, run_id: str, series: Iterable[ProbeSeries]) -> int:
+        """Write each series, replacing what this session wrote of it before.
+
+        A series is one probe target over one session of a run (``probe`` and
+        ``started_at`` name it): the probe thread rewrites it as the run goes.
+        """
+        n = 0
+        c = PROBE_SERIES.c
+        with self._tx() as conn:
+            for s in series:
+                values = {"kind": s.kind, "host": s.host, "url": self._clean(s.url),
+                          "ended_at": s.ended_at, "samples": s.samples,
+                          "failures": s.failures, "longest_gap_ms": s.longest_gap_ms,
+                          "longest_gap_start": s.longest_gap_start,
+                          "latency_avg_ms": s.latency_avg_ms,
+                          "latency_max_ms": s.latency_max_ms,
+                          "transitions": [[t.as_list()[0], t.ok,
+                                           None if t.error is None else self._clean(t.error)]
+                                          for t in s.transitions],
+                          "errors": {self._clean(k): v for k, v in s.errors.items()}}
+                done = conn.execute(update(PROBE_SERIES).where(
+                    c.run_id == run_id, c.probe == s.probe,
+                    c.started_at == s.started_at).values(**values)).rowcount
+                if not done:
+                    conn.execute(insert(PROBE_SERIES), {"run_id": run_id, "probe": s.probe,
+                                                        "started_at": s.started_at, **values})
+                n += 1
+        return n
+
+    def probe_series(self, run_id: str) -> list[ProbeSeries]:
+        """A run's probe series, by probe then session."""
+        c = PROBE_SERIES.c
+        q = (select(c.probe, c.kind, c.host, c.url, c.started_at, c.ended_at, c.samples,
+                    c.failures, c.longest_gap_ms, c.longest_gap_start, c.latency_avg_ms,
+                    c.latency_max_ms, c.transitions, c.errors)
+             .where(c.run_id == run_id).order_by(c.probe, c.started_at, c.id))
+        with self._tx() as conn:
+            return [ProbeSeries(*r[:12], transitions=tuple(
+                Transition(_when(t[0]), bool(t[1]), t[2]) for t in r[12] or ()),
+                errors=dict(r[13] or {})) for r in conn.execute(q)]
+
     def record_event(self, run_id: str | None, kind: str,
                      data: dict[str, Any] | None = None) -> Event:
         event = Event(run_id=run_id, at=self.clock(), kind=kind,
@@ -93,3 +136,12 @@ class JournalStore(StoreBase):
         with self._tx() as conn:
             return [Event(*r) for r in conn.execute(q)]
 
+
+
+def _when(text: str) -> Any:
+    from datetime import datetime
+
+    from datetime import timezone
+
+    at = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)

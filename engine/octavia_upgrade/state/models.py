@@ -152,6 +152,29 @@ PROBE_SAMPLES = Table(
     Index(None, "run_id", "probe", "at"),
 )
 
+#: A probe target (a VIP, or the API on one host) over one session of a run:
+#: counts, longest gap and state transitions, rewritten in place (0005).
+PROBE_SERIES = Table(
+    "probe_series", METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _required("run_id", String(32), ForeignKey("runs.id")),
+    _required("probe", String(128)),
+    _required("kind", String(16)),
+    _optional("host", String(255)),
+    _required("url", Text),
+    _required("started_at", UTCDateTime()),
+    _required("ended_at", UTCDateTime()),
+    _required("samples", Integer),
+    _required("failures", Integer),
+    _required("longest_gap_ms", Float),
+    _optional("longest_gap_start", UTCDateTime()),
+    _optional("latency_avg_ms", Float),
+    _optional("latency_max_ms", Float),
+    _required("transitions", JSONText()),
+    _required("errors", JSONText()),
+    UniqueConstraint("run_id", "probe", "started_at"),
+)
+
 EVENTS = Table(
     "events", METADATA,
     Column("id", Integer, primary_key=True, autoincrement=True),

@@ -174,6 +174,58 @@ class ProbeSample:
 
 
 @dataclass(frozen=True)
+class Transition:
+    """A probe target's state changed: the first sample of a new state."""
+
+    at: datetime
+    ok: bool
+    error: str | None = None
+
+    def as_list(self) -> list[Any]:
+        return [self.at.astimezone(timezone.utc).isoformat(), self.ok, self.error]
+
+
+#: What a probe measures: a load balancer VIP (data plane) or the API on one host.
+PROBE_KINDS = ("vip", "api")
+
+
+@dataclass(frozen=True)
+class ProbeSeries:
+    """One probe target over one session of a run, compactly: counts, the longest
+    gap and every change of state (not every sample).
+
+    ``transitions[0]`` is the first sample; a target that never changed state
+    has one transition. ``longest_gap_ms`` runs from the first failing sample to
+    the next good one (or to the last sample while still failing).
+    """
+
+    probe: str
+    kind: str
+    host: str | None
+    url: str
+    started_at: datetime
+    ended_at: datetime
+    samples: int
+    failures: int
+    longest_gap_ms: float
+    longest_gap_start: datetime | None
+    latency_avg_ms: float | None
+    latency_max_ms: float | None
+    transitions: tuple[Transition, ...]
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"probe": self.probe, "kind": self.kind, "host": self.host, "url": self.url,
+                "started_at": isoformat(self.started_at), "ended_at": isoformat(self.ended_at),
+                "samples": self.samples, "failures": self.failures,
+                "longest_gap_ms": self.longest_gap_ms,
+                "longest_gap_start": isoformat(self.longest_gap_start),
+                "latency_avg_ms": self.latency_avg_ms, "latency_max_ms": self.latency_max_ms,
+                "transitions": [t.as_list() for t in self.transitions],
+                "errors": dict(self.errors)}
+
+
+@dataclass(frozen=True)
 class Event:
     """Something that happened to a run as a whole: resumed, interrupted, lock-broken, …"""
 

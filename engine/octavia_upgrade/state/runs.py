@@ -170,8 +170,9 @@ class RunStore(StoreBase):
         return result_id
 
     def _commands(self, commands: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
-        """Commands as stored: ``key``/``planned``/``sent``, each string redacted, and
-        ``times`` where a poll sent the same command more than once in a row.
+        """Commands as stored: ``key``/``planned``/``sent``, each string redacted,
+        ``times`` where a poll sent the same command more than once in a row, and
+        ``at`` (when it was first sent) where the executor gave it.
 
         Field by field, not the list as a whole: the redactor masks whole values
         under secret-looking keys, and ``key`` is one.
@@ -185,6 +186,8 @@ class RunStore(StoreBase):
             stored: dict[str, Any] = {f: self._clean(str(c[f])) for f in COMMAND_FIELDS}
             if int(c.get("times", 1)) > 1:
                 stored["times"] = int(c["times"])
+            if c.get("at"):  # when it was first sent (UTC ISO 8601)
+                stored["at"] = str(c["at"])
             out.append(stored)
         return out
 

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from octavia_upgrade import templating
@@ -110,7 +111,9 @@ class TaskContext:
         if last is not None and last["key"] == key and last["sent"] == text:
             last["times"] = int(last.get("times", 1)) + 1  # a poll: one entry, counted
         else:
-            self.sent.append({"key": key, "planned": self.planned(key).text, "sent": text})
+            # ``at``: when it was first sent (UTC), for the measured outage window.
+            self.sent.append({"key": key, "planned": self.planned(key).text, "sent": text,
+                              "at": datetime.now(timezone.utc).isoformat()})
         return text
 
     def run(self, key: str, *, timeout: float | None = None,
