@@ -328,10 +328,12 @@ def build_plan(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog: 
                 hosts, host_objs = tuple(h.name for h in hs), hs
             deferred = kind.uses_outputs(step.args)
             commands: dict[str, tuple[PlannedCommand, ...]] = {}
+            extra = {"earlier": {p.id: p for p in planned}} if kind.needs_earlier else {}
             for name, h in zip(hosts, host_objs):
                 ctx = host_context(base, flavor, inventory, h)
                 try:
-                    commands[name] = tuple(kind.expand(step, flavor, ctx, h, deferred=deferred))
+                    commands[name] = tuple(kind.expand(step, flavor, ctx, h, deferred=deferred,
+                                                       **extra))
                 except InvalidInput as exc:
                     if exc.diagnostics:
                         raise
