@@ -277,8 +277,9 @@ class Lab:
             done = (f"{node}: {rec['unit']} (PID {rec['pid']}) is frozen; "
                     "`systemctl stop` will time out")
         elif kind == "fail-migration":
-            rec = faults.fail_migration(target)
-            done = f"{node}: every `octavia-db-manage upgrade` now fails until cleared"
+            rec = faults.fail_migration(target, arg)
+            done = f"{node}: every `octavia-db-manage upgrade` now fails until cleared" + (
+                ", after applying the next migration" if rec["half_way"] else "")
         elif kind == "slow":
             rec = faults.slow(target, arg or faults.DEFAULT_DELAY)
             done = (f"{node}: new SSH connections get +{rec['delay'] * 1000:.0f} ms "
