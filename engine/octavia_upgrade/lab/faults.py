@@ -13,6 +13,11 @@ Each fault is made with the mechanism closest to the real failure:
     ``clear`` sends SIGCONT and, if a stop was asked meanwhile and has not
     landed 2 s later, SIGTERM again to the main thread, so the service stops
     as it was asked to.
+``stuck-failover``
+    A failover that never completes: the node's ``octavia-worker`` is frozen
+    as ``stuck-service`` freezes a unit, so a failover (or any change) cast
+    to it stays ``PENDING_UPDATE`` until ``clear`` thaws the worker, which
+    then finishes it. Freeze every node's worker to hang every failover.
 ``fail-migration [half-way]``
     Every ``octavia-db-manage upgrade`` on the node fails (exit 1) until
     ``clear``: a ``.pth`` hook in the venv's site-packages wraps alembic's
@@ -53,7 +58,8 @@ from octavia_upgrade.lab import delayproxy
 from octavia_upgrade.lab.procs import Proc, free_port, wait_tcp
 from octavia_upgrade.lab.services import UNITS
 
-KINDS = ("unreachable", "stuck-service", "fail-migration", "slow", "disk-full", "clear")
+KINDS = ("unreachable", "stuck-service", "stuck-failover", "fail-migration", "slow",
+         "disk-full", "clear")
 
 DEFAULT_DELAY = "150ms"
 DEFAULT_FULL_PATH = "/var/log/octavia"
@@ -254,7 +260,7 @@ def _nft(command: str) -> None:
 
 def clear_one(t: Target | None, kind: str, record: dict[str, Any]) -> None:
     """Undo one recorded fault. ``t`` is None when the node is gone (down)."""
-    if kind == "stuck-service":
+    if kind in ("stuck-service", "stuck-failover"):
         proc = Proc(record["unit"], int(record["pid"]), record.get("started"))
         if proc.alive():
             os.killpg(proc.pid, signal.SIGCONT)
