@@ -634,9 +634,12 @@ def test_a_half_done_migration_is_restored_after_an_approval_at_a_terminal(
     if tampered:
         (root / "tamper-dumps").write_text(str(backups))
     env = {**os.environ, "OCTAVIA_UPGRADE_STATE_DIR": str(tmp_path / "state")}
+    params = ["-p", f"api_port={api_servers}", "-p", f"backup_dir={backups}"]
+    planned = cli("plan", str(RUNBOOKS / "dalmatian-to-epoxy.yaml"), "-i", str(inv), "-f", "json",
+                  *params)
+    assert planned.returncode == 0, planned.stderr
     res = run_at_terminal(["run", str(RUNBOOKS / "dalmatian-to-epoxy.yaml"), "-i", str(inv),
-                           "--yes", "-p", f"api_port={api_servers}",
-                           "-p", f"backup_dir={backups}"], env)
+                           "--yes", *params], env)
     out = res.stdout + res.stderr
     assert res.returncode == 1 and "Traceback" not in out, out
     assert "APPROVAL NEEDED (rollback-approve-restore)" in out
@@ -666,6 +669,9 @@ def test_a_half_done_migration_is_restored_after_an_approval_at_a_terminal(
     made = cli("report", runs[0]["id"], "-f", "json")
     assert made.returncode == 0, made.stderr
     report = json.loads(made.stdout)
+    from plancheck import assert_ran_as_planned
+
+    assert assert_ran_as_planned(json.loads(planned.stdout), report, runs[0]["id"]) > 0
     (rest,) = report["evidence"]["restores"]
     assert rest["step_id"] == "rollback-restore-db" and rest["verified"] is True
     assert rest["revision"] == "db2a73e82626" and rest["sha256"] == restore["outputs"]["sha256"]
