@@ -109,9 +109,10 @@ class Lab:
                                + ("" if bare else " (use --bare for more sshd-only nodes)"))
         from octavia_upgrade.lab.loadbalancers import MAX_LOADBALANCERS
 
-        if not 1 <= loadbalancers <= MAX_LOADBALANCERS or (bare and loadbalancers != 1):
-            raise InvalidInput(f"--loadbalancers must be between 1 and {MAX_LOADBALANCERS}"
-                               + (" (and is not for a --bare lab)" if bare else ""))
+        if not 1 <= loadbalancers <= MAX_LOADBALANCERS:
+            raise InvalidInput(f"--loadbalancers must be between 1 and {MAX_LOADBALANCERS}")
+        if bare and loadbalancers != 1:
+            raise InvalidInput("--loadbalancers needs Octavia: a --bare lab has none")
         rel = None if bare else wheelhouse.supported_release(release)
         reason = unavailable_reason()
         if reason:
