@@ -10,6 +10,7 @@ service and package names those deployment tools use.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from pathlib import Path
 
@@ -320,17 +321,29 @@ def test_rollback_reinstalls_the_old_release_and_restores_the_backup(runbook: Ru
     ids = [s.id for s in runbook.rollback]
     # In the order the steps run.
     assert ids == ["rollback-stop-services", "rollback-packages", "rollback-no-backup",
-                         "rollback-restore-db", "rollback-db-revision", "rollback-start-services"]
+                   "rollback-approve-restore", "rollback-restore-db", "rollback-db-revision",
+                   "rollback-start-services"]
     assert runbook.step("rollback-packages").args.release == frm
-    assert "db-upgrade" in runbook.step("rollback-restore-db").when
-    # The old services start again only on the old schema (restored or never touched).
+    # The tool restores the dump itself, after an approval --yes never gives.
+    gate, restore = runbook.step("rollback-approve-restore"), runbook.step("rollback-restore-db")
+    assert gate.kind == "approval" and gate.args.requires_human
+    assert restore.kind == "restore" and restore.args.backup == "db-backup"
+    assert restore.args.approval == gate.id and restore.args.verify_revision
+    assert "db-upgrade" in restore.when and gate.when == restore.when
+    # The old services start again only on the old schema (restored or never touched),
+    # and never after a restore left half done.
     from octavia_upgrade.templating import evaluate
 
     start = runbook.step("rollback-start-services").when
     head = _rel(frm).alembic_head
     ctx = {"release": {"from": {"alembic_head": head}}}
-    assert evaluate(start, {**ctx, "outputs": {"rollback-db-revision": {"revision": head}}})
+    at_head = {"rollback-db-revision": {"revision": head}}
+    assert evaluate(start, {**ctx, "outputs": at_head})
     assert not evaluate(start, {**ctx, "outputs": {"rollback-db-revision": {"revision": "x"}}})
+    assert evaluate(start, {**ctx, "outputs": {
+        **at_head, "rollback-restore-db": {"restored": True, "incomplete": False}}})
+    assert not evaluate(start, {**ctx, "outputs": {
+        **at_head, "rollback-restore-db": {"restored": False, "incomplete": True}}})
     assert [s.kind for s in runbook.finally_] == ["service", "db_migrate"]
     assert all(s.args.action in ("status", "current") for s in runbook.finally_)
 
@@ -601,10 +614,72 @@ def test_failed_migration_rolls_back_to_the_old_release(tmp_path: Path, write_in
     assert runs[0]["status"] == "rolled_back"
     doc = json.loads(cli("show", runs[0]["id"], "-f", "json").stdout)
     approved = [a["step_id"] for a in doc["approvals"]]
-    # --yes never approves a rollback gate: restoring the database is manual work.
-    assert "rollback-restore-db" not in approved and "rollback-no-backup" not in approved
+    # --yes never approves a rollback gate, and without it nothing is restored.
+    assert "rollback-approve-restore" not in approved and "rollback-no-backup" not in approved
+    gate = next(r for r in doc["results"] if r["step_id"] == "rollback-approve-restore")
+    assert gate["status"] == "failed" and "--yes never approves" in gate["message"]
     restore = next(r for r in doc["results"] if r["step_id"] == "rollback-restore-db")
-    assert restore["status"] == "failed" and "--yes never approves" in restore["message"]
+    assert restore["status"] == "failed" and "nothing restored" in restore["message"]
+    assert "restore" not in order
     results = {r["step_id"]: r["status"] for r in doc["results"]}
     assert results["rollback-db-revision"] == "succeeded"
     assert results["rollback-start-services"] == "succeeded"  # the schema was never changed
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("tampered", [False, True], ids=["restored", "checksum-mismatch"])
+def test_a_half_done_migration_is_restored_after_an_approval_at_a_terminal(
+        tmp_path: Path, write_inventory, api_servers: int, tampered: bool) -> None:  # type: ignore[no-untyped-def]
+    """The migration stops half way; the operator approves the restore at a terminal;
+    the tool checks the dump's sha256 and restores it, or refuses a dump that changed."""
+    import json
+
+    from terminal import run_at_terminal
+
+    root, inv, cli = _sim_deployment(tmp_path, write_inventory)
+    backups = tmp_path / "backups"
+    (root / "fail-migration-after").write_text("0123456789ab\n")
+    if tampered:
+        (root / "tamper-dumps").write_text(str(backups))
+    env = {**os.environ, "OCTAVIA_UPGRADE_STATE_DIR": str(tmp_path / "state")}
+    params = ["-p", f"api_port={api_servers}", "-p", f"backup_dir={backups}"]
+    planned = cli("plan", str(RUNBOOKS / "dalmatian-to-epoxy.yaml"), "-i", str(inv), "-f", "json",
+                  *params)
+    assert planned.returncode == 0, planned.stderr
+    res = run_at_terminal(["run", str(RUNBOOKS / "dalmatian-to-epoxy.yaml"), "-i", str(inv),
+                           "--yes", *params], env)
+    out = res.stdout + res.stderr
+    assert res.returncode == 1 and "Traceback" not in out, out
+    assert "APPROVAL NEEDED (rollback-approve-restore)" in out
+    ops = [line.split()[2:] for line in (root / "ops.log").read_text().splitlines()]
+    runs = json.loads(cli("runs", "-f", "json").stdout)
+    doc = json.loads(cli("show", runs[0]["id"], "-f", "json").stdout)
+    results = {r["step_id"]: r for r in doc["results"]}
+    approved = {a["step_id"]: a["how"] for a in doc["approvals"]}
+    assert approved["rollback-approve-restore"] == "prompt"
+    restore = results["rollback-restore-db"]
+    (dump,) = backups.glob("*.sql.gz")
+    if tampered:
+        # A dump that changed since the backup is never restored, and the old
+        # services stay stopped on the half-migrated schema.
+        assert restore["status"] == "failed", restore
+        assert "nothing restored" in restore["message"] and "sha256" in restore["message"]
+        assert ["restore", str(dump)] not in ops
+        assert (root / "db-revision").read_text().strip() == "0123456789ab"
+        assert results["rollback-start-services"]["status"] == "skipped"
+        return
+    assert restore["status"] == "succeeded", restore
+    assert ["restore", str(dump)] in ops
+    assert restore["outputs"]["revision"] == "db2a73e82626"
+    assert restore["outputs"]["sha256"] == results["db-backup"]["outputs"]["sha256"]
+    assert (root / "db-revision").read_text().strip() == "db2a73e82626"
+    assert results["rollback-start-services"]["status"] == "succeeded"
+    made = cli("report", runs[0]["id"], "-f", "json")
+    assert made.returncode == 0, made.stderr
+    report = json.loads(made.stdout)
+    from plancheck import assert_ran_as_planned
+
+    assert assert_ran_as_planned(json.loads(planned.stdout), report, runs[0]["id"]) > 0
+    (rest,) = report["evidence"]["restores"]
+    assert rest["step_id"] == "rollback-restore-db" and rest["verified"] is True
+    assert rest["revision"] == "db2a73e82626" and rest["sha256"] == restore["outputs"]["sha256"]

@@ -39,6 +39,12 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "read_config": (),
 }
 
+#: Actions a flavor may define, with their extra variables; a step that needs
+#: one the flavor lacks is refused when the plan is built.
+OPTIONAL_ACTIONS: dict[str, tuple[str, ...]] = {
+    "db_restore": ("src", "database"),
+}
+
 #: Names every action template may use, besides its own extras.
 COMMON_NAMES = frozenset({"params", "release", "host", "vars", "deployment", "run", "outputs",
                           "secrets", "kolla"})
@@ -119,7 +125,8 @@ def render_action(flavor: model.Flavor, action: str, context: dict[str, Any]) ->
             ``unit`` and ``service`` (``service_*``), ``target`` and
             ``packages`` (``packages_upgrade``), ``args`` (``db_manage``, a
             trusted fragment such as ``upgrade head``), ``dest`` and
-            ``database`` (``db_backup``). ``unit`` defaults to the flavor's
+            ``database`` (``db_backup``), ``src`` and ``database``
+            (``db_restore``, optional). ``unit`` defaults to the flavor's
             mapping of ``service`` when only ``service`` is given.
 
     Raises:
@@ -153,9 +160,10 @@ def _semantics(doc: Document) -> list[Diagnostic]:
     actions = data.get("actions")
     if isinstance(actions, dict):
         for action, template in actions.items():
-            if not isinstance(template, str) or action not in ACTIONS:
+            known = {**ACTIONS, **OPTIONAL_ACTIONS}
+            if not isinstance(template, str) or action not in known:
                 continue
-            names = COMMON_NAMES | set(ACTIONS[action])
+            names = COMMON_NAMES | set(known[action])
             _refs, diags = check_template(doc, ("actions", action), template, names=names)
             out.extend(diags)
     from octavia_upgrade.preflight import EXTRAS

@@ -28,6 +28,7 @@ rule                   meaning
 ``param-default``      a parameter default that does not match its type
 ``param-name``         a parameter named like a mapping method (``items``)
 ``secret-param``       a parameter whose name looks secret without ``secret: true``
+``restore-reference``  a restore's ``backup``/``approval`` is not such a step run before it
 ``unsafe-template``    a template that reads internals or calls what it may not
                        (see :mod:`octavia_upgrade.template_safety`)
 =====================  =====================================================
@@ -409,6 +410,12 @@ class _Semantics:
             self.add((*base, "on_failure"), "rollback-missing",
                      "on_failure: rollback, but the runbook has no rollback: section")
         self.serial(base, step.get("serial"))
+        if step.get("kind") == "restore" and isinstance(step.get("with"), dict):
+            from octavia_upgrade.steps.restore import reference_problems
+
+            for key, msg in reference_problems(step["with"], self.sections, order,
+                                               lambda t: self._earlier(section, i, t)):
+                self.add((*base, "with", key), "restore-reference", msg)
         timeout = step.get("timeout")
         if timeout is not None:
             try:

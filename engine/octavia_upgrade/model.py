@@ -32,7 +32,7 @@ SERVICES = ("api", "worker", "health-manager", "housekeeping", "driver-agent")
 STOP_ORDER = ("housekeeping", "health-manager", "api", "worker", "driver-agent")
 
 STEP_KINDS = (
-    "command", "service", "packages", "backup", "config_check", "db_migrate",
+    "command", "service", "packages", "backup", "restore", "config_check", "db_migrate",
     "upgrade_check", "wait", "assert", "approval", "sleep", "local",
 )
 

@@ -363,10 +363,12 @@ def build_plan(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog: 
             commands: dict[str, tuple[PlannedCommand, ...]] = {}
             prereqs: list[Prerequisite] = []
             needed = _prerequisites_needed(step, host_context(base, flavor, inventory, None))
+            extra = {"earlier": {p.id: p for p in planned}} if kind.needs_earlier else {}
             for name, h in zip(hosts, host_objs):
                 ctx = host_context(base, flavor, inventory, h)
                 try:
-                    commands[name] = tuple(kind.expand(step, flavor, ctx, h, deferred=deferred))
+                    commands[name] = tuple(kind.expand(step, flavor, ctx, h, deferred=deferred,
+                                                       **extra))
                     if needed is not False:
                         prereqs += [replace(p, when=needed) if isinstance(needed, str)
                                     else p for p in kind.prerequisites(step, flavor, ctx, h)]

@@ -75,7 +75,8 @@ def render_table(plan: Plan, *, verbose: int = 0,
             if ps.when:
                 flags.append(f"when {ps.when}")
             if ps.kind == "approval":
-                flags.append("APPROVAL")
+                human = ps.phase == "rollback" or getattr(ps.args, "requires_human", False)
+                flags.append("APPROVAL at a terminal (not --yes)" if human else "APPROVAL")
             if ps.data_plane_impact:
                 flags.append("DATA-PLANE IMPACT")
             if ps.attempts > 1:

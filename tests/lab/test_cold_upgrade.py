@@ -22,6 +22,8 @@ from plancheck import assert_ran_as_planned
 pytestmark = [pytest.mark.lab, pytest.mark.lab_down_last]
 
 EPOXY_HEAD = "fabf4983846b"
+EPOXY_FIRST = "3097e55493ae"  # the first of Epoxy's migrations
+DALMATIAN_HEAD = "db2a73e82626"
 
 
 def _cli(state: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -86,26 +88,69 @@ def test_a_service_that_will_not_stop_times_out_and_the_run_stops(lab, tmp_path:
 
 
 def test_a_failed_migration_rolls_back_to_the_old_release(lab, tmp_path: Path) -> None:
+    """Scenario: Dalmatian → Epoxy, the migration breaks half way; the rollback
+    restores the verified dump after the operator's approval at a terminal,
+    and the Dalmatian control plane and every load balancer are back."""
+    from terminal import run_at_terminal
+
     state = tmp_path / "state"
-    lab.fault("node1", "fail-migration")
+    status_cmd = f"{sys.executable} -m octavia_upgrade lab status --dir {lab.dir} -f json"
+    lab.fault("node1", "fail-migration", "half-way")
     try:
-        res = _cli(state, "run", str(runbooks_dir() / "dalmatian-to-epoxy.yaml"),
-                   "-i", str(lab.inventory_file), "--yes",
-                   "--param", f"backup_dir={tmp_path / 'backups'}")
+        res = run_at_terminal(
+            ["run", str(runbooks_dir() / "dalmatian-to-epoxy.yaml"),
+             "-i", str(lab.inventory_file), "--yes",
+             "--param", f"backup_dir={tmp_path / 'backups'}",
+             "--param", f"loadbalancer_status_command={status_cmd}"],
+            {**os.environ, "OCTAVIA_UPGRADE_STATE_DIR": str(state)}, timeout=1500)
     finally:
         lab.fault("node1", "clear")
-    assert res.returncode == 1, res.stdout[-3000:] + res.stderr
+    out = res.stdout + res.stderr
+    assert res.returncode == 1, out[-3000:]
+    assert "APPROVAL NEEDED (rollback-approve-restore)" in out
     run = _runs(state)[-1]
     assert run["status"] == "rolled_back"
     shown = json.loads(_cli(state, "show", run["id"], "-f", "json").stdout)
     by = {(r["step_id"], r["host"]): r for r in shown["results"]}
-    assert by[("db-upgrade", "node1")]["status"] == "failed"
-    # the restore gate is manual work: --yes does not pass it, the rest of the rollback runs
-    assert by[("rollback-restore-db", "local")]["status"] == "failed"
-    assert by[("rollback-start-services", "node1")]["status"] == "succeeded"
+    upgrade = by[("db-upgrade", "node1")]
+    assert upgrade["status"] == "failed"
+    # the migration left the schema half way: one Epoxy migration applied
+    assert upgrade["outputs"]["after"] == EPOXY_FIRST
+    approvals = {a["step_id"]: a["how"] for a in shown["approvals"]}
+    assert approvals["rollback-approve-restore"] == "prompt"  # never --yes
+    restore = by[("rollback-restore-db", "node1")]
+    backup = by[("db-backup", "node1")]["outputs"]
+    assert restore["status"] == "succeeded", restore
+    assert restore["outputs"]["sha256"] == restore["outputs"]["recorded_sha256"] == backup["sha256"]
+    assert restore["outputs"]["revision"] == DALMATIAN_HEAD
+    assert by[("rollback-db-revision", "node1")]["outputs"]["revision"] == DALMATIAN_HEAD
+    for node in ("node1", "node2", "node3"):
+        assert by[("rollback-start-services", node)]["status"] == "succeeded"
     det = json.loads(_cli(state, "detect", "-i", str(lab.inventory_file), "-f", "json").stdout)
-    assert det["release"] == "dalmatian" and det["db_revision"] == "db2a73e82626"
-    assert _report(state, run["id"])["outcome"]["status"] == "rolled_back"
+    assert det["release"] == "dalmatian" and det["db_revision"] == DALMATIAN_HEAD
+    # the Dalmatian control plane is healthy and every load balancer is ACTIVE/ONLINE
+    status = lab.status()
+    for node in status["nodes"]:
+        assert set(node["services"].values()) == {"active"}, node
+    from octavia_upgrade.lab.api import OctaviaApi
+
+    api = OctaviaApi(lab.state()["apis"][0])
+    assert api.loadbalancers()
+    for lb in api.loadbalancers():
+        api.wait_lb(lb["id"], "ACTIVE", "ONLINE", timeout=120)
+    # the report shows each step, the restore's evidence and the load balancers
+    doc = _report(state, run["id"])
+    assert doc["outcome"]["status"] == "rolled_back"
+    (rest,) = doc["evidence"]["restores"]
+    assert rest["verified"] and rest["restored"] and rest["revision"] == DALMATIAN_HEAD
+    assert rest["sha256"] == backup["sha256"]
+    reported = {s["id"] for s in doc["steps"]}
+    assert {"db-backup", "db-upgrade", "rollback-approve-restore", "rollback-restore-db",
+            "rollback-start-services"} <= reported
+    lbs = doc["evidence"]["loadbalancers"]["loadbalancers"]  # recorded before the outage
+    assert lbs and all(lb["before_provisioning"] == "ACTIVE" for lb in lbs)
+    md = _cli(state, "report", run["id"]).stdout
+    assert "Database restore" in md and backup["sha256"] in md
 
 
 def test_cold_upgrade_keeps_the_data_plane_up(lab, tmp_path: Path) -> None:
@@ -122,8 +167,9 @@ def test_cold_upgrade_keeps_the_data_plane_up(lab, tmp_path: Path) -> None:
     run = _runs(state)[-1]
     doc = _report(state, run["id"])
     assert_ran_as_planned(json.loads(planned.stdout), doc, run["id"])
-    (vip,) = doc["probes"]
-    assert vip["samples"] > 10 and vip["failures"] == 0 and vip["availability"] == 100.0
+    assert doc["probes"]  # lab-vip, and each TCP load balancer's VIP
+    for vip in doc["probes"]:
+        assert vip["samples"] > 10 and vip["failures"] == 0 and vip["availability"] == 100.0
     assert doc["evidence"]["loadbalancers"]["failed_over"] is False
     revs = doc["evidence"]["db_revisions"]
     assert any(r.get("after") == EPOXY_HEAD for r in revs), revs

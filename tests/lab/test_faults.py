@@ -135,6 +135,8 @@ def test_bad_fault_requests_are_refused_clearly(lab):
         lab.fault("node1", "stuck-service", "octavia-nope")
     with pytest.raises(InvalidInput, match="must be between"):
         lab.fault("node1", "slow", "20s")
+    with pytest.raises(InvalidInput, match="unknown mode 'sideways'"):
+        lab.fault("node1", "fail-migration", "sideways")
     lab.fault("node1", "fail-migration")
     try:
         with pytest.raises(Refused, match="already has"):

@@ -14,14 +14,15 @@ DESCRIPTION = """\
 A rehearsal control plane on one machine, built on real parts: N sshd nodes on
 loopback addresses, each in its own mount namespace with its own Octavia venv
 running the five real services (managed by a systemctl stand-in), one MariaDB
-and one RabbitMQ, a load balancer created through the real API and kept ONLINE
+and one RabbitMQ, load balancers created through the real API and kept ONLINE
 by heartbeats, and a haproxy VIP. `lab up` writes DIR/inventory.yaml for the
 engine (flavor venv). Needs root. See docs/lab.md.
 
-  lab up [--nodes 3] [--release dalmatian] [--bare]
+  lab up [--nodes 3] [--release dalmatian] [--loadbalancers 1] [--bare]
   lab status [-f table|json|yaml|value|csv] [-c COLUMN]
              (value, csv and -c: one row per node, as in OpenStackClient)
-  lab fault NODE unreachable | stuck-service UNIT | fail-migration |
+  lab fault NODE unreachable | stuck-service UNIT | stuck-failover |
+                 fail-migration [half-way] |
                  slow [DELAY] | disk-full [PATH] | clear
   lab down
 
@@ -54,6 +55,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                     help="number of nodes (default 3; up to 5, or 50 with --bare)")
     up.add_argument("--release", default="dalmatian", metavar="SERIES",
                     help="release to install (bobcat … hibiscus; default dalmatian)")
+    up.add_argument("--loadbalancers", type=int, default=1, metavar="N",
+                    help="load balancers to create (default 1, up to 40): lab-lb1 HTTP on "
+                         "the haproxy VIP, then UDP and TCP listeners, ACTIVE_STANDBY and "
+                         "SINGLE, mixed in a fixed order (docs/lab.md)")
     up.add_argument("--bare", action="store_true",
                     help="sshd nodes only, no Octavia (benchmarks, up to 50 nodes)")
     up.add_argument("--name", help="lab name; the deployment is lab-NAME "
@@ -71,12 +76,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _dir(fault)
     fault.add_argument("node", metavar="NODE")
     fault.add_argument("kind", metavar="KIND",
-                       choices=("unreachable", "stuck-service", "fail-migration", "slow",
-                                "disk-full", "clear"),
-                       help="unreachable | stuck-service | fail-migration | slow | "
-                            "disk-full | clear")
+                       choices=("unreachable", "stuck-service", "stuck-failover",
+                                "fail-migration", "slow", "disk-full", "clear"),
+                       help="unreachable | stuck-service | stuck-failover | fail-migration "
+                            "| slow | disk-full | clear")
     fault.add_argument("arg", nargs="?", metavar="ARG",
-                       help="stuck-service: UNIT; slow: DELAY (150ms); "
+                       help="stuck-service: UNIT; fail-migration: half-way (fail after "
+                            "the first migration); slow: DELAY (150ms); "
                             "disk-full: PATH (/var/log/octavia)")
 
 
@@ -92,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if args.lab_command == "up":
         _require_drivers()
         st = lab.up(nodes=args.nodes, release=args.release, bare=args.bare,
-                    net=args.net, name=args.name)
+                    net=args.net, name=args.name, loadbalancers=args.loadbalancers)
         print(f"inventory: {lab.inventory_file}")
         if not st.get("bare"):
             print(f"try: octavia-upgrade lab status --dir {args.dir}")

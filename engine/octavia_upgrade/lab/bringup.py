@@ -69,10 +69,12 @@ def up_bare(lab: Lab, st: dict[str, Any]) -> None:
     write_inventory(lab.dir, lab.nodes_api(), st, vars={}, secrets={}, probes=[])
 
 
-def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool) -> None:
+def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool,
+            loadbalancers: int = 1) -> None:
     """A full lab at release ``series`` (see the module's docstring)."""
     from octavia_upgrade.catalog import load_catalog
     from octavia_upgrade.lab import amphora, haproxy, rabbitmq, services, wheelhouse
+    from octavia_upgrade.lab import loadbalancers as lbs
     from octavia_upgrade.lab.api import OctaviaApi
     from octavia_upgrade.lab.dbservers import MariaDBServer
 
@@ -171,8 +173,9 @@ def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool) -> No
         lab.save(st)
 
         vip = f"{st['net']}.200"
-        dp = haproxy.start(lab.dir / "haproxy", vip, [f"{st['net']}.201",
-                                                      f"{st['net']}.202"])
+        specs = lbs.specs(st["net"], loadbalancers, vip)
+        dp = haproxy.start(lab.dir / "haproxy", vip, [f"{st['net']}.201", f"{st['net']}.202"],
+                           tcp_vips=tuple(x.vip for x in specs[1:] if x.served))
         st["datapath"] = dp.as_dict()
         lab.save(st)
         lab.progress(f"haproxy VIP {dp.url} serves members "
@@ -190,7 +193,17 @@ def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool) -> No
         lab.progress(f"creating {LB_NAME} (listener, pool, 2 members, health monitor)")
         lb = apis[0].create_full_lb(LB_NAME, vip, list(dp.members), port=dp.port)
         st["lb"] = {"id": lb["id"], "name": LB_NAME}
+        st["loadbalancers"] = [{"id": lb["id"], "name": LB_NAME, "protocol": "HTTP",
+                                "topology": "SINGLE", "vip": vip, "served": True}]
         lab.save(st)
+        for spec in specs[1:]:
+            lab.progress(f"creating {spec.name} ({spec.protocol} listener, {spec.topology}, "
+                         f"VIP {spec.vip}{'' if spec.served else ', not served by haproxy'})")
+            made = lbs.create(apis[0], spec, list(dp.members), dp.port)
+            st["loadbalancers"].append({"id": made["id"], "name": spec.name,
+                                        "protocol": spec.protocol, "topology": spec.topology,
+                                        "vip": spec.vip, "served": spec.served})
+            lab.save(st)
         amp = amphora.launch(str(lab.dir), by_name[first].pid, f"{oc.VENV}/bin/python",
                              [a.base_url for a in apis], list(shared.health_managers),
                              heartbeat_key)
@@ -199,6 +212,10 @@ def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool) -> No
         lb = apis[0].wait_lb(lb["id"], "ACTIVE", "ONLINE", timeout=120)
         amps = [a for a in apis[0].amphorae() if a.get("loadbalancer_id") == lb["id"]]
         st["lb"]["amphora_ids"] = [a["id"] for a in amps]
+        for entry in st["loadbalancers"]:
+            apis[0].wait_lb(entry["id"], "ACTIVE", "ONLINE", timeout=120)
+            entry["amphora_ids"] = [a["id"] for a in apis[0].amphorae()
+                                    if a.get("loadbalancer_id") == entry["id"]]
         lab.save(st)
         lab.progress(f"{LB_NAME} {lb['id']} is ACTIVE/ONLINE "
                        f"(amphora {', '.join(a['id'] for a in amps)})")
@@ -207,7 +224,10 @@ def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool) -> No
             lab.dir, nodes_api, st,
             vars={"pip_args": pip_args, "db_defaults_file": "/etc/octavia/backup.cnf"},
             secrets={"db_password": db_password, "heartbeat_key": heartbeat_key},
-            probes=[{"name": "lab-vip", "url": dp.url, "interval": "200ms",
-                     "timeout": "1s"}])
+            probes=[{"name": "lab-vip", "url": dp.url, "interval": "200ms", "timeout": "1s"},
+                    *({"name": f"lab-vip-{x.name.removeprefix('lab-')}",
+                       "url": f"http://{x.vip}:{dp.port}/", "interval": "200ms",
+                       "timeout": "1s"}
+                      for x in specs[1:] if x.served)])
     finally:
         pool.shutdown(wait=True)

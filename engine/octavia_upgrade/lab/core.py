@@ -91,7 +91,7 @@ class Lab:
 
     def up(self, nodes: int = DEFAULT_NODES, release: str = DEFAULT_RELEASE, *,
            bare: bool = False, net: str = DEFAULT_NET, name: str | None = None,
-           prepare_next: bool = True) -> dict[str, Any]:
+           prepare_next: bool = True, loadbalancers: int = 1) -> dict[str, Any]:
         """Bring the lab up; return its state. See ``docs/lab.md``.
 
         Raises:
@@ -107,6 +107,12 @@ class Lab:
         if not 1 <= nodes <= limit:
             raise InvalidInput(f"--nodes must be between 1 and {limit}"
                                + ("" if bare else " (use --bare for more sshd-only nodes)"))
+        from octavia_upgrade.lab.loadbalancers import MAX_LOADBALANCERS
+
+        if not 1 <= loadbalancers <= MAX_LOADBALANCERS:
+            raise InvalidInput(f"--loadbalancers must be between 1 and {MAX_LOADBALANCERS}")
+        if bare and loadbalancers != 1:
+            raise InvalidInput("--loadbalancers needs Octavia: a --bare lab has none")
         rel = None if bare else wheelhouse.supported_release(release)
         reason = unavailable_reason()
         if reason:
@@ -130,7 +136,7 @@ class Lab:
                 bringup.up_bare(self, st)
             else:
                 assert rel is not None
-                bringup.up_full(self, st, rel.series, prepare_next)
+                bringup.up_full(self, st, rel.series, prepare_next, loadbalancers)
         except BaseException as exc:
             self.progress(f"lab up failed: {exc}; stopping what was started")
             teardown.stop_everything(self.dir, self.state(), self.nodes_api())
@@ -264,7 +270,7 @@ class Lab:
             return f"{node}: cleared {', '.join(cleared) or 'nothing (no faults)'}"
         if kind in current:
             raise Refused(f"{node} already has fault {kind}; `lab fault {node} clear` first")
-        if st.get("bare") and kind in ("stuck-service", "fail-migration"):
+        if st.get("bare") and kind in ("stuck-service", "stuck-failover", "fail-migration"):
             raise InvalidInput(f"{kind} needs Octavia on the node; this lab is --bare")
         if kind == "unreachable":
             nodes_api.block(node)
@@ -276,9 +282,14 @@ class Lab:
             rec = faults.stuck_service(target, arg)
             done = (f"{node}: {rec['unit']} (PID {rec['pid']}) is frozen; "
                     "`systemctl stop` will time out")
+        elif kind == "stuck-failover":
+            rec = faults.stuck_service(target, "octavia-worker")
+            done = (f"{node}: octavia-worker (PID {rec['pid']}) is frozen; a failover it "
+                    "takes stays PENDING_UPDATE until cleared")
         elif kind == "fail-migration":
-            rec = faults.fail_migration(target)
-            done = f"{node}: every `octavia-db-manage upgrade` now fails until cleared"
+            rec = faults.fail_migration(target, arg)
+            done = f"{node}: every `octavia-db-manage upgrade` now fails until cleared" + (
+                ", after applying the next migration" if rec["half_way"] else "")
         elif kind == "slow":
             rec = faults.slow(target, arg or faults.DEFAULT_DELAY)
             done = (f"{node}: new SSH connections get +{rec['delay'] * 1000:.0f} ms "

@@ -13,11 +13,19 @@ Each fault is made with the mechanism closest to the real failure:
     ``clear`` sends SIGCONT and, if a stop was asked meanwhile and has not
     landed 2 s later, SIGTERM again to the main thread, so the service stops
     as it was asked to.
-``fail-migration``
-    Every ``octavia-db-manage upgrade`` on the node fails (exit 1, before any
-    migration runs) until ``clear``: a ``.pth`` hook in the venv's
-    site-packages wraps alembic's upgrade command. pip upgrades leave unknown
-    files alone, so the fault survives a package upgrade of the node.
+``stuck-failover``
+    A failover that never completes: the node's ``octavia-worker`` is frozen
+    as ``stuck-service`` freezes a unit, so a failover (or any change) cast
+    to it stays ``PENDING_UPDATE`` until ``clear`` thaws the worker, which
+    then finishes it. Freeze every node's worker to hang every failover.
+``fail-migration [half-way]``
+    Every ``octavia-db-manage upgrade`` on the node fails (exit 1) until
+    ``clear``: a ``.pth`` hook in the venv's site-packages wraps alembic's
+    upgrade command. By default it fails before any migration runs; with
+    ``half-way`` it first applies the next pending migration (alembic
+    ``+1``), so the schema is left between two releases, as a migration
+    that breaks in the middle leaves it. pip upgrades leave unknown files
+    alone, so the fault survives a package upgrade of the node.
 ``slow [DELAY]``
     Adds DELAY (default 150ms) in each direction to new SSH connections to the
     node: an nftables DNAT rule in a table the lab owns sends them through a
@@ -50,7 +58,8 @@ from octavia_upgrade.lab import delayproxy
 from octavia_upgrade.lab.procs import Proc, free_port, wait_tcp
 from octavia_upgrade.lab.services import UNITS
 
-KINDS = ("unreachable", "stuck-service", "fail-migration", "slow", "disk-full", "clear")
+KINDS = ("unreachable", "stuck-service", "stuck-failover", "fail-migration", "slow",
+         "disk-full", "clear")
 
 DEFAULT_DELAY = "150ms"
 DEFAULT_FULL_PATH = "/var/log/octavia"
@@ -60,6 +69,8 @@ _HOOK_MODULE = "octavia_lab_fault_fail_migration"
 _HOOK_SOURCE = '''\
 """Lab fault "fail-migration": octavia-db-manage upgrade fails until `lab fault NODE clear`."""
 import sys
+
+HALF_WAY = {half_way}
 
 
 def _install():
@@ -74,7 +85,11 @@ def _install():
         return
     import alembic.command
 
-    def upgrade(*args, **kwargs):
+    original = alembic.command.upgrade
+
+    def upgrade(config, revision, *args, **kwargs):
+        if HALF_WAY:
+            original(config, "+1", *args, **kwargs)
         raise RuntimeError("migration failed: fault injected by the octavia-upgrade lab "
                            "(lab fault NODE fail-migration); clear it with "
                            "`octavia-upgrade lab fault NODE clear`")
@@ -152,11 +167,19 @@ def stuck_service(t: Target, unit: str) -> dict[str, Any]:
     return {"unit": unit, "pid": proc.pid, "started": proc.started}
 
 
-def fail_migration(t: Target) -> dict[str, Any]:
+#: ``fail-migration``'s optional argument.
+HALF_WAY = "half-way"
+
+
+def fail_migration(t: Target, mode: str | None = None) -> dict[str, Any]:
+    if mode not in (None, HALF_WAY):
+        raise InvalidInput(f"fail-migration: unknown mode {mode!r}; give none (fail before "
+                           f"any migration) or {HALF_WAY} (fail after the first one)")
     site = _site_packages(t)
-    (site / f"{_HOOK_MODULE}.py").write_text(_HOOK_SOURCE)
+    source = _HOOK_SOURCE.replace("{half_way}", repr(mode == HALF_WAY))
+    (site / f"{_HOOK_MODULE}.py").write_text(source)
     (site / f"{_HOOK_MODULE}.pth").write_text(f"import {_HOOK_MODULE}\n")
-    return {"site_packages": str(site)}
+    return {"site_packages": str(site), "half_way": mode == HALF_WAY}
 
 
 def slow(t: Target, delay_text: str, nodes_nft: Any = None) -> dict[str, Any]:
@@ -237,7 +260,7 @@ def _nft(command: str) -> None:
 
 def clear_one(t: Target | None, kind: str, record: dict[str, Any]) -> None:
     """Undo one recorded fault. ``t`` is None when the node is gone (down)."""
-    if kind == "stuck-service":
+    if kind in ("stuck-service", "stuck-failover"):
         proc = Proc(record["unit"], int(record["pid"]), record.get("started"))
         if proc.alive():
             os.killpg(proc.pid, signal.SIGCONT)

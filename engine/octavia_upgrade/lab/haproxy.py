@@ -28,6 +28,8 @@ class DataPath:
     port: int
     members: tuple[tuple[str, int], ...]
     procs: tuple[Proc, ...]
+    #: Further VIPs (TCP load balancers) served on the same port, in TCP mode.
+    tcp_vips: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -36,25 +38,27 @@ class DataPath:
     def as_dict(self) -> dict[str, object]:
         return {"vip": self.vip, "port": self.port,
                 "members": [list(m) for m in self.members],
-                "procs": [p.as_dict() for p in self.procs]}
+                "procs": [p.as_dict() for p in self.procs], "tcp_vips": list(self.tcp_vips)}
 
     @classmethod
     def from_dict(cls, raw: dict[str, object]) -> DataPath:
         return cls(str(raw["vip"]), int(raw["port"]),  # type: ignore[arg-type]
                    tuple((str(a), int(p)) for a, p in raw["members"]),  # type: ignore[union-attr]
-                   tuple(Proc.from_dict(p) for p in raw["procs"]))  # type: ignore[union-attr]
+                   tuple(Proc.from_dict(p) for p in raw["procs"]),  # type: ignore[union-attr]
+                   tuple(raw.get("tcp_vips") or ()))  # type: ignore[arg-type]
 
     def stop(self) -> None:
         for p in self.procs:
             p.stop(5.0)
 
 
-def config(vip: str, port: int, members: list[tuple[str, int]]) -> str:
-    """haproxy.cfg for the VIP (pure)."""
+def config(vip: str, port: int, members: list[tuple[str, int]],
+           tcp_vips: tuple[str, ...] = ()) -> str:
+    """haproxy.cfg for the VIP, plus a TCP frontend on each of ``tcp_vips`` (pure)."""
     servers = "\n".join(f"    server member{i} {a}:{p} check inter 1s fall 2 rise 2"
                         for i, (a, p) in enumerate(members, 1))
-    return f"""\
-# Written by `octavia-upgrade lab up`: the load balancer's data path.
+    text = f"""\
+# Written by `octavia-upgrade lab up`: the load balancers' data path.
 global
     maxconn 256
 
@@ -73,6 +77,12 @@ backend members
     option httpchk GET /
 {servers}
 """
+    if not tcp_vips:
+        return text
+    for i, v in enumerate(tcp_vips, 1):
+        text += f"\nfrontend tcp{i}\n    mode tcp\n    bind {v}:{port}\n" \
+                "    default_backend members_tcp\n"
+    return text + f"\nbackend members_tcp\n    mode tcp\n    balance roundrobin\n{servers}\n"
 
 
 def reachable(url: str, timeout: float = 2.0) -> bool:
@@ -84,7 +94,7 @@ def reachable(url: str, timeout: float = 2.0) -> bool:
 
 
 def start(base_dir: str | Path, vip: str, member_addresses: list[str],
-          timeout: float = 20.0) -> DataPath:
+          timeout: float = 20.0, tcp_vips: tuple[str, ...] = ()) -> DataPath:
     """Start the members and haproxy; wait until the VIP serves a page.
 
     Raises:
@@ -110,7 +120,7 @@ def start(base_dir: str | Path, vip: str, member_addresses: list[str],
             members.append((addr, port))
         port = free_port(vip)
         cfg = base / "haproxy.cfg"
-        cfg.write_text(config(vip, port, members))
+        cfg.write_text(config(vip, port, members, tcp_vips))
         check = subprocess.run([HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True)
         if check.returncode != 0:
             raise RuntimeError(f"{cfg}: haproxy rejects it: {check.stdout}{check.stderr}")
@@ -118,7 +128,7 @@ def start(base_dir: str | Path, vip: str, member_addresses: list[str],
             p = subprocess.Popen([HAPROXY, "-f", str(cfg), "-db"], stdin=subprocess.DEVNULL,
                                  stdout=log, stderr=log, start_new_session=True, cwd=base)
         procs.append(Proc.of("haproxy", p.pid))
-        dp = DataPath(vip, port, tuple(members), tuple(procs))
+        dp = DataPath(vip, port, tuple(members), tuple(procs), tuple(tcp_vips))
         for addr, mport in members:
             wait_tcp(addr, mport, timeout)
         deadline = time.monotonic() + timeout

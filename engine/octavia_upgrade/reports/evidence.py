@@ -21,6 +21,7 @@ from octavia_upgrade.reports.model import (
     LoadBalancers,
     LoadBalancerState,
     ProbeStats,
+    RestoreResult,
     UpgradeCheckResult,
     iso,
     seconds,
@@ -72,6 +73,19 @@ def backups(evidence: Iterable[Any]) -> tuple[BackupResult, ...]:
         step_id=field(e, "step_id"), host=_data(e).get("host") or field(e, "host") or "",
         path=_data(e).get("path"), size=_data(e).get("size"), sha256=_data(e).get("sha256"))
         for e in _of_kind(evidence, "backup"))
+
+
+def restores(evidence: Iterable[Any]) -> tuple[RestoreResult, ...]:
+    out = []
+    for e in _of_kind(evidence, "restore"):
+        d = _data(e)
+        out.append(RestoreResult(
+            step_id=field(e, "step_id"), host=d.get("host") or field(e, "host") or "",
+            path=d.get("path"), recorded_sha256=d.get("recorded_sha256"),
+            sha256=d.get("sha256"), verified=bool(d.get("verified")),
+            restored=bool(d.get("restored")), revision=d.get("revision"),
+            expected=d.get("expected")))
+    return tuple(out)
 
 
 def db_revisions(evidence: Iterable[Any]) -> tuple[DbRevision, ...]:

@@ -359,6 +359,7 @@ def execution_report(run: Any, results: Sequence[Any], approvals: Sequence[Any] 
         hosts=tuple(HostAccess.from_entry(h) for h in (plan or {}).get("hosts") or ()))
     evidence_set = EvidenceSet(
         upgrade_checks=ev.upgrade_checks(evidence), backups=ev.backups(evidence),
+        restores=ev.restores(evidence),
         db_revisions=ev.db_revisions(evidence), versions=ev.versions(evidence),
         config_checks=ev.config_checks(evidence), loadbalancers=ev.loadbalancers(evidence))
     outage = ev_outage.measured_window(results, probe_series,

@@ -60,6 +60,7 @@ from octavia_upgrade.reports.model_evidence import (
     LoadBalancerState,
     LoadBalancers,
     ProbeStats,
+    RestoreResult,
     UpgradeCheckResult,
 )
 from octavia_upgrade.reports.model_execution import (
@@ -92,6 +93,7 @@ __all__ = [
     "ExecutionReport", "Failover", "HostInfo", "HostResult", "HostVersions", "Impact",
     "ImpactStep", "LoadBalancerState", "LoadBalancers", "OutageWindow", "PlanComparison",
     "PlannedCommandInfo", "PlanReport", "ProbeStats", "ProcedureStep", "ProvenanceInfo", "RecoveryPlan", "ReleaseInfo",
+    "RestoreResult",
     "RunInfo", "RunOutcome", "SCHEMA_VERSION", "StepRun", "Timeline", "TimelineRow",
     "UpgradeCheckResult", "iso",
     "AvailabilityRow", "MeasuredOutage", "OutagePrediction", "Segment", "WindowStep", "plain", "seconds", "to_datetime",

@@ -30,6 +30,22 @@ class BackupResult:
 
 
 @dataclass(frozen=True)
+class RestoreResult:
+    """A ``restore`` step: which dump, both checksums, and the revision it left."""
+
+    step_id: str
+    host: str
+    path: str | None
+    #: The sha256 the backup recorded, and the file's when the restore read it.
+    recorded_sha256: str | None
+    sha256: str | None
+    verified: bool
+    restored: bool
+    revision: str | None
+    expected: str | None
+
+
+@dataclass(frozen=True)
 class DbRevision:
     step_id: str
     host: str
@@ -140,3 +156,4 @@ class EvidenceSet:
     versions: tuple[HostVersions, ...]
     config_checks: tuple[ConfigCheck, ...]
     loadbalancers: LoadBalancers | None
+    restores: tuple[RestoreResult, ...] = ()

@@ -23,7 +23,12 @@ from octavia_upgrade.plan import LOCAL, run_contexts
 from octavia_upgrade.wording import plural
 from octavia_upgrade.session.heartbeat import LockHeartbeat
 from octavia_upgrade.session.preparation import Prepared
-from octavia_upgrade.session.prompts import SignalState, install_signals, make_prompter
+from octavia_upgrade.session.prompts import (
+    SignalState,
+    install_signals,
+    make_prompter,
+    manual_approvals,
+)
 from octavia_upgrade.session.sink import RunSink
 from octavia_upgrade.statuses import RunStatus
 
@@ -194,8 +199,7 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
         recover(log, store.results(run_id))
         sink.event("resumed", pid=os.getpid(), user=user, hostname=hostname)
     prompter = make_prompter(yes=yes, console=console, sig=sig,
-                             manual=frozenset(s.id for s in prep.runbook.rollback
-                                              if s.kind == "approval"))
+                             manual=manual_approvals(prep.runbook))
     executor = _build_executor(prep, run_id, pool, sink, sig, prompter, previous)
     heartbeat = LockHeartbeat(store, prep.inventory.deployment, run_id, sig.cancel, console).start()
     probes = start_probes(prep, store, run_id, console)

@@ -28,14 +28,23 @@ class SignalState:
 Prompter = Callable[[Step, str, "str | None"], Approval]
 
 
+def manual_approvals(runbook: Any) -> frozenset[str]:
+    """Ids of the approvals ``--yes`` never gives: every rollback approval, and any
+    approval with ``requires_human: true``."""
+    rollback = {s.id for s in runbook.rollback}
+    return frozenset(s.id for s in runbook.all_steps() if s.kind == "approval" and (
+        s.id in rollback or getattr(s.args, "requires_human", False)))
+
+
 def make_prompter(*, yes: bool, console: Console, sig: SignalState, stdin: Any = None,
                   manual: frozenset[str] = frozenset()) -> Prompter:
     """Approvals: ``yes`` (approval in advance) answers them, except the ``manual`` ones.
 
-    The ``manual`` ones are rollback gates: a rollback approval stands for
-    work an operator does by hand while the run waits (such as restoring the
-    database); approving it in advance would let the rollback go on as if
-    that work were done.
+    The ``manual`` ones (:func:`manual_approvals`) are rollback gates and
+    approvals marked ``requires_human``: they stand for work an operator does
+    or checks by hand while the run waits (such as letting the tool restore
+    the database); approving them in advance would let the run go on as if
+    that were done.
 
     Raises (from the prompter):
         ApprovalUnavailable: no terminal to ask on.

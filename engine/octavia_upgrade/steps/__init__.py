@@ -14,7 +14,7 @@ from octavia_upgrade.steps.base import Kind
 
 _MODULES = {
     "command": "command", "local": "command", "service": "service", "packages": "packages",
-    "backup": "backup", "config_check": "config_check", "db_migrate": "db_migrate",
+    "backup": "backup", "restore": "restore", "config_check": "config_check", "db_migrate": "db_migrate",
     "upgrade_check": "upgrade_check", "wait": "wait", "assert": "operator",
     "approval": "operator", "sleep": "operator",
 }

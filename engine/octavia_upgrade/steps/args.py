@@ -128,6 +128,19 @@ class BackupArgs(Args):
 
 
 @dataclass(frozen=True)
+class RestoreArgs(Args):
+    #: Id of the ``backup`` step whose dump is restored (its path, sha256 and host).
+    backup: str
+    #: Id of the ``approval`` step that must have been given at a terminal first.
+    approval: str
+    #: Check afterwards that ``octavia-db-manage current`` is the from-release head.
+    verify_revision: bool = True
+
+    def default_timeout(self) -> float | None:
+        return 3600.0
+
+
+@dataclass(frozen=True)
 class ConfigCheckArgs(Args):
     #: Release whose option data is used; None: the runbook's ``to``.
     release: str | None = None
@@ -197,6 +210,9 @@ class AssertArgs(Args):
 class ApprovalArgs(Args):
     message: str
     data_plane_impact: str | None = None
+    #: Only an operator at a terminal may give it: ``--yes`` never does (as for
+    #: every rollback approval).
+    requires_human: bool = False
 
 
 @dataclass(frozen=True)
@@ -209,7 +225,8 @@ class SleepArgs(Args):
 #: The arguments of every kind (``local`` takes what ``command`` takes).
 ARGS: dict[str, type[Args]] = {
     "command": CommandArgs, "local": CommandArgs, "service": ServiceArgs,
-    "packages": PackagesArgs, "backup": BackupArgs, "config_check": ConfigCheckArgs,
+    "packages": PackagesArgs, "backup": BackupArgs, "restore": RestoreArgs,
+    "config_check": ConfigCheckArgs,
     "db_migrate": DbMigrateArgs, "upgrade_check": UpgradeCheckArgs, "wait": WaitArgs,
     "assert": AssertArgs, "approval": ApprovalArgs, "sleep": SleepArgs,
 }

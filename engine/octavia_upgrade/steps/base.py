@@ -180,6 +180,9 @@ class Kind:
     placement = "hosts"
     #: For ``once`` kinds: the role preferred when choosing the host.
     once_role: str | None = None
+    #: True: :meth:`expand` also receives ``earlier``, the steps planned before
+    #: this one by id (a restore reads its backup step's arguments).
+    needs_earlier = False
 
     def default_hosts(self, step: Step, inventory: Inventory) -> tuple[Host, ...]:
         return inventory.hosts

@@ -23,11 +23,15 @@ class Approval(Kind):
     def expand(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
                *, deferred: bool) -> list[PlannedCommand]:
         message = step.args.message.strip()
+        human = "an operator at a terminal only: --yes never gives it" \
+            if step.args.requires_human else ""
         if deferred:
             return [PlannedCommand("approval", APPROVAL_PREFIX + message, render="text",
-                                   note="the message is completed with earlier steps' outputs")]
+                                   note="; ".join(filter(None, (
+                                       "the message is completed with earlier steps' outputs",
+                                       human))))]
         return [PlannedCommand("approval", APPROVAL_PREFIX
-                               + templating.render_value(message, ctx).strip())]
+                               + templating.render_value(message, ctx).strip(), note=human)]
 
     def run(self, t: TaskContext) -> Outcome:
         a: ApprovalArgs = t.args

@@ -29,6 +29,15 @@ case "$act" in
                echo "$(cat "$root/db-revision") (head)" ;;
       upgrade)
         log db-upgrade "$2"
+        # fail-migration-after REV: the migration stops half way, at REV.
+        if [ -f "$root/fail-migration-after" ]; then
+          cp "$root/fail-migration-after" "$root/db-revision"
+          # tamper-dumps DIR: something changes every dump in DIR meanwhile.
+          if [ -f "$root/tamper-dumps" ]; then
+            for f in "$(cat "$root/tamper-dumps")"/*.sql.gz; do echo x >> "$f"; done
+          fi
+          echo "migration failed half way: simulated" >&2; exit 1
+        fi
         if [ -f "$root/fail-migration" ]; then echo "migration failed: simulated" >&2; exit 1; fi
         cp "$root/pending-head" "$root/db-revision" ;;
       *) echo "unsupported: $*" >&2; exit 2 ;;
@@ -40,6 +49,12 @@ case "$act" in
   backup)
     log backup "$1"
     echo "-- dump of $2 ($(cat "$root/db-revision"))" | gzip > "$1" ;;
+  restore)
+    # The dump's first line names the revision it was taken at (see backup).
+    log restore "$1"
+    rev=$(gzip -dc "$1" | sed -n 's/^-- dump of .* (\(.*\))$/\1/p')
+    [ -n "$rev" ] || { echo "sim: $1 is not a dump" >&2; exit 1; }
+    echo "$rev" > "$root/db-revision" ;;
   read-config) ls -1 "$d/octavia.conf" ;;
   *) echo "sim: unknown action $act" >&2; exit 2 ;;
 esac
