@@ -26,6 +26,9 @@ COLUMNS = (
     Column("alembic head", lambda r: r.alembic_head,
            lambda r: r.alembic_head + (" *" if r.unverified else "")),
     Column("unverified", lambda r: r.unverified, default=False),
+    Column("status", lambda r: r.status, default=False),
+    Column("git ref", lambda r: r.git_ref, default=False),
+    Column("kolla driver agent", lambda r: r.kolla_driver_agent, default=False),
 )
 
 
