@@ -288,3 +288,50 @@ def test_options_registered_at_run_time_are_known() -> None:
     assert [(f.line, f.code, f.severity) for f in findings if f.line] == [
         (6, "deprecated", "warning")]
     assert "endpoint_override" in _at(findings, 6)[0].message
+
+
+# --------------------------------------------------------------------------- value rules
+
+PROVIDERS = """\
+[api_settings]
+enabled_provider_drivers = amphora:The Octavia Amphora driver.,amphorav1:Amphora v1 (Driver-Desc-Secretish)
+default_provider_driver = amphorav1
+"""
+
+
+def test_the_option_itself_is_never_flagged_for_a_provider_value() -> None:
+    ok = "[api_settings]\nenabled_provider_drivers = amphora:Amphora.,octavia_x:Other.\n"
+    for target in ("zed", "antelope", "bobcat", "epoxy"):
+        found = [f for f in _check(target, ok) if f.option == "enabled_provider_drivers"]
+        assert found == [], target
+
+
+def test_amphorav1_is_deprecated_in_zed_by_value() -> None:
+    found = {(f.line, f.code, f.severity) for f in _check("zed", PROVIDERS) if f.line}
+    assert found == {(2, "deprecated-value", "warning"), (3, "deprecated-value", "warning")}
+    msg = _at(_check("zed", PROVIDERS), 2)[0].message
+    assert "[api_settings] enabled_provider_drivers names 'amphorav1', deprecated since Zed" in msg
+    assert "Driver-Desc-Secretish" not in msg  # the rest of the value is never shown
+
+
+@pytest.mark.parametrize("target", ["bobcat", "caracal", "epoxy", "hibiscus"])
+def test_amphorav1_is_an_error_from_bobcat_on(target: str) -> None:
+    found = [f for f in _check(target, PROVIDERS) if f.line]
+    assert {(f.line, f.code, f.severity) for f in found} == {
+        (2, "removed-value", "error"), (3, "removed-value", "error")}
+    assert all("removed in Bobcat" in f.message and f.replacement for f in found)
+
+
+def test_before_zed_amphorav1_is_fine_and_the_octavia_alias_is_deprecated() -> None:
+    assert [f for f in _check("yoga", PROVIDERS) if f.line] == []
+    text = "[api_settings]\nenabled_provider_drivers = octavia:Alias.\ndefault_provider_driver = octavia\n"
+    found = [f for f in _check("dalmatian", text) if f.line]
+    assert {(f.line, f.code) for f in found} == {(2, "deprecated-value"), (3, "deprecated-value")}
+    assert "deprecated since Rocky" in found[0].message
+
+
+def test_value_items_are_kept_only_for_options_with_value_rules() -> None:
+    settings, _ = parse_config(ConfigFile("h", "/p", CONF),
+                               keep_items={("api_settings", "enabled_provider_drivers")})
+    kept = {(s.group, s.option): s.items for s in settings if s.items}
+    assert kept == {("api_settings", "enabled_provider_drivers"): {"amphora", "noop_driver"}}

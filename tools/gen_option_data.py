@@ -130,8 +130,8 @@ def changes_by_series(catalog: list[dict]) -> dict[str, list[dict]]:
         series = _series_of(str(c["release"]), catalog)
         if series is None:
             raise SystemExit(f"config_changes.yaml: unknown release {c['release']!r}")
-        entry = {k: c.get(k) for k in ("group", "option", "change", "replacement", "note_file",
-                                        "detail") if c.get(k) is not None}
+        entry = {k: c.get(k) for k in ("group", "option", "value", "change", "replacement",
+                                        "note_file", "detail") if c.get(k) is not None}
         entry["matchable"] = bool(_IDENT.match(str(c["group"])) and _IDENT.match(str(c["option"])))
         if c.get("unverified"):
             entry["unverified"] = True
@@ -207,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--venvs", default="/tmp/octavia-option-venvs", type=Path,
                    help="where the per-release venvs live (created when missing)")
     p.add_argument("--only", nargs="*", help="series to regenerate (default: all)")
+    p.add_argument("--changes-only", action="store_true",
+                   help="rewrite only the 'changes' of the existing files from "
+                        "config_changes.yaml (no venv, no generator)")
     args = p.parse_args(argv)
     catalog = _load_yaml(DATA / "releases.yaml")["releases"]
     changes = changes_by_series(catalog)
@@ -217,6 +220,12 @@ def main(argv: list[str] | None = None) -> int:
         if series not in changes and series not in INSTALLABLE and rel.get("octavia_major") is None:
             continue  # future series: nothing is known yet
         if args.only and series not in args.only:
+            continue
+        path = OUT / f"{series}.json"
+        if args.changes_only:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc["changes"] = changes.get(series, [])
+            _write(path, doc)
             continue
         doc: dict = {"format": 1, "series": series, "complete": series in INSTALLABLE}
         if series in INSTALLABLE:
@@ -234,12 +243,15 @@ def main(argv: list[str] | None = None) -> int:
                              "diffs); no complete option list for this release")
             doc["groups"] = {}
         doc["changes"] = changes.get(series, [])
-        path = OUT / f"{series}.json"
-        path.write_text(json.dumps(doc, indent=0, sort_keys=True, ensure_ascii=False) + "\n",
-                        encoding="utf-8")
-        n = sum(len(g) for g in doc["groups"].values())
-        print(f"{path.relative_to(ROOT)}: {n} options, {len(doc['changes'])} changes", flush=True)
+        _write(path, doc)
     return 0
+
+
+def _write(path: Path, doc: dict) -> None:
+    path.write_text(json.dumps(doc, indent=0, sort_keys=True, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    n = sum(len(g) for g in doc["groups"].values())
+    print(f"{path.relative_to(ROOT)}: {n} options, {len(doc['changes'])} changes", flush=True)
 
 
 if __name__ == "__main__":

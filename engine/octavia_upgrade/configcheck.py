@@ -12,6 +12,10 @@ service uses, so what parses here parses there) and compares every
 * options deprecated for removal → ``warning``;
 * names the target does not know → ``warning`` (likely a typo, with a
   suggestion);
+* a **value** upstream removed or deprecated (a change entry with ``value:``,
+  e.g. the provider ``amphorav1`` in ``[api_settings] enabled_provider_drivers``)
+  → ``error`` / ``warning`` when the option's value names it (an item of a
+  list, a key of a dict, or the whole value); the option itself is not flagged;
 * defaults that change between the previous release and the target, for
   options the files do not set → ``info``.
 
@@ -19,8 +23,9 @@ Several files are read like oslo.config reads ``--config-file`` and
 ``--config-dir``: in order, a later value overriding an earlier one.
 
 Option **values** never appear in a finding: a value may be a password, and
-findings go to logs and reports. Only group and option names, line numbers
-and upstream defaults of non-secret options are shown.
+findings go to logs and reports. Only group and option names, line numbers,
+upstream defaults of non-secret options and the upstream names of value rules
+are shown; values are read only for the options a value rule is about.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ class Finding:
     group: str
     option: str
     severity: str  # error | warning | info
-    code: str  # parse-error | removed | renamed | deprecated | unknown-option | default-changed | new-option | overridden | partial-data
+    code: str  # parse-error | removed | renamed | deprecated | removed-value | deprecated-value | unknown-option | default-changed | new-option | overridden | partial-data
     message: str
     replacement: str | None = None
 
@@ -68,13 +73,24 @@ class Finding:
 
 @dataclass(frozen=True)
 class Setting:
-    """``[group] option`` set at ``line`` of ``path`` (the value is not kept)."""
+    """``[group] option`` set at ``line`` of ``path``.
+
+    The value is not kept, only its item names (``a:x,b:y`` → ``a``, ``b``) and
+    only for the options a value rule is about (``items``).
+    """
 
     host: str
     path: str
     line: int
     group: str
     option: str
+    items: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+
+
+def value_items(value: str) -> frozenset[str]:
+    """The names a ListOpt/DictOpt/StrOpt value holds: list items, dict keys, the value."""
+    return frozenset(part.split(":", 1)[0].strip().strip("'\"")
+                     for part in value.split(",") if part.strip())
 
 
 # --------------------------------------------------------------------------- parsing
@@ -85,8 +101,13 @@ def normalize_group(name: str) -> str:
     return name if name == "DEFAULT" else name.lower()
 
 
-def parse_config(file: ConfigFile) -> tuple[list[Setting], list[Finding]]:
-    """Every ``[group] option`` of one file with its line, or a parse error."""
+def parse_config(file: ConfigFile, *, keep_items: Iterable[tuple[str, str]] = ()
+                 ) -> tuple[list[Setting], list[Finding]]:
+    """Every ``[group] option`` of one file with its line, or a parse error.
+
+    ``keep_items``: the ``(group, option)`` pairs whose value items are kept.
+    """
+    keep = frozenset(keep_items)
     from oslo_config import iniparser
 
     settings: list[Setting] = []
@@ -107,8 +128,9 @@ def parse_config(file: ConfigFile) -> tuple[list[Setting], list[Finding]]:
         def assignment(self, key: str, value: list[str]) -> None:
             if self.section is None:
                 raise self.parse_exc("option outside any [section]", self.key_line, key)
-            settings.append(Setting(file.host, file.path, self.key_line,
-                                    normalize_group(self.section), key))
+            group = normalize_group(self.section)
+            items = (value_items(",".join(value)) if (group, key) in keep else frozenset())
+            settings.append(Setting(file.host, file.path, self.key_line, group, key, items))
 
     try:
         _Parser().parse(file.text.splitlines())
@@ -206,17 +228,19 @@ def check_config(files: list[ConfigFile], target: str, *,
     data = load_option_data(tgt.series)
     prev = _try_load(src_series)
     history = _history(cat.names()[: ti + 1])
+    value_rules = _history(cat.names()[: ti + 1], values=True)
 
     findings: list[Finding] = []
     settings: list[Setting] = []
     for f in files:
-        s, errs = parse_config(f)
+        s, errs = parse_config(f, keep_items=value_rules)
         settings.extend(s)
         findings.extend(errs)
 
     label = tgt.label
     for s in settings:
         findings.extend(_check_setting(s, data, prev, history, label))
+        findings.extend(_check_value(s, value_rules.get((s.group, s.option), ()), label))
     findings.extend(_overrides(settings))
     if files:
         findings.extend(_defaults(files[0], settings, data, prev, label))
@@ -238,15 +262,20 @@ def _try_load(series: str | None) -> OptionData | None:
         return None
 
 
-def _history(series: list[str]) -> dict[tuple[str, str], list[tuple[str, dict[str, Any]]]]:
-    """Every matchable change up to the target, per ``(group, option)``, oldest first."""
+def _history(series: list[str], *, values: bool = False
+             ) -> dict[tuple[str, str], list[tuple[str, dict[str, Any]]]]:
+    """Every matchable change up to the target, per ``(group, option)``, oldest first.
+
+    ``values``: the changes about one value of the option (``value:``) instead
+    of those about the option itself.
+    """
     out: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
     for name in series:
         d = _try_load(name)
         if d is None:
             continue
         for c in d.changes:
-            if c.get("matchable"):
+            if c.get("matchable") and bool(c.get("value")) == values:
                 out.setdefault((normalize_group(c["group"]), c["option"]), []).append((name, c))
     return out
 
@@ -307,6 +336,32 @@ def _check_setting(s: Setting, data: OptionData, prev: OptionData | None,
                     f"{name} is not an option of {label}: likely a typo, or an option "
                     "Octavia does not read"
                     + _suggest(s.group, s.option, data))]
+
+
+def _check_value(s: Setting, rules: Iterable[tuple[str, dict[str, Any]]],
+                 label: str) -> list[Finding]:
+    """Removed or deprecated values (``value:`` changes) the setting names."""
+    latest: dict[str, tuple[str, dict[str, Any]]] = {}
+    for series, c in rules:
+        if c["change"] in ("removed", "deprecated") and c["value"] in s.items:
+            latest[c["value"]] = (series, c)
+    out: list[Finding] = []
+    for value, (series, c) in sorted(latest.items()):
+        repl = c.get("replacement")
+        note = f"; release note {c['note_file']}" if c.get("note_file") else ""
+        use = f": {repl}" if repl else ""
+        if c["change"] == "removed":
+            out.append(Finding(s.host, s.path, s.line, s.group, s.option, "error",
+                               "removed-value",
+                               f"{_label(s.group, s.option)} names {value!r}, removed in "
+                               f"{series.capitalize()} (not accepted by {label}){use}{note}",
+                               replacement=repl))
+        else:
+            out.append(Finding(s.host, s.path, s.line, s.group, s.option, "warning",
+                               "deprecated-value",
+                               f"{_label(s.group, s.option)} names {value!r}, deprecated since "
+                               f"{series.capitalize()}{use}{note}", replacement=repl))
+    return out
 
 
 def _suggest(group: str, name: str, data: OptionData) -> str:
