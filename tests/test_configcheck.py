@@ -264,13 +264,52 @@ def test_installable_releases_have_generated_data(series: str, major: int) -> No
     assert data.option("health_manager", "heartbeat_key")["default"] is None
 
 
+#: Releases generated under their own openstack/requirements upper-constraints
+#: (tools/gen_option_data.py CONSTRAINED), with their Octavia major version.
+CONSTRAINED = [("antelope", 12)]
+#: Releases with change data only (their Octavia was not generated here).
+PARTIAL = ("pike", "queens", "rocky", "stein", "train", "ussuri", "victoria", "wallaby", "xena",
+           "yoga", "zed")
+
+
+@pytest.mark.parametrize("series, major", CONSTRAINED)
+def test_older_releases_are_generated_under_their_upper_constraints(series: str,
+                                                                     major: int) -> None:
+    raw = json.loads(data_path(f"options/{series}.json").read_text(encoding="utf-8"))
+    assert raw["complete"] is True and raw["libraries"] == "upper-constraints"
+    assert f"octavia {major}." in raw["source"] and "upper-constraints" in raw["source"]
+    data = load_option_data(series)
+    assert len(data.groups) > 25 and sum(len(g) for g in data.groups.values()) > 400
+    assert data.option("health_manager", "heartbeat_key")["secret"] is True
+    assert data.option("health_manager", "heartbeat_key")["default"] is None
+
+
 def test_old_releases_have_change_data_only() -> None:
-    for series in ("pike", "queens", "rocky", "stein", "train", "ussuri", "victoria",
-                   "wallaby", "xena", "yoga", "zed", "antelope"):
+    for series in PARTIAL:
         data = load_option_data(series)
         assert data.complete is False and data.groups == {}
     pike = load_option_data("pike")
     assert any(c["option"] == "bind_host" and c["change"] == "renamed" for c in pike.changes)
+
+
+def test_generated_older_releases_report_typos() -> None:
+    for series, _major in CONSTRAINED:
+        findings = _check(series)
+        (typo,) = _at(findings, 14)
+        assert (typo.code, typo.option) == ("unknown-option", "allow_paginatoin")
+        assert "did you mean [api_settings] allow_pagination?" in typo.message
+        assert not [f for f in findings if f.code == "partial-data"]
+
+
+def test_library_basis_differences_are_not_called_removals() -> None:
+    # Antelope's data holds the libraries of its upper-constraints, Bobcat's those of
+    # today: an option only the older oslo.messaging had is not "removed in Bobcat".
+    text = "[oslo_messaging_rabbit]\nheartbeat_in_pthread = false\n"
+    assert load_option_data("antelope").option("oslo_messaging_rabbit", "heartbeat_in_pthread")
+    found = [f for f in _check("bobcat", text) if f.line == 2]
+    assert [f.code for f in found] != ["removed"]
+    assert not [f for f in _check("bobcat", text) if f.code == "default-changed"
+                and f.group.startswith("oslo_messaging")]
 
 
 def test_unknown_release_data_is_a_clear_error() -> None:

@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
 """Regenerate the packaged option data: ``engine/octavia_upgrade/data/options/<series>.json``.
 
-For every release whose Octavia installs on this machine (13.x Bobcat … 19.x
-Hibiscus) the data comes from the real package: a venv per release with
-``octavia==N.*`` (plus the pins a release needs, as its upper-constraints
-would), then ``oslo-config-generator --format json`` over the 14 namespaces
-of Octavia's own ``etc/config/octavia-config-generator.conf``. Library option
-defaults depend on the installed oslo versions, which is why each release
-gets its own venv.
+For every release whose Octavia installs on this machine the data comes from
+the real package: a venv per release with ``octavia==N.*``, then
+``oslo-config-generator --format json`` over the 14 namespaces of Octavia's
+own ``etc/config/octavia-config-generator.conf`` (those the venv has).
+Library option defaults depend on the installed oslo versions, which is why
+each release gets its own venv:
 
-Older releases (Pike … Antelope) do not install on Python 3.11; their files
-hold only the option changes INTO that release from
-``engine/octavia_upgrade/data/config_changes.yaml`` (release notes and
+* Bobcat 13.x … Hibiscus 19.x (``INSTALLABLE``): current libraries, plus the
+  pins a release needs;
+* older releases (``CONSTRAINED``): installed under that release's own
+  ``upper-constraints.txt`` from openstack/requirements at the catalog's
+  ``requirements_ref`` (``--requirements`` names a clone), so every library
+  is the version the release was tested with.
+
+Releases neither list names hold only the option changes INTO that release
+from ``engine/octavia_upgrade/data/config_changes.yaml`` (release notes and
 ``octavia/common/config.py`` diffs, each entry with its source) and are
 marked ``"complete": false``: the checker then reports renamed/removed/
 deprecated options but cannot call a name unknown.
@@ -19,6 +24,7 @@ deprecated options but cannot call a name unknown.
 Usage::
 
     python3 tools/gen_option_data.py [--venvs /tmp/octavia-option-venvs] [--only SERIES ...]
+        [--requirements ~/src/requirements] [--changes-only]
 
 Venvs are created under ``--venvs`` when missing (30–45 s each) and reused
 otherwise. Options Octavia registers at import time outside its generator
@@ -59,6 +65,17 @@ INSTALLABLE = {
     "flamingo": ("17", ()),
     "gazpacho": ("18", ()),
     "hibiscus": ("19", ()),
+}
+
+#: Releases installed under their own upper-constraints (Python 3.11 wheels exist
+#: for every pinned library), newest first.
+CONSTRAINED = {
+    "antelope": "12",
+    "zed": "11",
+    "yoga": "10",
+    "xena": "9",
+    "wallaby": "8",
+    "victoria": "7",
 }
 
 KEEP = ("type", "default", "deprecated_opts", "deprecated_for_removal", "deprecated_since",
@@ -139,14 +156,31 @@ def changes_by_series(catalog: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
-def ensure_venv(root: Path, major: str, pins: tuple[str, ...]) -> Path:
+def ensure_venv(root: Path, major: str, pins: tuple[str, ...],
+                constraints: Path | None = None) -> Path:
     venv = root / major
     if not (venv / "bin" / "oslo-config-generator").exists():
         print(f"creating {venv} (octavia=={major}.*)", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"octavia=={major}.*", *pins],
-                       check=True)
+        extra = ["-c", str(constraints)] if constraints else []
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"octavia=={major}.*", *pins,
+                        *extra], check=True)
     return venv
+
+
+def upper_constraints(requirements: Path, ref: str, dest: Path) -> Path:
+    """openstack/requirements' ``upper-constraints.txt`` at ``ref``, written to ``dest``."""
+    text = subprocess.run(["git", "-C", str(requirements), "show", f"{ref}:upper-constraints.txt"],
+                          check=True, capture_output=True, text=True).stdout
+    dest.write_text(text, encoding="utf-8")
+    return dest
+
+
+NAMESPACES_SCRIPT = """
+import json
+from importlib.metadata import entry_points
+print(json.dumps(sorted(e.name for e in entry_points(group="oslo.config.opts"))))
+"""
 
 
 def _trim_default(value, secret: bool, venv: Path):
@@ -158,9 +192,12 @@ def _trim_default(value, secret: bool, venv: Path):
     return value
 
 
-def generate(venv: Path) -> tuple[str, dict, list[str]]:
+def generate(venv: Path) -> tuple[str, dict, list[str], list[str]]:
+    have = set(json.loads(subprocess.run([str(venv / "bin" / "python"), "-c", NAMESPACES_SCRIPT],
+                                         check=True, capture_output=True, text=True).stdout))
+    namespaces = [ns for ns in NAMESPACES if ns in have]
     cmd = [str(venv / "bin" / "oslo-config-generator"), "--format", "json"]
-    for ns in NAMESPACES:
+    for ns in namespaces:
         cmd += ["--namespace", ns]
     raw = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     version = subprocess.run(
@@ -199,7 +236,7 @@ def generate(venv: Path) -> tuple[str, dict, list[str]]:
                 if not item["deprecated_opts"]:
                     del item["deprecated_opts"]
                 groups[gname][dest] = item
-    return f"octavia {version[0]}, oslo.config {version[1]}", groups, auth
+    return f"octavia {version[0]}, oslo.config {version[1]}", groups, auth, namespaces
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--venvs", default="/tmp/octavia-option-venvs", type=Path,
                    help="where the per-release venvs live (created when missing)")
     p.add_argument("--only", nargs="*", help="series to regenerate (default: all)")
+    p.add_argument("--requirements", type=Path,
+                   help="a clone of openstack/requirements: the upper-constraints of the "
+                        "releases in CONSTRAINED (without it they are skipped unless their "
+                        "venv exists)")
     p.add_argument("--changes-only", action="store_true",
                    help="rewrite only the 'changes' of the existing files from "
                         "config_changes.yaml (no venv, no generator)")
@@ -217,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     args.venvs.mkdir(parents=True, exist_ok=True)
     for rel in catalog:
         series = rel["series"]
-        if series not in changes and series not in INSTALLABLE and rel.get("octavia_major") is None:
+        if (series not in changes and series not in INSTALLABLE and series not in CONSTRAINED
+                and rel.get("octavia_major") is None):
             continue  # future series: nothing is known yet
         if args.only and series not in args.only:
             continue
@@ -227,15 +269,31 @@ def main(argv: list[str] | None = None) -> int:
             doc["changes"] = changes.get(series, [])
             _write(path, doc)
             continue
-        doc: dict = {"format": 1, "series": series, "complete": series in INSTALLABLE}
-        if series in INSTALLABLE:
+        generated = series in INSTALLABLE or series in CONSTRAINED
+        constraints = None
+        if series in CONSTRAINED:
+            major, pins = CONSTRAINED[series], ()
+            ref = rel.get("requirements_ref") or rel.get("git_ref")
+            if not (args.venvs / major / "bin" / "oslo-config-generator").exists():
+                if args.requirements is None:
+                    print(f"{series}: skipped (no venv {args.venvs / major}; pass --requirements)",
+                          flush=True)
+                    continue
+                constraints = upper_constraints(args.requirements, ref,
+                                                args.venvs / f"{series}-constraints.txt")
+        elif series in INSTALLABLE:
             major, pins = INSTALLABLE[series]
-            venv = ensure_venv(args.venvs, major, pins)
-            source, groups, auth = generate(venv)
-            doc["source"] = (f"oslo-config-generator --format json over {len(NAMESPACES)} "
+        doc: dict = {"format": 1, "series": series, "complete": generated}
+        if generated:
+            venv = ensure_venv(args.venvs, major, pins, constraints)
+            source, groups, auth, namespaces = generate(venv)
+            doc["source"] = (f"oslo-config-generator --format json over {len(namespaces)} "
                              f"namespaces in a venv with {source}"
-                             + (f" (pins: {', '.join(pins)})" if pins else ""))
-            doc["namespaces"] = list(NAMESPACES)
+                             + (f" (pins: {', '.join(pins)})" if pins else "")
+                             + (f" (openstack/requirements {ref} upper-constraints)"
+                                if series in CONSTRAINED else ""))
+            doc["namespaces"] = namespaces
+            doc["libraries"] = "upper-constraints" if series in CONSTRAINED else "current"
             doc["groups"] = groups
             doc["auth_plugin_options"] = auth
         else:

@@ -155,7 +155,16 @@ class OptionData:
     changes: tuple[dict[str, Any], ...]
     auth_plugin_options: frozenset[str]
     source: str = ""
+    #: where the library options come from: ``current`` (the libraries of today)
+    #: or ``upper-constraints`` (the versions the release was tested with)
+    libraries: str = ""
     alias_map: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+
+    def comparable(self, other: OptionData | None) -> bool:
+        """Both complete and generated with the same library basis, so a difference
+        between them is a change of the release, not of the libraries installed."""
+        return (other is not None and self.complete and other.complete
+                and self.libraries == other.libraries)
 
     def option(self, group: str, name: str) -> dict[str, Any] | None:
         return self.groups.get(group, {}).get(name)
@@ -193,7 +202,8 @@ def load_option_data(series: str) -> OptionData:
                       groups=groups, alias_map=aliases,
                       changes=tuple(raw.get("changes") or ()),
                       auth_plugin_options=frozenset(raw.get("auth_plugin_options") or ()),
-                      source=raw.get("source", ""))
+                      source=raw.get("source", ""),
+                      libraries=raw.get("libraries", "current" if raw.get("complete") else ""))
 
 
 def _label(group: str, name: str) -> str:
@@ -326,7 +336,7 @@ def _check_setting(s: Setting, data: OptionData, prev: OptionData | None,
         return [Finding(*here, "error", "removed",
                         f"{name} was removed in {when}" + (f": use {repl}" if repl else "")
                         + f" (not read by {label}){note}", replacement=repl)]
-    if prev is not None and prev.complete and prev.knows(s.group, s.option):
+    if prev is not None and prev.comparable(data) and prev.knows(s.group, s.option):
         return [Finding(*here, "error", "removed",
                         f"{name} no longer exists in {label} (it did in "
                         f"{prev.series.capitalize()}); remove it")]
@@ -428,7 +438,7 @@ def _defaults(first: ConfigFile, settings: list[Setting], data: OptionData,
             set_.add(alias)
     out: list[Finding] = []
     seen: set[tuple[str, str]] = set()
-    if prev is not None and prev.complete and data.complete:
+    if prev is not None and prev.comparable(data):
         for g, opts in data.groups.items():
             for name, o in opts.items():
                 old = prev.option(g, name)
