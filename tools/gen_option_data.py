@@ -156,16 +156,45 @@ def changes_by_series(catalog: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
+_NO_BUILD = re.compile(r"Failed building wheel for ([A-Za-z0-9_.\-]+)")
+
+
 def ensure_venv(root: Path, major: str, pins: tuple[str, ...],
                 constraints: Path | None = None) -> Path:
+    """The venv of Octavia ``major`` (created when missing).
+
+    Under ``constraints``, a pinned library that does not build on this Python
+    (e.g. yappi 1.3.6, greenlet 1.x on 3.11) is unpinned and the install
+    retried; the names are kept in ``<venv>/unpinned.txt`` for the source line.
+    """
     venv = root / major
-    if not (venv / "bin" / "oslo-config-generator").exists():
-        print(f"creating {venv} (octavia=={major}.*)", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    if (venv / "bin" / "oslo-config-generator").exists():
+        return venv
+    print(f"creating {venv} (octavia=={major}.*)", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    unpinned: list[str] = []
+    for _attempt in range(8):
         extra = ["-c", str(constraints)] if constraints else []
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"octavia=={major}.*", *pins,
-                        *extra], check=True)
-    return venv
+        run = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"octavia=={major}.*",
+                              *pins, *extra], capture_output=True, text=True)
+        if run.returncode == 0:
+            (venv / "unpinned.txt").write_text("".join(f"{n}\n" for n in unpinned))
+            return venv
+        failed = sorted({m.lower() for m in _NO_BUILD.findall(run.stdout + run.stderr)})
+        if constraints is None or not failed:
+            raise SystemExit(f"{venv}: pip install failed:\n{run.stderr[-3000:]}")
+        unpinned += failed
+        keep = [line for line in constraints.read_text(encoding="utf-8").splitlines()
+                if line.split("===")[0].strip().lower().replace("_", "-")
+                not in {f.replace("_", "-") for f in failed}]
+        constraints.write_text("\n".join(keep) + "\n", encoding="utf-8")
+        print(f"  unpinned (no build on this Python): {', '.join(failed)}", flush=True)
+    raise SystemExit(f"{venv}: still failing after unpinning {', '.join(unpinned)}")
+
+
+def _unpinned(venv: Path) -> list[str]:
+    path = venv / "unpinned.txt"
+    return path.read_text().split() if path.exists() else []
 
 
 def upper_constraints(requirements: Path, ref: str, dest: Path) -> Path:
@@ -290,8 +319,10 @@ def main(argv: list[str] | None = None) -> int:
             doc["source"] = (f"oslo-config-generator --format json over {len(namespaces)} "
                              f"namespaces in a venv with {source}"
                              + (f" (pins: {', '.join(pins)})" if pins else "")
-                             + (f" (openstack/requirements {ref} upper-constraints)"
-                                if series in CONSTRAINED else ""))
+                             + (f" (openstack/requirements {ref} upper-constraints"
+                                + (f"; unpinned, no build on Python 3.11: "
+                                   f"{', '.join(_unpinned(venv))}" if _unpinned(venv) else "")
+                                + ")" if series in CONSTRAINED else ""))
             doc["namespaces"] = namespaces
             doc["libraries"] = "upper-constraints" if series in CONSTRAINED else "current"
             doc["groups"] = groups

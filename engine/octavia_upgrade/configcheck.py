@@ -254,13 +254,27 @@ def check_config(files: list[ConfigFile], target: str, *,
     findings.extend(_overrides(settings))
     if files:
         findings.extend(_defaults(files[0], settings, data, prev, label))
-        if not data.complete:
-            first = files[0]
-            findings.append(Finding(
-                first.host, first.path, 0, "", "", "info", "partial-data",
-                f"{label} option data lists renamed/removed/deprecated options only "
-                "(this release does not install here): unknown option names are not reported"))
+        findings.extend(_partial(files[0], data, prev, label))
     return sorted(findings, key=lambda x: (x.host, x.path, x.line, x.group, x.option, x.code))
+
+
+def _partial(first: ConfigFile, data: OptionData, prev: OptionData | None,
+             label: str) -> list[Finding]:
+    """Which checks were partial for this release, said once per run (``partial-data``)."""
+    if not data.complete:
+        why = ("its option data lists only the renamed/removed/deprecated options of the "
+               "release notes (not generated from its code)")
+        missed = "unknown option names (typos) and removals no release note lists are NOT reported"
+    elif prev is not None and not prev.comparable(data):
+        basis = "partial" if not prev.complete else "made with other library versions"
+        why = f"the {prev.series.capitalize()} option data is {basis}"
+        missed = (f"options gone since {prev.series.capitalize()} are reported only when a "
+                  "release note lists them (else as unknown names), and changed defaults "
+                  "only from release notes")
+    else:
+        return []
+    return [Finding(first.host, first.path, 0, "", "", "info", "partial-data",
+                    f"partial check for {label}: {why}; {missed}")]
 
 
 def _try_load(series: str | None) -> OptionData | None:
