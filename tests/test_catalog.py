@@ -95,3 +95,11 @@ def test_devstack_checks_out_the_catalog_refs(series: str, octavia_ref: str,
         "target": CAT.get(series).as_dict(), "packages": ["octavia", "octavia-lib"]})
     assert f"/opt/stack/octavia checkout -f {octavia_ref} " in text
     assert f"/opt/stack/requirements checkout -f {requirements_ref} " in text
+
+
+def test_runbook_sources_can_condition_on_the_kolla_driver_agent() -> None:
+    from octavia_upgrade.authoring.conditions import holds
+
+    ussuri, victoria = CAT.get("ussuri"), CAT.get("victoria")
+    assert holds(("to.kolla_driver_agent",), ussuri, victoria, CAT)
+    assert holds(("not from.kolla_driver_agent",), ussuri, victoria, CAT)
