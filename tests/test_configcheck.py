@@ -269,10 +269,9 @@ def test_installable_releases_have_generated_data(series: str, major: int) -> No
 
 #: Releases generated under their own openstack/requirements upper-constraints
 #: (tools/gen_option_data.py CONSTRAINED), with their Octavia major version.
-CONSTRAINED = [("antelope", 12), ("zed", 11)]
+CONSTRAINED = [("antelope", 12), ("zed", 11), ("yoga", 10)]
 #: Releases with change data only (their Octavia was not generated here).
-PARTIAL = ("pike", "queens", "rocky", "stein", "train", "ussuri", "victoria", "wallaby", "xena",
-           "yoga")
+PARTIAL = ("pike", "queens", "rocky", "stein", "train", "ussuri", "victoria", "wallaby", "xena")
 
 
 @pytest.mark.parametrize("series, major", CONSTRAINED)

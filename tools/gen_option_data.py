@@ -91,6 +91,10 @@ import json, warnings
 warnings.simplefilter("ignore")
 from oslo_config import cfg
 import octavia.common.config  # noqa: F401 - registers options on import
+try:  # the API's audit middleware; no generator entry point before keystonemiddleware 10
+    import keystonemiddleware.audit  # noqa: F401
+except ImportError:
+    pass
 
 def describe(opt):
     item = {"type": getattr(opt.type, "type_name", type(opt).__name__),
@@ -156,7 +160,8 @@ def changes_by_series(catalog: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
-_NO_BUILD = re.compile(r"Failed building wheel for ([A-Za-z0-9_.\-]+)")
+_NO_BUILD = re.compile(r"Failed building wheel for ([A-Za-z0-9_.\-]+)"
+                       r"|pip-install-[^/]+/([A-Za-z0-9_.\-]+?)_[0-9a-f]{32}/")
 
 
 def ensure_venv(root: Path, major: str, pins: tuple[str, ...],
@@ -164,7 +169,7 @@ def ensure_venv(root: Path, major: str, pins: tuple[str, ...],
     """The venv of Octavia ``major`` (created when missing).
 
     Under ``constraints``, a pinned library that does not build on this Python
-    (e.g. yappi 1.3.6, greenlet 1.x on 3.11) is unpinned and the install
+    (e.g. yappi 1.3.6, wrapt 1.12) is unpinned and the install
     retried; the names are kept in ``<venv>/unpinned.txt`` for the source line.
     """
     venv = root / major
@@ -180,7 +185,8 @@ def ensure_venv(root: Path, major: str, pins: tuple[str, ...],
         if run.returncode == 0:
             (venv / "unpinned.txt").write_text("".join(f"{n}\n" for n in unpinned))
             return venv
-        failed = sorted({m.lower() for m in _NO_BUILD.findall(run.stdout + run.stderr)})
+        failed = sorted({(a or b).lower()
+                         for a, b in _NO_BUILD.findall(run.stdout + run.stderr)} - set(unpinned))
         if constraints is None or not failed:
             raise SystemExit(f"{venv}: pip install failed:\n{run.stderr[-3000:]}")
         unpinned += failed
