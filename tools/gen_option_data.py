@@ -164,6 +164,9 @@ _NO_BUILD = re.compile(r"Failed building wheel for ([A-Za-z0-9_.\-]+)"
                        r"|pip-install-[^/]+/([A-Za-z0-9_.\-]+?)_[0-9a-f]{32}/")
 
 
+_COLLECTING = re.compile(r"^Collecting ([A-Za-z0-9_.\-]+?)(?:[=<>!~ ;\[]|$)", re.M)
+
+
 def ensure_venv(root: Path, major: str, pins: tuple[str, ...],
                 constraints: Path | None = None) -> Path:
     """The venv of Octavia ``major`` (created when missing).
@@ -180,13 +183,17 @@ def ensure_venv(root: Path, major: str, pins: tuple[str, ...],
     unpinned: list[str] = []
     for _attempt in range(8):
         extra = ["-c", str(constraints)] if constraints else []
-        run = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"octavia=={major}.*",
+        quiet = [] if constraints else ["-q"]  # under constraints: name what failed
+        run = subprocess.run([str(venv / "bin" / "pip"), "install", *quiet, f"octavia=={major}.*",
                               *pins, *extra], capture_output=True, text=True)
         if run.returncode == 0:
             (venv / "unpinned.txt").write_text("".join(f"{n}\n" for n in unpinned))
             return venv
         failed = sorted({(a or b).lower()
                          for a, b in _NO_BUILD.findall(run.stdout + run.stderr)} - set(unpinned))
+        if not failed and constraints is not None:  # e.g. metadata of an sdist failed
+            collected = _COLLECTING.findall(run.stdout)
+            failed = [collected[-1].lower()] if collected else []
         if constraints is None or not failed:
             raise SystemExit(f"{venv}: pip install failed:\n{run.stderr[-3000:]}")
         unpinned += failed
