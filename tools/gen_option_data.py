@@ -67,8 +67,8 @@ INSTALLABLE = {
     "hibiscus": ("19", ()),
 }
 
-#: Releases installed under their own upper-constraints (Python 3.11 wheels exist
-#: for every pinned library), newest first.
+#: Releases installed under their own upper-constraints, newest first (Wallaby
+#: and older: more of their pins fail on Python 3.11; not generated yet).
 CONSTRAINED = {
     "antelope": "12",
     "zed": "11",
@@ -180,7 +180,8 @@ def ensure_venv(root: Path, major: str, pins: tuple[str, ...],
         return venv
     print(f"creating {venv} (octavia=={major}.*)", flush=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    unpinned: list[str] = []
+    early = constraints.with_suffix(".unpinned") if constraints else None
+    unpinned: list[str] = early.read_text().split() if early and early.exists() else []
     for _attempt in range(8):
         extra = ["-c", str(constraints)] if constraints else []
         quiet = [] if constraints else ["-q"]  # under constraints: name what failed
@@ -210,11 +211,32 @@ def _unpinned(venv: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
+#: Pins older than these do not import on Python 3.11 (wrapt < 1.14 imports
+#: inspect.formatargspec, eventlet < 0.33 patches TimeoutError, dnspython 1.x
+#: uses collections.MutableMapping): they are dropped from the constraints, and
+#: named in the source line. None of them registers configuration options.
+PY311_MINIMUM = {"wrapt": (1, 14), "eventlet": (0, 33), "dnspython": (2, 0)}
+
+
+def _too_old(line: str) -> str | None:
+    name, _, version = line.partition("===")
+    key = name.strip().lower()
+    want = PY311_MINIMUM.get(key)
+    if want is None or not version:
+        return None
+    have = tuple(int(p) for p in re.findall(r"\d+", version.split(";")[0])[:2])
+    return key if have < want else None
+
+
 def upper_constraints(requirements: Path, ref: str, dest: Path) -> Path:
-    """openstack/requirements' ``upper-constraints.txt`` at ``ref``, written to ``dest``."""
+    """openstack/requirements' ``upper-constraints.txt`` at ``ref``, written to ``dest``
+    without the pins :data:`PY311_MINIMUM` rejects (listed in ``<dest>.unpinned``)."""
     text = subprocess.run(["git", "-C", str(requirements), "show", f"{ref}:upper-constraints.txt"],
                           check=True, capture_output=True, text=True).stdout
-    dest.write_text(text, encoding="utf-8")
+    lines = text.splitlines()
+    dropped = [n for n in map(_too_old, lines) if n]
+    dest.write_text("\n".join(x for x in lines if not _too_old(x)) + "\n", encoding="utf-8")
+    dest.with_suffix(".unpinned").write_text("".join(f"{n}\n" for n in dropped))
     return dest
 
 
@@ -333,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                              f"namespaces in a venv with {source}"
                              + (f" (pins: {', '.join(pins)})" if pins else "")
                              + (f" (openstack/requirements {ref} upper-constraints"
-                                + (f"; unpinned, no build on Python 3.11: "
+                                + (f"; unpinned, does not build or import on Python 3.11: "
                                    f"{', '.join(_unpinned(venv))}" if _unpinned(venv) else "")
                                 + ")" if series in CONSTRAINED else ""))
             doc["namespaces"] = namespaces
