@@ -269,9 +269,9 @@ def test_installable_releases_have_generated_data(series: str, major: int) -> No
 
 #: Releases generated under their own openstack/requirements upper-constraints
 #: (tools/gen_option_data.py CONSTRAINED), with their Octavia major version.
-CONSTRAINED = [("antelope", 12), ("zed", 11), ("yoga", 10), ("xena", 9)]
+CONSTRAINED = [("antelope", 12), ("zed", 11), ("yoga", 10), ("xena", 9), ("wallaby", 8)]
 #: Releases with change data only (their Octavia was not generated here).
-PARTIAL = ("pike", "queens", "rocky", "stein", "train", "ussuri", "victoria", "wallaby")
+PARTIAL = ("pike", "queens", "rocky", "stein", "train", "ussuri", "victoria")
 
 
 @pytest.mark.parametrize("series, major", CONSTRAINED)

@@ -67,8 +67,8 @@ INSTALLABLE = {
     "hibiscus": ("19", ()),
 }
 
-#: Releases installed under their own upper-constraints, newest first (Wallaby
-#: and older: more of their pins fail on Python 3.11; not generated yet).
+#: Releases installed under their own upper-constraints, newest first (Ussuri
+#: and older are not generated: Python 3.6-era pins).
 CONSTRAINED = {
     "antelope": "12",
     "zed": "11",
