@@ -67,15 +67,15 @@ INSTALLABLE = {
     "hibiscus": ("19", ()),
 }
 
-#: Releases installed under their own upper-constraints, newest first (Ussuri
-#: and older are not generated: Python 3.6-era pins).
+#: Releases installed under their own upper-constraints, newest first. Victoria
+#: is not generated yet: its oslo.policy pin (an option library) does not import
+#: on Python 3.11; Ussuri and older have Python 3.6-era pins.
 CONSTRAINED = {
     "antelope": "12",
     "zed": "11",
     "yoga": "10",
     "xena": "9",
     "wallaby": "8",
-    "victoria": "7",
 }
 
 KEEP = ("type", "default", "deprecated_opts", "deprecated_for_removal", "deprecated_since",
@@ -213,29 +213,34 @@ def _unpinned(venv: Path) -> list[str]:
 
 #: Pins older than these do not import on Python 3.11 (wrapt < 1.14 imports
 #: inspect.formatargspec, eventlet < 0.33 patches TimeoutError, dnspython 1.x
-#: uses collections.MutableMapping): they are dropped from the constraints, and
-#: named in the source line. None of them registers configuration options.
-PY311_MINIMUM = {"wrapt": (1, 14), "eventlet": (0, 33), "dnspython": (2, 0)}
+#: uses collections.MutableMapping): replaced by the range given, and named in
+#: the source line. None of them registers configuration options.
+PY311_MINIMUM = {
+    "wrapt": ((1, 14), "wrapt>=1.14,<1.17"),
+    "eventlet": ((0, 33), "eventlet>=0.33.3,<0.36"),
+    "dnspython": ((2, 0), "dnspython>=2.2,<2.7"),
+}
 
 
 def _too_old(line: str) -> str | None:
     name, _, version = line.partition("===")
     key = name.strip().lower()
-    want = PY311_MINIMUM.get(key)
-    if want is None or not version:
+    rule = PY311_MINIMUM.get(key)
+    if rule is None or not version:
         return None
     have = tuple(int(p) for p in re.findall(r"\d+", version.split(";")[0])[:2])
-    return key if have < want else None
+    return key if have < rule[0] else None
 
 
 def upper_constraints(requirements: Path, ref: str, dest: Path) -> Path:
     """openstack/requirements' ``upper-constraints.txt`` at ``ref``, written to ``dest``
-    without the pins :data:`PY311_MINIMUM` rejects (listed in ``<dest>.unpinned``)."""
+    with the pins :data:`PY311_MINIMUM` rejects replaced (listed in ``<dest>.unpinned``)."""
     text = subprocess.run(["git", "-C", str(requirements), "show", f"{ref}:upper-constraints.txt"],
                           check=True, capture_output=True, text=True).stdout
     lines = text.splitlines()
     dropped = [n for n in map(_too_old, lines) if n]
-    dest.write_text("\n".join(x for x in lines if not _too_old(x)) + "\n", encoding="utf-8")
+    kept = [x for x in lines if not _too_old(x)] + [PY311_MINIMUM[n][1] for n in dropped]
+    dest.write_text("\n".join(kept) + "\n", encoding="utf-8")
     dest.with_suffix(".unpinned").write_text("".join(f"{n}\n" for n in dropped))
     return dest
 
