@@ -63,7 +63,9 @@ class Finding:
     group: str
     option: str
     severity: str  # error | warning | info
-    code: str  # parse-error | removed | renamed | deprecated | removed-value | deprecated-value | unknown-option | default-changed | new-option | overridden | partial-data
+    # parse-error | removed | renamed | deprecated | removed-value | deprecated-value |
+    # unknown-option | default-changed | new-option | overridden | partial-data
+    code: str
     message: str
     replacement: str | None = None
 
