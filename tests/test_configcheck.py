@@ -164,6 +164,9 @@ def test_the_same_file_against_a_release_where_the_name_still_worked() -> None:
     assert _at(findings, 13) == []
     partial = [f for f in findings if f.code == "partial-data"]
     assert len(partial) == 1 and partial[0].line == 0
+    assert "partial check for Queens" in partial[0].message
+    assert "unknown option names (typos) and removals no release note lists are NOT" \
+        in partial[0].message
     assert not [f for f in findings if f.code == "unknown-option"]
 
 
@@ -264,13 +267,56 @@ def test_installable_releases_have_generated_data(series: str, major: int) -> No
     assert data.option("health_manager", "heartbeat_key")["default"] is None
 
 
+#: Releases generated under their own openstack/requirements upper-constraints
+#: (tools/gen_option_data.py CONSTRAINED), with their Octavia major version.
+CONSTRAINED = [("antelope", 12), ("zed", 11), ("yoga", 10), ("xena", 9), ("wallaby", 8)]
+#: Releases with change data only (their Octavia was not generated here).
+PARTIAL = ("pike", "queens", "rocky", "stein", "train", "ussuri", "victoria")
+
+
+@pytest.mark.parametrize("series, major", CONSTRAINED)
+def test_older_releases_are_generated_under_their_upper_constraints(series: str,
+                                                                     major: int) -> None:
+    raw = json.loads(data_path(f"options/{series}.json").read_text(encoding="utf-8"))
+    assert raw["complete"] is True and raw["libraries"] == "upper-constraints"
+    assert f"octavia {major}." in raw["source"] and "upper-constraints" in raw["source"]
+    data = load_option_data(series)
+    assert len(data.groups) > 25 and sum(len(g) for g in data.groups.values()) > 400
+    assert data.option("health_manager", "heartbeat_key")["secret"] is True
+    assert data.option("health_manager", "heartbeat_key")["default"] is None
+
+
 def test_old_releases_have_change_data_only() -> None:
-    for series in ("pike", "queens", "rocky", "stein", "train", "ussuri", "victoria",
-                   "wallaby", "xena", "yoga", "zed", "antelope"):
+    for series in PARTIAL:
         data = load_option_data(series)
         assert data.complete is False and data.groups == {}
     pike = load_option_data("pike")
     assert any(c["option"] == "bind_host" and c["change"] == "renamed" for c in pike.changes)
+
+
+def test_generated_older_releases_report_typos() -> None:
+    for series, _major in CONSTRAINED:
+        findings = _check(series)
+        (typo,) = _at(findings, 14)
+        assert (typo.code, typo.option) == ("unknown-option", "allow_paginatoin")
+        assert "did you mean [api_settings] allow_pagination?" in typo.message
+        # Typos are found; what is still partial names the previous release's data.
+        for f in findings:
+            if f.code == "partial-data":
+                assert "typos" not in f.message and "option data is partial" in f.message
+
+
+def test_library_basis_differences_are_not_called_removals() -> None:
+    # Antelope's data holds the libraries of its upper-constraints, Bobcat's those of
+    # today: an option only the older oslo.messaging had is not "removed in Bobcat".
+    text = "[oslo_messaging_rabbit]\nheartbeat_in_pthread = false\n"
+    assert load_option_data("antelope").option("oslo_messaging_rabbit", "heartbeat_in_pthread")
+    found = [f for f in _check("bobcat", text) if f.line == 2]
+    assert [f.code for f in found] != ["removed"]
+    assert not [f for f in _check("bobcat", text) if f.code == "default-changed"
+                and f.group.startswith("oslo_messaging")]
+    (partial,) = [f for f in _check("bobcat", text) if f.code == "partial-data"]
+    assert "the Antelope option data is made with other library versions" in partial.message
 
 
 def test_unknown_release_data_is_a_clear_error() -> None:
@@ -288,3 +334,51 @@ def test_options_registered_at_run_time_are_known() -> None:
     assert [(f.line, f.code, f.severity) for f in findings if f.line] == [
         (6, "deprecated", "warning")]
     assert "endpoint_override" in _at(findings, 6)[0].message
+
+
+# --------------------------------------------------------------------------- value rules
+
+PROVIDERS = """\
+[api_settings]
+enabled_provider_drivers = amphora:The Octavia Amphora driver.,amphorav1:Amphora v1 (Desc-Secretish)
+default_provider_driver = amphorav1
+"""
+
+
+def test_the_option_itself_is_never_flagged_for_a_provider_value() -> None:
+    ok = "[api_settings]\nenabled_provider_drivers = amphora:Amphora.,octavia_x:Other.\n"
+    for target in ("zed", "antelope", "bobcat", "epoxy"):
+        found = [f for f in _check(target, ok) if f.option == "enabled_provider_drivers"]
+        assert found == [], target
+
+
+def test_amphorav1_is_deprecated_in_zed_by_value() -> None:
+    found = {(f.line, f.code, f.severity) for f in _check("zed", PROVIDERS) if f.line}
+    assert found == {(2, "deprecated-value", "warning"), (3, "deprecated-value", "warning")}
+    msg = _at(_check("zed", PROVIDERS), 2)[0].message
+    assert "[api_settings] enabled_provider_drivers names 'amphorav1', deprecated since Zed" in msg
+    assert "Desc-Secretish" not in msg  # the rest of the value is never shown
+
+
+@pytest.mark.parametrize("target", ["bobcat", "caracal", "epoxy", "hibiscus"])
+def test_amphorav1_is_an_error_from_bobcat_on(target: str) -> None:
+    found = [f for f in _check(target, PROVIDERS) if f.line]
+    assert {(f.line, f.code, f.severity) for f in found} == {
+        (2, "removed-value", "error"), (3, "removed-value", "error")}
+    assert all("removed in Bobcat" in f.message and f.replacement for f in found)
+
+
+def test_before_zed_amphorav1_is_fine_and_the_octavia_alias_is_deprecated() -> None:
+    assert [f for f in _check("yoga", PROVIDERS) if f.line] == []
+    text = ("[api_settings]\nenabled_provider_drivers = octavia:Alias.\n"
+            "default_provider_driver = octavia\n")
+    found = [f for f in _check("dalmatian", text) if f.line]
+    assert {(f.line, f.code) for f in found} == {(2, "deprecated-value"), (3, "deprecated-value")}
+    assert "deprecated since Rocky" in found[0].message
+
+
+def test_value_items_are_kept_only_for_options_with_value_rules() -> None:
+    settings, _ = parse_config(ConfigFile("h", "/p", CONF),
+                               keep_items={("api_settings", "enabled_provider_drivers")})
+    kept = {(s.group, s.option): s.items for s in settings if s.items}
+    assert kept == {("api_settings", "enabled_provider_drivers"): {"amphora", "noop_driver"}}

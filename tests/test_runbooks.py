@@ -84,7 +84,7 @@ def test_references_cite_the_guide_and_target_release_notes(runbook: Runbook) ->
     refs = runbook.metadata.references
     to = _rel(runbook.metadata.to)
     assert "https://docs.openstack.org/octavia/latest/admin/guides/upgrade.html" in refs
-    expected = ("unreleased" if to.series == "hibiscus" else (to.version_id or to.series))
+    expected = to.version_id or to.series
     assert f"https://docs.openstack.org/releasenotes/octavia/{expected}.html" in refs
     notes = [r for r in refs if "/releasenotes/notes/" in r]
     assert notes, "no release note file cited"
@@ -241,6 +241,34 @@ def test_known_oslo_policy_crash_is_an_approval_gate(name: str) -> None:
             assert s.args.on_error == "approve"
             assert "NoSuchOptError" in s.args.known_error
             assert "oslo_policy" in s.args.known_error
+
+
+@pytest.mark.parametrize("name", ["xena-to-yoga", "yoga-to-zed", "zed-to-antelope",
+                                  "antelope-to-bobcat"])
+def test_yoga_to_antelope_code_is_gated_like_bobcat(name: str) -> None:
+    # octavia/cmd/status.py at 10.1.1, 11.0.2, 11.0.3 and 12.0.1 is the file of 13.0.1, and
+    # 10.0.0-10.1.0, 11.0.0-11.0.1 and 12.0.0 crash on policy.Policy(): any 10.x-12.x may.
+    rb = _load(name)
+    for s in _checks(rb):
+        release = _rel(rb.metadata.from_ if s.id == "upgrade-check" else rb.metadata.to)
+        if not 10 <= release.octavia_major <= 12:
+            continue
+        assert (s.args.on_warning, s.args.on_failure, s.args.on_error) == \
+            ("approve", "approve", "approve"), s.id
+        text = s.args.known_error
+        assert "10.1.1, 11.0.2, 11.0.3, 12.0.1 and 13.0.0-16.1.0" in text
+        assert "NoSuchOptError: no such option oslo_policy' (exit 255)" in text
+        assert "7.0.0-10.1.0, 11.0.0, 11.0.1 and 12.0.0 call policy.Policy()" in text
+        assert "fixed in" not in text
+
+
+def test_amphorav2_check_texts_say_warning_with_the_default_sqlite() -> None:
+    for name in PAIRS:
+        for s in _checks(_load(name)):
+            text = s.args.known_error
+            assert "FAILURE on deployments without a jobboard" not in text
+            if "AmphoraV2" in text:
+                assert "persistence_connection = sqlite:// it reports WARNING" in text
 
 
 def test_checks_run_before_stopping_and_with_new_code_before_migrating(runbook: Runbook) -> None:

@@ -30,6 +30,14 @@ class Release:
     python_max: str
     released: str
     status: str
+    #: The ref of openstack/octavia (and of openstack/requirements, whose
+    #: end-of-life refs differ) this release is checked out from: a
+    #: ``<series>-eol`` tag, an ``unmaintained/`` or ``stable/`` branch, ``master``.
+    git_ref: str = "master"
+    requirements_ref: str = "master"
+    #: kolla-ansible ships an ``octavia_driver_agent`` container for this release
+    #: (enabled only with OVN: ``enable_octavia_driver_agent``).
+    kolla_driver_agent: bool = False
     unverified: bool = False
     sources: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
@@ -61,9 +69,29 @@ class Release:
             "python": {"min": self.python_min, "max": self.python_max},
             "released": self.released,
             "status": self.status,
+            "git_ref": self.git_ref,
+            "requirements_ref": self.requirements_ref,
+            "kolla_driver_agent": self.kolla_driver_agent,
             "unverified": self.unverified,
             "sources": dict(self.sources),
         }
+
+
+@dataclass(frozen=True)
+class UpstreamRefs:
+    """The tags and branches one upstream repository was seen to have, and when."""
+
+    repo: str
+    checked: str
+    tags: frozenset[str]
+    branches: frozenset[str]
+    absent: frozenset[str] = frozenset()
+    #: refs not yet in the snapshot that was read, with the reason they are expected
+    expected: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def has(self, ref: str) -> bool:
+        """``ref`` was seen upstream (a tag or a branch), or is expected with a reason."""
+        return ref in self.tags or ref in self.branches or ref in self.expected
 
 
 @dataclass(frozen=True)
@@ -71,6 +99,18 @@ class Catalog:
     version: str
     snapshot: str
     releases: tuple[Release, ...]
+    upstream_refs: tuple[UpstreamRefs, ...] = ()
+
+    def refs_of(self, repo: str) -> UpstreamRefs:
+        """The verified refs of ``repo`` (``openstack/octavia``, ``openstack/requirements``)."""
+        for r in self.upstream_refs:
+            if r.repo == repo:
+                return r
+        raise KeyError(f"the catalog records no refs of {repo}")
+
+    def kolla_driver_agent_releases(self) -> list[str]:
+        """Series for which kolla-ansible can run the ``octavia_driver_agent`` container."""
+        return [r.series for r in self.releases if r.kolla_driver_agent]
 
     def names(self) -> list[str]:
         return [r.series for r in self.releases]
@@ -146,6 +186,9 @@ def _release(raw: dict[str, Any]) -> Release:
         python_max=str(raw["python"]["max"]),
         released=str(raw["released"]),
         status=raw["status"],
+        git_ref=str(raw.get("git_ref") or "master"),
+        requirements_ref=str(raw.get("requirements_ref") or raw.get("git_ref") or "master"),
+        kolla_driver_agent=bool(raw.get("kolla_driver_agent", False)),
         unverified=bool(raw.get("unverified", False)),
         sources=dict(raw.get("sources") or {}),
     )
@@ -164,7 +207,17 @@ def load_catalog() -> Catalog:
         version=str(doc["catalog_version"]),
         snapshot=str(doc["snapshot"]),
         releases=tuple(_release(r) for r in doc["releases"]),
+        upstream_refs=tuple(_refs(repo, raw)
+                            for repo, raw in (doc.get("upstream_refs") or {}).items()),
     )
+
+
+def _refs(repo: str, raw: dict[str, Any]) -> UpstreamRefs:
+    return UpstreamRefs(repo=repo, checked=str(raw["checked"]),
+                        tags=frozenset(map(str, raw.get("tags") or ())),
+                        branches=frozenset(map(str, raw.get("branches") or ())),
+                        absent=frozenset(map(str, raw.get("absent") or ())),
+                        expected={str(k): str(v) for k, v in (raw.get("expected") or {}).items()})
 
 
 def migrations_between(src: str, dst: str) -> list[dict[str, Any]]:

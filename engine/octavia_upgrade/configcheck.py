@@ -12,6 +12,10 @@ service uses, so what parses here parses there) and compares every
 * options deprecated for removal → ``warning``;
 * names the target does not know → ``warning`` (likely a typo, with a
   suggestion);
+* a **value** upstream removed or deprecated (a change entry with ``value:``,
+  e.g. the provider ``amphorav1`` in ``[api_settings] enabled_provider_drivers``)
+  → ``error`` / ``warning`` when the option's value names it (an item of a
+  list, a key of a dict, or the whole value); the option itself is not flagged;
 * defaults that change between the previous release and the target, for
   options the files do not set → ``info``.
 
@@ -19,8 +23,9 @@ Several files are read like oslo.config reads ``--config-file`` and
 ``--config-dir``: in order, a later value overriding an earlier one.
 
 Option **values** never appear in a finding: a value may be a password, and
-findings go to logs and reports. Only group and option names, line numbers
-and upstream defaults of non-secret options are shown.
+findings go to logs and reports. Only group and option names, line numbers,
+upstream defaults of non-secret options and the upstream names of value rules
+are shown; values are read only for the options a value rule is about.
 """
 
 from __future__ import annotations
@@ -58,7 +63,9 @@ class Finding:
     group: str
     option: str
     severity: str  # error | warning | info
-    code: str  # parse-error | removed | renamed | deprecated | unknown-option | default-changed | new-option | overridden | partial-data
+    # parse-error | removed | renamed | deprecated | removed-value | deprecated-value |
+    # unknown-option | default-changed | new-option | overridden | partial-data
+    code: str
     message: str
     replacement: str | None = None
 
@@ -68,13 +75,24 @@ class Finding:
 
 @dataclass(frozen=True)
 class Setting:
-    """``[group] option`` set at ``line`` of ``path`` (the value is not kept)."""
+    """``[group] option`` set at ``line`` of ``path``.
+
+    The value is not kept, only its item names (``a:x,b:y`` → ``a``, ``b``) and
+    only for the options a value rule is about (``items``).
+    """
 
     host: str
     path: str
     line: int
     group: str
     option: str
+    items: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+
+
+def value_items(value: str) -> frozenset[str]:
+    """The names a ListOpt/DictOpt/StrOpt value holds: list items, dict keys, the value."""
+    return frozenset(part.split(":", 1)[0].strip().strip("'\"")
+                     for part in value.split(",") if part.strip())
 
 
 # --------------------------------------------------------------------------- parsing
@@ -85,8 +103,13 @@ def normalize_group(name: str) -> str:
     return name if name == "DEFAULT" else name.lower()
 
 
-def parse_config(file: ConfigFile) -> tuple[list[Setting], list[Finding]]:
-    """Every ``[group] option`` of one file with its line, or a parse error."""
+def parse_config(file: ConfigFile, *, keep_items: Iterable[tuple[str, str]] = ()
+                 ) -> tuple[list[Setting], list[Finding]]:
+    """Every ``[group] option`` of one file with its line, or a parse error.
+
+    ``keep_items``: the ``(group, option)`` pairs whose value items are kept.
+    """
+    keep = frozenset(keep_items)
     from oslo_config import iniparser
 
     settings: list[Setting] = []
@@ -107,8 +130,9 @@ def parse_config(file: ConfigFile) -> tuple[list[Setting], list[Finding]]:
         def assignment(self, key: str, value: list[str]) -> None:
             if self.section is None:
                 raise self.parse_exc("option outside any [section]", self.key_line, key)
-            settings.append(Setting(file.host, file.path, self.key_line,
-                                    normalize_group(self.section), key))
+            group = normalize_group(self.section)
+            items = (value_items(",".join(value)) if (group, key) in keep else frozenset())
+            settings.append(Setting(file.host, file.path, self.key_line, group, key, items))
 
     try:
         _Parser().parse(file.text.splitlines())
@@ -133,7 +157,16 @@ class OptionData:
     changes: tuple[dict[str, Any], ...]
     auth_plugin_options: frozenset[str]
     source: str = ""
+    #: where the library options come from: ``current`` (the libraries of today)
+    #: or ``upper-constraints`` (the versions the release was tested with)
+    libraries: str = ""
     alias_map: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+
+    def comparable(self, other: OptionData | None) -> bool:
+        """Both complete and generated with the same library basis, so a difference
+        between them is a change of the release, not of the libraries installed."""
+        return (other is not None and self.complete and other.complete
+                and self.libraries == other.libraries)
 
     def option(self, group: str, name: str) -> dict[str, Any] | None:
         return self.groups.get(group, {}).get(name)
@@ -171,7 +204,8 @@ def load_option_data(series: str) -> OptionData:
                       groups=groups, alias_map=aliases,
                       changes=tuple(raw.get("changes") or ()),
                       auth_plugin_options=frozenset(raw.get("auth_plugin_options") or ()),
-                      source=raw.get("source", ""))
+                      source=raw.get("source", ""),
+                      libraries=raw.get("libraries", "current" if raw.get("complete") else ""))
 
 
 def _label(group: str, name: str) -> str:
@@ -206,27 +240,43 @@ def check_config(files: list[ConfigFile], target: str, *,
     data = load_option_data(tgt.series)
     prev = _try_load(src_series)
     history = _history(cat.names()[: ti + 1])
+    value_rules = _history(cat.names()[: ti + 1], values=True)
 
     findings: list[Finding] = []
     settings: list[Setting] = []
     for f in files:
-        s, errs = parse_config(f)
+        s, errs = parse_config(f, keep_items=value_rules)
         settings.extend(s)
         findings.extend(errs)
 
     label = tgt.label
     for s in settings:
         findings.extend(_check_setting(s, data, prev, history, label))
+        findings.extend(_check_value(s, value_rules.get((s.group, s.option), ()), label))
     findings.extend(_overrides(settings))
     if files:
         findings.extend(_defaults(files[0], settings, data, prev, label))
-        if not data.complete:
-            first = files[0]
-            findings.append(Finding(
-                first.host, first.path, 0, "", "", "info", "partial-data",
-                f"{label} option data lists renamed/removed/deprecated options only "
-                "(this release does not install here): unknown option names are not reported"))
+        findings.extend(_partial(files[0], data, prev, label))
     return sorted(findings, key=lambda x: (x.host, x.path, x.line, x.group, x.option, x.code))
+
+
+def _partial(first: ConfigFile, data: OptionData, prev: OptionData | None,
+             label: str) -> list[Finding]:
+    """Which checks were partial for this release, said once per run (``partial-data``)."""
+    if not data.complete:
+        why = ("its option data lists only the renamed/removed/deprecated options of the "
+               "release notes (not generated from its code)")
+        missed = "unknown option names (typos) and removals no release note lists are NOT reported"
+    elif prev is not None and not prev.comparable(data):
+        basis = "partial" if not prev.complete else "made with other library versions"
+        why = f"the {prev.series.capitalize()} option data is {basis}"
+        missed = (f"options gone since {prev.series.capitalize()} are reported only when a "
+                  "release note lists them (else as unknown names), and changed defaults "
+                  "only from release notes")
+    else:
+        return []
+    return [Finding(first.host, first.path, 0, "", "", "info", "partial-data",
+                    f"partial check for {label}: {why}; {missed}")]
 
 
 def _try_load(series: str | None) -> OptionData | None:
@@ -238,15 +288,20 @@ def _try_load(series: str | None) -> OptionData | None:
         return None
 
 
-def _history(series: list[str]) -> dict[tuple[str, str], list[tuple[str, dict[str, Any]]]]:
-    """Every matchable change up to the target, per ``(group, option)``, oldest first."""
+def _history(series: list[str], *, values: bool = False
+             ) -> dict[tuple[str, str], list[tuple[str, dict[str, Any]]]]:
+    """Every matchable change up to the target, per ``(group, option)``, oldest first.
+
+    ``values``: the changes about one value of the option (``value:``) instead
+    of those about the option itself.
+    """
     out: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
     for name in series:
         d = _try_load(name)
         if d is None:
             continue
         for c in d.changes:
-            if c.get("matchable"):
+            if c.get("matchable") and bool(c.get("value")) == values:
                 out.setdefault((normalize_group(c["group"]), c["option"]), []).append((name, c))
     return out
 
@@ -297,7 +352,7 @@ def _check_setting(s: Setting, data: OptionData, prev: OptionData | None,
         return [Finding(*here, "error", "removed",
                         f"{name} was removed in {when}" + (f": use {repl}" if repl else "")
                         + f" (not read by {label}){note}", replacement=repl)]
-    if prev is not None and prev.complete and prev.knows(s.group, s.option):
+    if prev is not None and prev.comparable(data) and prev.knows(s.group, s.option):
         return [Finding(*here, "error", "removed",
                         f"{name} no longer exists in {label} (it did in "
                         f"{prev.series.capitalize()}); remove it")]
@@ -307,6 +362,32 @@ def _check_setting(s: Setting, data: OptionData, prev: OptionData | None,
                     f"{name} is not an option of {label}: likely a typo, or an option "
                     "Octavia does not read"
                     + _suggest(s.group, s.option, data))]
+
+
+def _check_value(s: Setting, rules: Iterable[tuple[str, dict[str, Any]]],
+                 label: str) -> list[Finding]:
+    """Removed or deprecated values (``value:`` changes) the setting names."""
+    latest: dict[str, tuple[str, dict[str, Any]]] = {}
+    for series, c in rules:
+        if c["change"] in ("removed", "deprecated") and c["value"] in s.items:
+            latest[c["value"]] = (series, c)
+    out: list[Finding] = []
+    for value, (series, c) in sorted(latest.items()):
+        repl = c.get("replacement")
+        note = f"; release note {c['note_file']}" if c.get("note_file") else ""
+        use = f": {repl}" if repl else ""
+        if c["change"] == "removed":
+            out.append(Finding(s.host, s.path, s.line, s.group, s.option, "error",
+                               "removed-value",
+                               f"{_label(s.group, s.option)} names {value!r}, removed in "
+                               f"{series.capitalize()} (not accepted by {label}){use}{note}",
+                               replacement=repl))
+        else:
+            out.append(Finding(s.host, s.path, s.line, s.group, s.option, "warning",
+                               "deprecated-value",
+                               f"{_label(s.group, s.option)} names {value!r}, deprecated since "
+                               f"{series.capitalize()}{use}{note}", replacement=repl))
+    return out
 
 
 def _suggest(group: str, name: str, data: OptionData) -> str:
@@ -373,7 +454,7 @@ def _defaults(first: ConfigFile, settings: list[Setting], data: OptionData,
             set_.add(alias)
     out: list[Finding] = []
     seen: set[tuple[str, str]] = set()
-    if prev is not None and prev.complete and data.complete:
+    if prev is not None and prev.comparable(data):
         for g, opts in data.groups.items():
             for name, o in opts.items():
                 old = prev.option(g, name)

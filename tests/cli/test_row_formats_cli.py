@@ -133,7 +133,10 @@ def test_releases(tmp_path: Path) -> None:
     assert table[1][0] == "pike" and len(table) == len(lines) + 1
     data = yaml.safe_load(ok("releases", "-f", "yaml", "-c", "series", tmp_path=tmp_path))
     assert data[0] == {"series": "pike"}
-    assert "octavia-status" in refused("releases", "-c", "status", tmp_path=tmp_path)
+    assert "octavia-status" in refused("releases", "-c", "state", tmp_path=tmp_path)
+    refs = ok("releases", "-f", "value", "-c", "series", "-c", "status", "-c", "git ref",
+              tmp_path=tmp_path).splitlines()
+    assert "yoga end of life yoga-eol" in refs and "epoxy maintained stable/2025.1" in refs
 
 
 def test_runbooks_list(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ optionally negated, or a comparison of one side with a series::
     from.octavia_status        to.driver_agent        not to.octavia_lib
     from >= ussuri             to < stein
 
-Facts: ``octavia_status``, ``driver_agent``, ``slurp`` (catalog booleans) and
+Facts: ``octavia_status``, ``driver_agent``, ``slurp``, ``kolla_driver_agent``
+(catalog booleans) and
 ``octavia_lib`` (the release ships octavia-lib). Comparisons follow the
 catalog order. Nothing is evaluated as code.
 
@@ -25,7 +26,7 @@ from typing import Any
 from octavia_upgrade.authoring.model import Folded
 from octavia_upgrade.catalog import Catalog, Release
 
-FACTS = ("octavia_status", "driver_agent", "slurp", "octavia_lib")
+FACTS = ("octavia_status", "driver_agent", "slurp", "kolla_driver_agent", "octavia_lib")
 _FACT = re.compile(r"^(not\s+)?(from|to)\.([a-z_]+)$")
 _COMPARE = re.compile(r"^(from|to)\s*(>=|<=|==|!=|>|<)\s*([a-z]+)$")
 VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -11,7 +11,11 @@ DESCRIPTION = """\
 Print every OpenStack release the tool knows, oldest first, with the facts
 runbooks rely on: Octavia and octavia-lib versions, whether the release is a
 SLURP, whether it ships `octavia-status`, and the Octavia DB alembic head.
-The json and yaml formats include the upstream source of each fact.
+On request (-c): the maintenance status, the git ref of openstack/octavia the
+release is checked out from (an -eol tag, an unmaintained/ or stable/ branch,
+each verified upstream) and whether kolla-ansible ships its driver agent.
+The json and yaml formats include the upstream source of each fact and the
+requirements ref.
 -f value|csv and -c COLUMN work as in OpenStackClient (`-f value -c series`).
 """
 
@@ -26,6 +30,9 @@ COLUMNS = (
     Column("alembic head", lambda r: r.alembic_head,
            lambda r: r.alembic_head + (" *" if r.unverified else "")),
     Column("unverified", lambda r: r.unverified, default=False),
+    Column("status", lambda r: r.status, default=False),
+    Column("git ref", lambda r: r.git_ref, default=False),
+    Column("kolla driver agent", lambda r: r.kolla_driver_agent, default=False),
 )
 
 
