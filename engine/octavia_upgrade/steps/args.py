@@ -206,12 +206,53 @@ class SleepArgs(Args):
     duration: float
 
 
+@dataclass(frozen=True)
+class AmphoraFailoverArgs(Args):
+    """Which load balancers to fail over through the Octavia API, and how fast.
+
+    The filters combine with AND; each list filter matches when any of its
+    values does. ``max_concurrency`` and ``max_errors`` take a count or a
+    percentage of the selected load balancers (``"25%"``), as AWS Systems
+    Manager's rate control does.
+    """
+
+    DURATIONS: ClassVar[tuple[str, ...]] = ("wait_timeout",)
+
+    #: Explicit load balancer ids (empty: every load balancer the filters match).
+    loadbalancers: tuple[str, ...] = ()
+    provider: str | None = "amphora"
+    #: ``SINGLE`` or ``ACTIVE_STANDBY`` (from the amphorae's roles).
+    topology: str | None = None
+    #: Any listener with one of these protocols (``UDP``, ``TERMINATED_HTTPS``, ...).
+    listener_protocols: tuple[str, ...] = ()
+    #: Any pool with a health monitor of one of these types (``PING``, ...).
+    health_monitor_types: tuple[str, ...] = ()
+    #: Any amphora whose image id is not this one (template; empty: no filter).
+    image_not: str | None = None
+    #: Any amphora created before this time (ISO 8601, UTC; template; empty: no filter).
+    created_before: str | None = None
+    #: A filter that matches nothing fails the step instead of being reported.
+    fail_if_none: bool = False
+    #: Load balancers failed over first, one at a time, before any concurrency.
+    canary: int = 1
+    max_concurrency: int | str = 1
+    max_errors: int | str = 0
+    #: Per load balancer: failover requested → ACTIVE with every amphora ALLOCATED.
+    wait_timeout: float = 600.0
+    #: Probe each load balancer's VIP (TCP connect, 5 Hz) during its failover.
+    probe_vip: bool = True
+
+    def default_timeout(self) -> float | None:
+        return None  # bounded per load balancer by wait_timeout
+
+
 #: The arguments of every kind (``local`` takes what ``command`` takes).
 ARGS: dict[str, type[Args]] = {
     "command": CommandArgs, "local": CommandArgs, "service": ServiceArgs,
     "packages": PackagesArgs, "backup": BackupArgs, "config_check": ConfigCheckArgs,
     "db_migrate": DbMigrateArgs, "upgrade_check": UpgradeCheckArgs, "wait": WaitArgs,
     "assert": AssertArgs, "approval": ApprovalArgs, "sleep": SleepArgs,
+    "amphora_failover": AmphoraFailoverArgs,
 }
 
 
