@@ -17,6 +17,8 @@ from octavia_upgrade.reports.model import (
     DbRevision,
     DowntimeWindow,
     Failover,
+    FailoverResult,
+    FailoverStep,
     HostVersions,
     LoadBalancers,
     LoadBalancerState,
@@ -116,6 +118,29 @@ def config_checks(evidence: Iterable[Any]) -> tuple[ConfigCheck, ...]:
         out.append(ConfigCheck(step_id=field(e, "step_id"), host=field(e, "host") or "",
                                target=d.get("target"), files=tuple(d.get("files") or ()),
                                counts=counts, findings=findings))
+    return tuple(out)
+
+
+def failovers(evidence: Iterable[Any]) -> tuple[FailoverStep, ...]:
+    """Each ``amphora_failover`` attempt's selection and per load balancer results."""
+    out = []
+    for e in _of_kind(evidence, "amphora_failover"):
+        d = _data(e)
+        results = []
+        for r in d.get("results") or ():
+            vip = r.get("vip") or {}
+            results.append(FailoverResult(
+                id=str(r.get("id")), name=r.get("name") or None, status=str(r.get("status")),
+                canary=bool(r.get("canary")), old_amphorae=tuple(r.get("old_amphorae") or ()),
+                new_amphorae=tuple(r.get("new_amphorae") or ()), started_at=r.get("started_at"),
+                duration=r.get("duration"), vip_probed=bool(vip.get("probed")),
+                vip_target=vip.get("target"), vip_samples=vip.get("samples"),
+                vip_availability=vip.get("availability"), vip_longest_gap=vip.get("longest_gap"),
+                vip_note=vip.get("note"), error=r.get("error") or None))
+        out.append(FailoverStep(
+            step_id=str(field(e, "step_id")), host=field(e, "host") or "", api=d.get("api"),
+            filter=tuple(d.get("filter") or ()), rate=dict(d.get("rate") or {}),
+            refused=d.get("refused"), results=tuple(results), totals=dict(d.get("totals") or {})))
     return tuple(out)
 
 

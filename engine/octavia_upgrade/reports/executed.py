@@ -351,7 +351,8 @@ def execution_report(run: Any, results: Sequence[Any], approvals: Sequence[Any] 
     evidence_set = EvidenceSet(
         upgrade_checks=ev.upgrade_checks(evidence), backups=ev.backups(evidence),
         db_revisions=ev.db_revisions(evidence), versions=ev.versions(evidence),
-        config_checks=ev.config_checks(evidence), loadbalancers=ev.loadbalancers(evidence))
+        config_checks=ev.config_checks(evidence), loadbalancers=ev.loadbalancers(evidence),
+        failovers=ev.failovers(evidence))
     notes = []
     if not probe_samples:
         notes.append("No data-plane probes ran (the inventory lists none).")

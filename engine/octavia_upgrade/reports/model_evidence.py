@@ -130,6 +130,42 @@ class ProbeStats:
 
 
 @dataclass(frozen=True)
+class FailoverResult:
+    """One load balancer of an ``amphora_failover`` step."""
+
+    id: str
+    name: str | None
+    #: succeeded | failed | already (replaced earlier in this run) | not_started
+    status: str
+    canary: bool
+    old_amphorae: tuple[str, ...]
+    new_amphorae: tuple[str, ...]
+    started_at: str | None
+    duration: float | None
+    vip_probed: bool
+    vip_target: str | None
+    vip_samples: int | None
+    vip_availability: float | None  # percent
+    vip_longest_gap: float | None  # seconds
+    vip_note: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class FailoverStep:
+    """An ``amphora_failover`` step: its filter, what it selected, each result, totals."""
+
+    step_id: str
+    host: str
+    api: str | None
+    filter: tuple[str, ...]
+    rate: Mapping[str, object]
+    refused: str | None
+    results: tuple[FailoverResult, ...]
+    totals: Mapping[str, object]
+
+
+@dataclass(frozen=True)
 class EvidenceSet:
     upgrade_checks: tuple[UpgradeCheckResult, ...]
     backups: tuple[BackupResult, ...]
@@ -137,3 +173,4 @@ class EvidenceSet:
     versions: tuple[HostVersions, ...]
     config_checks: tuple[ConfigCheck, ...]
     loadbalancers: LoadBalancers | None
+    failovers: tuple[FailoverStep, ...] = ()
