@@ -35,8 +35,16 @@ from octavia_upgrade.model import Flavor, Host, Step
 from octavia_upgrade.steps.args import AmphoraFailoverArgs
 from octavia_upgrade.steps.base import Kind, Outcome, TaskContext, action
 
+#: Stands for the run's start in a plan (the run's id, hence its start, is not known yet).
+PLAN_TIME = datetime(1, 1, 1, tzinfo=timezone.utc)
+
 DEFAULT_IMPACT = ("each selected load balancer's VIP may stop answering for a few seconds "
                   "while its amphorae are replaced")
+
+
+#: ``created_before: run-start``: amphorae older than this run (so older than an image
+#: the run uploaded).
+RUN_START = "run-start"
 
 
 def build_filter(a: AmphoraFailoverArgs, ctx: dict[str, Any]) -> Filter:
@@ -44,9 +52,13 @@ def build_filter(a: AmphoraFailoverArgs, ctx: dict[str, Any]) -> Filter:
     image = templating.render_value(a.image_not, ctx).strip() if a.image_not else ""
     before = templating.render_value(a.created_before, ctx).strip() if a.created_before else ""
     try:
-        created = parse_time(before) if before else None
+        if before == RUN_START:
+            created = run_started(str(ctx["run"]["id"])) or PLAN_TIME
+        else:
+            created = parse_time(before) if before else None
     except ValueError:
-        raise ValueError(f"created_before {before!r} is not an ISO 8601 time") from None
+        raise ValueError(f"created_before {before!r} is neither an ISO 8601 time "
+                         f"nor {RUN_START}") from None
     return Filter(loadbalancers=tuple(a.loadbalancers), provider=a.provider or None,
                   topology=a.topology, listener_protocols=tuple(a.listener_protocols),
                   health_monitor_types=tuple(a.health_monitor_types),
@@ -82,7 +94,8 @@ class AmphoraFailover(Kind):
         if deferred:
             words = ["filter completed with earlier steps' outputs when the step runs"]
         else:
-            words = build_filter(a, ctx).describe()
+            words = [w.replace(f"before {iso(PLAN_TIME)}", "before this run started")
+                     for w in build_filter(a, ctx).describe()]
         check = action(flavor, "service_is_active", ctx,
                        unit=flavor.services["health-manager"], service="health-manager")
         return [
