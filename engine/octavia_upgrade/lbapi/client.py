@@ -10,6 +10,7 @@ the API's own message; credentials never appear in it.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -29,16 +30,19 @@ def _message(exc: BaseException) -> str:
     status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
     details = getattr(exc, "details", None) or getattr(exc, "message", None) or str(exc)
     text = " ".join(str(details).split())[:400]
-    name = type(exc).__name__
-    if name in ("Unauthorized", "HttpException") and status == 401:
+    if status == 401:
         text = f"credentials refused or expired: {text}"
-    return f"HTTP {status}: {text}" if status else f"{name}: {text}"
+    return f"HTTP {status}: {text}" if status else f"{type(exc).__name__}: {text}"
 
 
 @contextmanager
 def _api(what: str) -> Iterator[None]:
     try:
-        yield
+        with warnings.catch_warnings():
+            # openstacksdk's deprecation notices are for its developers, not operators.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            yield
     except ApiFailure:
         raise
     except Exception as exc:  # noqa: BLE001 - sdk, keystoneauth and requests errors alike
@@ -94,7 +98,7 @@ class LbApi:
 
     def _list(self, what: str, fn: Callable[[], Any]) -> list[dict[str, Any]]:
         with _api(what):
-            return [dict(r.to_dict(computed=False)) for r in fn()]
+            return [dict(r.to_dict()) for r in fn()]
 
     # -- reads --------------------------------------------------------------------
 
@@ -103,7 +107,7 @@ class LbApi:
 
     def loadbalancer(self, lb_id: str) -> dict[str, Any]:
         return self._call(f"show load balancer {lb_id}", lambda: dict(
-            self.lb.get_load_balancer(lb_id).to_dict(computed=False)))
+            self.lb.get_load_balancer(lb_id).to_dict()))
 
     def amphorae(self, lb_id: str | None = None) -> list[dict[str, Any]]:
         query = {"loadbalancer_id": lb_id} if lb_id else {}

@@ -62,6 +62,8 @@ class Candidate:
     amphorae: tuple[str, ...]
     #: True when every amphora was created at or after ``fresh_since`` (already replaced).
     fresh: bool = False
+    #: True when some amphora was created at or after ``fresh_since`` (a failover began).
+    touched: bool = False
     reasons: tuple[str, ...] = field(default=())
 
 
@@ -147,12 +149,12 @@ def select(flt: Filter, lbs: Iterable[Mapping[str, Any]], amphorae: Iterable[Map
                 continue
             reasons.append(f"{len(old)} amphora(e) created before {iso(limit)}")
         created = [parse_time(a.get("created_at")) for a in amps]
-        fresh = bool(fresh_since and created and all(c is not None and c >= fresh_since
-                                                      for c in created))
+        new = [c is not None and fresh_since is not None and c >= fresh_since for c in created]
+        fresh, touched = bool(new) and all(new), any(new)
         out.append(Candidate(
             id=lb_id, name=str(lb.get("name") or ""),
             provisioning_status=str(lb.get("provisioning_status") or ""),
             operating_status=str(lb.get("operating_status") or ""),
-            amphorae=tuple(sorted(str(a.get("id")) for a in amps)), fresh=fresh,
+            amphorae=tuple(sorted(str(a.get("id")) for a in amps)), fresh=fresh, touched=touched,
             reasons=tuple(reasons) or ("listed" if flt.loadbalancers else "matches",)))
     return out

@@ -152,13 +152,18 @@ class AmphoraFailover(Kind):
             out.evidence.append(("amphora_failover", {**summary, "results": [],
                                                       "totals": _totals([])}))
             return out
-        fresh = [c for c in cands if c.fresh and c.provisioning_status == "ACTIVE"]
-        in_flight = [c for c in cands if c.fresh and c.provisioning_status != "ACTIVE"]
-        todo = [c for c in cands if not c.fresh]
-        blocked = [c for c in todo if c.provisioning_status != "ACTIVE"]
+        active = [c for c in cands if c.provisioning_status == "ACTIVE"]
+        fresh = [c for c in active if c.fresh]
+        todo = [c for c in active if not c.fresh]
+        # Not ACTIVE with an amphora created during this run: a failover this step
+        # started before it stopped. Waited for, never requested again.
+        in_flight = [c for c in cands if c.provisioning_status.startswith("PENDING_")
+                     and c.touched]
+        blocked = [c for c in cands if c not in active and c not in in_flight]
         if blocked:
             names = ", ".join(f"{c.name or c.id} ({c.provisioning_status})" for c in blocked)
-            msg = f"refused: selected load balancer(s) not ACTIVE: {names}"
+            msg = (f"refused: selected load balancer(s) not ACTIVE: {names}; nothing was failed "
+                   "over (run again once they are ACTIVE)")
             out = Outcome("failed", 1, "", "", message=msg)
             out.evidence.append(("amphora_failover", {**summary, "refused": msg,
                                                       "results": [], "totals": _totals([])}))
