@@ -74,7 +74,7 @@ def fail_over(api: LbApi, cand: Candidate, lb: Mapping[str, Any],
     else:
         probe = VipProbe(*where).start()
     start = time.monotonic()
-    res.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds").replace(
+    res.started_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z")
     try:
         if not in_flight:
@@ -110,5 +110,5 @@ def _wait(api: LbApi, cand: Candidate, timeout: float,
             return "succeeded", ids, ""
         if time.monotonic() >= deadline:
             return "failed", ids, f"not ACTIVE/ONLINE with new amphorae after {timeout:g}s ({state})"
-        if cancel.wait(POLL):
+        if cancel.wait(min(POLL, max(0.05, deadline - time.monotonic()))):
             return "failed", ids, f"interrupted while waiting ({state})"
