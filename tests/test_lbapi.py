@@ -157,3 +157,41 @@ def test_api_settings_come_from_inventory_vars_and_never_hold_a_password() -> No
     assert not prod.noauth
     assert prod.describe() == "keystone via clouds.yaml cloud 'prod', region east"
     assert "OS_*" in ApiSettings().describe()
+
+
+def test_snapshots_compare_status_changes_disappearances_and_appearances() -> None:
+    from octavia_upgrade.lbapi.snapshot import compare
+
+    def o(kind, i, prov="ACTIVE", oper="ONLINE", name=None):
+        return {"type": kind, "id": i, "name": name, "provisioning_status": prov,
+                "operating_status": oper}
+
+    before = [o("loadbalancer", "lb1"), o("listener", "l1"), o("member", "m1"),
+              o("pool", "p1", name="web")]
+    after = [o("loadbalancer", "lb1"), o("listener", "l1", oper="OFFLINE"),
+             o("pool", "p1", name="web"), o("l7policy", "x1"), o("loadbalancer", "canary")]
+    changes = compare(before, after, ignore=["canary"])
+    assert [(c.type, c.id, c.change) for c in changes] == [
+        ("listener", "l1", "changed"), ("member", "m1", "disappeared"),
+        ("l7policy", "x1", "appeared")]
+    assert changes[0].describe() == "listener l1: ACTIVE/ONLINE → ACTIVE/OFFLINE"
+    assert compare(before, before) == []
+
+
+def test_the_execution_report_lists_each_changed_object_as_a_deviation() -> None:
+    from octavia_upgrade.reports import evidence as ev
+
+    def snap(step, at, objects):
+        return {"kind": "lb_objects", "step_id": step, "host": "local", "recorded_at": at,
+                "data": {"label": step, "objects": objects, "counts": {}}}
+
+    lb = {"type": "loadbalancer", "id": "lb1", "name": "web",
+          "provisioning_status": "ACTIVE", "operating_status": "ONLINE"}
+    canary = {**lb, "id": "c1", "name": "octavia-upgrade-canary-20261205-1"}
+    cmp = ev.objects([snap("before", "2026-12-05T10:00:00Z", [lb]),
+                      snap("after", "2026-12-05T11:00:00Z",
+                           [{**lb, "operating_status": "ERROR"}, canary])])
+    assert cmp is not None and cmp.before_step == "before" and cmp.after_step == "after"
+    assert [c.message for c in cmp.changes] == [
+        "loadbalancer web lb1: ACTIVE/ONLINE → ACTIVE/ERROR"]  # the canary is left out
+    assert ev.objects([snap("before", "2026-12-05T10:00:00Z", [lb])]) is None

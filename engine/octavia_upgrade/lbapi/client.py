@@ -133,3 +133,18 @@ class LbApi:
     def failover(self, lb_id: str) -> None:
         self._call(f"fail over load balancer {lb_id}",
                    lambda: self.lb.failover_load_balancer(lb_id))
+
+    def create(self, what: str, **attrs: Any) -> dict[str, Any]:
+        """Create a ``load_balancer``, ``listener``, ``pool`` or ``health_monitor``."""
+        return self._call(f"create {what.replace('_', ' ')}", lambda: dict(
+            getattr(self.lb, f"create_{what}")(**attrs).to_dict()))
+
+    def create_member(self, pool_id: str, **attrs: Any) -> dict[str, Any]:
+        return self._call("create member", lambda: dict(
+            self.lb.create_member(pool_id, **attrs).to_dict()))
+
+    def delete_loadbalancer(self, lb_id: str) -> None:
+        """Delete a load balancer and everything under it (``cascade``)."""
+        self._call(f"delete load balancer {lb_id}",
+                   lambda: self.lb.delete_load_balancer(lb_id, cascade=True,
+                                                        ignore_missing=True))

@@ -19,6 +19,8 @@ from octavia_upgrade.reports.model import (
     Failover,
     FailoverResult,
     FailoverStep,
+    ObjectChange,
+    ObjectComparison,
     HostVersions,
     LoadBalancers,
     LoadBalancerState,
@@ -142,6 +144,31 @@ def failovers(evidence: Iterable[Any]) -> tuple[FailoverStep, ...]:
             filter=tuple(d.get("filter") or ()), rate=dict(d.get("rate") or {}),
             refused=d.get("refused"), results=tuple(results), totals=dict(d.get("totals") or {})))
     return tuple(out)
+
+
+#: Objects of the ``canary`` step: created and deleted on purpose, never a deviation.
+CANARY_PREFIX = "octavia-upgrade-canary-"
+
+
+def objects(evidence: Iterable[Any]) -> ObjectComparison | None:
+    """The first and last ``lb_snapshot`` compared (None without two snapshots)."""
+    from octavia_upgrade.lbapi.snapshot import compare
+
+    snaps = _of_kind(evidence, "lb_objects")
+    if len(snaps) < 2:
+        return None
+    first, last = snaps[0], snaps[-1]
+    b, a = _data(first).get("objects") or [], _data(last).get("objects") or []
+    ignore = [str(o.get("id")) for o in [*b, *a]
+              if str(o.get("name") or "").startswith(CANARY_PREFIX)]
+    changes = tuple(ObjectChange(type=c.type, id=c.id, name=c.name, change=c.change,
+                                 before=c.before, after=c.after, message=c.describe())
+                    for c in compare(b, a, ignore))
+    return ObjectComparison(
+        before_step=field(first, "step_id"), before_at=iso(field(first, "recorded_at")),
+        after_step=field(last, "step_id"), after_at=iso(field(last, "recorded_at")),
+        before_counts=dict(_data(first).get("counts") or {}),
+        after_counts=dict(_data(last).get("counts") or {}), changes=changes)
 
 
 # --------------------------------------------------------------------------- load balancers

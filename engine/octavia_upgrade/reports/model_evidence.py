@@ -166,6 +166,31 @@ class FailoverStep:
 
 
 @dataclass(frozen=True)
+class ObjectChange:
+    type: str
+    id: str
+    name: str | None
+    #: changed | disappeared | appeared
+    change: str
+    before: str | None  # "PROVISIONING/OPERATING"
+    after: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class ObjectComparison:
+    """The run's first and last ``lb_snapshot``: every object whose status changed."""
+
+    before_step: str | None
+    before_at: str | None
+    after_step: str | None
+    after_at: str | None
+    before_counts: Mapping[str, int]
+    after_counts: Mapping[str, int]
+    changes: tuple[ObjectChange, ...]
+
+
+@dataclass(frozen=True)
 class EvidenceSet:
     upgrade_checks: tuple[UpgradeCheckResult, ...]
     backups: tuple[BackupResult, ...]
@@ -174,3 +199,4 @@ class EvidenceSet:
     config_checks: tuple[ConfigCheck, ...]
     loadbalancers: LoadBalancers | None
     failovers: tuple[FailoverStep, ...] = ()
+    objects: ObjectComparison | None = None

@@ -17,6 +17,7 @@ _MODULES = {
     "backup": "backup", "config_check": "config_check", "db_migrate": "db_migrate",
     "upgrade_check": "upgrade_check", "wait": "wait", "assert": "operator",
     "approval": "operator", "sleep": "operator", "amphora_failover": "amphora_failover",
+    "lb_snapshot": "lb_checks", "canary": "lb_checks",
 }
 assert set(_MODULES) == set(STEP_KINDS)
 

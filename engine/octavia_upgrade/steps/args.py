@@ -246,13 +246,40 @@ class AmphoraFailoverArgs(Args):
         return None  # bounded per load balancer by wait_timeout
 
 
+@dataclass(frozen=True)
+class LbSnapshotArgs(Args):
+    #: What this snapshot is (``before``, ``after``): the report compares the first and last.
+    label: str = "snapshot"
+
+
+@dataclass(frozen=True)
+class CanaryArgs(Args):
+    """A throw-away load balancer created after an upgrade, waited for, deleted."""
+
+    DURATIONS: ClassVar[tuple[str, ...]] = ("wait_timeout",)
+
+    #: The VIP subnet (template, e.g. ``"{{ vars.canary_subnet_id }}"``).
+    vip_subnet_id: str
+    provider: str = "amphora"
+    protocol: str = "HTTP"
+    port: int = 80
+    member_address: str = "192.0.2.10"
+    member_port: int = 80
+    #: Per stage (load balancer, listener, pool, member, ONLINE, deletion).
+    wait_timeout: float = 300.0
+
+    def default_timeout(self) -> float | None:
+        return None
+
+
 #: The arguments of every kind (``local`` takes what ``command`` takes).
 ARGS: dict[str, type[Args]] = {
     "command": CommandArgs, "local": CommandArgs, "service": ServiceArgs,
     "packages": PackagesArgs, "backup": BackupArgs, "config_check": ConfigCheckArgs,
     "db_migrate": DbMigrateArgs, "upgrade_check": UpgradeCheckArgs, "wait": WaitArgs,
     "assert": AssertArgs, "approval": ApprovalArgs, "sleep": SleepArgs,
-    "amphora_failover": AmphoraFailoverArgs,
+    "amphora_failover": AmphoraFailoverArgs, "lb_snapshot": LbSnapshotArgs,
+    "canary": CanaryArgs,
 }
 
 
