@@ -194,3 +194,52 @@ def test_max_errors_exceeded_stops_new_failovers_and_fails_the_step(lab, fleet,
         assert _amphorae(api)[r["id"]] == before[r["id"]]
     for r in fo["results"][:2]:
         api.wait_lb(r["id"], "ACTIVE", timeout=120)
+
+
+def test_snapshots_before_and_after_and_a_canary_through_the_api(lab, fleet, tmp_path) -> None:
+    """Grenade's check: the canary comes and goes unseen; a new object is a deviation."""
+    api, ids = fleet
+    create_listener = (
+        "python3 -c 'import json, sys, urllib.request as u; u.urlopen(u.Request("
+        "sys.argv[1] + \"/v2/lbaas/listeners\", method=\"POST\", headers={\"X-Project-Id\": "
+        "\"lab\", \"Content-Type\": \"application/json\"}, data=json.dumps({\"listener\": "
+        "{\"name\": \"fo-extra\", \"protocol\": \"TCP\", \"protocol_port\": 9999, "
+        "\"loadbalancer_id\": sys.argv[2]}}).encode()))' "
+        f"{lab.state()['apis'][0]} {ids['fo-tcp-c']}")
+    rb = _runbook(lab, tmp_path, {"id": "snapshot-before", "name": "Snapshot before",
+                                  "kind": "lb_snapshot", "with": {"label": "before"}})
+    doc = yaml.safe_load(rb.read_text())
+    doc["steps"] += [
+        {"id": "canary", "name": "Canary load balancer", "kind": "canary",
+         "with": {"vip_subnet_id": LAB_SUBNET, "wait_timeout": "3m"}},
+        {"id": "add-listener", "name": "A listener appears", "kind": "local",
+         "with": {"command": create_listener}},
+        {"id": "snapshot-after", "name": "Snapshot after", "kind": "lb_snapshot",
+         "with": {"label": "after"}}]
+    rb.write_text(yaml.safe_dump(doc, sort_keys=False))
+    state = tmp_path / "state"
+    res = _cli(state, "run", str(rb), "-i", str(lab.inventory_file), "--yes")
+    try:
+        assert res.returncode == 0, res.stdout + res.stderr
+        run_id = json.loads(_cli(state, "runs", "-f", "json").stdout)[0]["id"]
+        report = json.loads(_cli(state, "report", run_id, "-f", "json").stdout)
+        objects = report["evidence"]["objects"]
+        assert objects["before_counts"]["loadbalancer"] == len(ids)
+        # The canary was created, ONLINE, and deleted: not in either snapshot's comparison.
+        canary = next(s for s in report["steps"] if s["id"] == "canary")
+        assert canary["status"] == "succeeded"
+        assert not any(lb["name"].startswith("octavia-upgrade-canary-")
+                       for lb in api.loadbalancers())
+        (change,) = objects["changes"]
+        assert change["type"] == "listener" and change["change"] == "appeared"
+        assert change["name"] == "fo-extra"
+        assert any(d["kind"] == "object_appeared" and "fo-extra" in d["message"]
+                   for d in report["deviations"])
+        md = _cli(state, "report", run_id, "-f", "markdown").stdout
+        assert "### Load-balancer objects before and after" in md and "fo-extra" in md
+    finally:
+        for ls in api.get("/v2/lbaas/listeners")["listeners"]:
+            if ls["name"] == "fo-extra":
+                api.wait_lb(ids["fo-tcp-c"], timeout=120)
+                api.delete(f"/v2/lbaas/listeners/{ls['id']}")
+                api.wait_lb(ids["fo-tcp-c"], timeout=120)
