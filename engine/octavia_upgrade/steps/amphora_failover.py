@@ -192,19 +192,16 @@ class AmphoraFailover(Kind):
         text = _text(results, totals)
         outputs = {"selected": len(cands), "succeeded": totals["succeeded"],
                    "failed": totals["failed"], "loadbalancers": [r.id for r in results]}
-        if failed or totals["not_started"]:
-            why = "the canary failed" if results and any(r.canary and r.status == "failed"
-                                                         for r in results) else (
-                f"{len(failed)} failover(s) failed (max_errors {a.max_errors})")
-            msg = f"{why}; {totals['not_started']} load balancer(s) not failed over"
-            if not failed or len(failed) <= error_budget(a.max_errors, len(todo)) and \
-                    not totals["not_started"]:
-                out = Outcome("succeeded", 0, text, "", outputs,
-                              message=f"{len(failed)} failover(s) failed, within max_errors")
-            else:
-                out = Outcome("failed", 1, text, "", outputs, message=msg)
-        else:
+        if not failed and not totals["not_started"]:
             out = Outcome("succeeded", 0, text, "", outputs)
+        elif not totals["not_started"] and len(failed) <= error_budget(a.max_errors, len(todo)):
+            out = Outcome("succeeded", 0, text, "", outputs, message=(
+                f"{len(failed)} failover(s) failed, within max_errors {a.max_errors}"))
+        else:
+            why = ("the canary failed" if any(r.canary and r.status == "failed" for r in results)
+                   else f"{len(failed)} failover(s) failed, more than max_errors {a.max_errors}")
+            out = Outcome("failed", 1, text, "", outputs, message=(
+                f"{why}; {totals['not_started']} load balancer(s) not failed over"))
         out.evidence.append(("amphora_failover", evidence))
         return out
 
