@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             lab.up(nodes=1, release=a.release, net=a.net, name="bench")
         api = OctaviaApi(lab.state()["apis"][0])
         created = fleet(api, a.lbs)
-        rb = work / "failover.yaml"
+        rb = work / "failover-bench.yaml"
         release = lab.state()["release"]
         from octavia_upgrade.catalog import load_catalog
 
