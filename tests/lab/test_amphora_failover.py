@@ -199,13 +199,16 @@ def test_max_errors_exceeded_stops_new_failovers_and_fails_the_step(lab, fleet,
 def test_snapshots_before_and_after_and_a_canary_through_the_api(lab, fleet, tmp_path) -> None:
     """Grenade's check: the canary comes and goes unseen; a new object is a deviation."""
     api, ids = fleet
-    create_listener = (
-        "python3 -c 'import json, sys, urllib.request as u; u.urlopen(u.Request("
-        "sys.argv[1] + \"/v2/lbaas/listeners\", method=\"POST\", headers={\"X-Project-Id\": "
-        "\"lab\", \"Content-Type\": \"application/json\"}, data=json.dumps({\"listener\": "
-        "{\"name\": \"fo-extra\", \"protocol\": \"TCP\", \"protocol_port\": 9999, "
-        "\"loadbalancer_id\": sys.argv[2]}}).encode()))' "
-        f"{lab.state()['apis'][0]} {ids['fo-tcp-c']}")
+    script = tmp_path / "add_listener.py"
+    script.write_text(
+        "import sys, time\n"
+        "from octavia_upgrade.lab.api import OctaviaApi\n"
+        "api = OctaviaApi(sys.argv[1])\n"
+        "api.post('/v2/lbaas/listeners', {'listener': {'name': 'fo-extra', 'protocol': 'TCP',"
+        " 'protocol_port': 9999, 'loadbalancer_id': sys.argv[2]}})\n"
+        "api.wait_lb(sys.argv[2], 'ACTIVE', 'ONLINE', timeout=120)\n")
+    create_listener = (f"PYTHONPATH={os.pathsep.join(sys.path)} {sys.executable} {script} "
+                       f"{lab.state()['apis'][0]} {ids['fo-tcp-c']}")
     rb = _runbook(lab, tmp_path, {"id": "snapshot-before", "name": "Snapshot before",
                                   "kind": "lb_snapshot", "with": {"label": "before"}})
     doc = yaml.safe_load(rb.read_text())
@@ -230,9 +233,9 @@ def test_snapshots_before_and_after_and_a_canary_through_the_api(lab, fleet, tmp
         assert canary["status"] == "succeeded"
         assert not any(lb["name"].startswith("octavia-upgrade-canary-")
                        for lb in api.loadbalancers())
-        (change,) = objects["changes"]
-        assert change["type"] == "listener" and change["change"] == "appeared"
-        assert change["name"] == "fo-extra"
+        appeared = [c for c in objects["changes"] if c["change"] == "appeared"]
+        assert [(c["type"], c["name"]) for c in appeared] == [("listener", "fo-extra")]
+        assert not [c for c in objects["changes"] if c["change"] == "disappeared"]
         assert any(d["kind"] == "object_appeared" and "fo-extra" in d["message"]
                    for d in report["deviations"])
         md = _cli(state, "report", run_id, "-f", "markdown").stdout
