@@ -291,17 +291,47 @@ def _impact_steps(rb: Runbook) -> list[Step]:
     ("zed-to-antelope", "failover-pre-train-amphorae", "stop-housekeeping"),
     ("epoxy-to-flamingo", "failover-udp-and-default-cipher-lbs", None),
     ("pike-to-queens", "failover-ping-hm-amphorae", "stop-housekeeping"),
+    ("rocky-to-stein", "failover-udp-listeners", None),
+    ("train-to-ussuri", "recycle-py3-amphorae", None),
 ])
 def test_data_plane_actions_are_gated_with_stated_downtime(name: str, step_id: str,
                                                             before: str | None) -> None:
     rb = _load(name)
     s = rb.step(step_id)
-    assert s.kind == "approval"
+    # The tool fails them over itself, behind an approval listing the load balancers.
+    assert s.kind == "amphora_failover"
+    assert s.args.canary >= 1
     assert s.data_plane_impact and "minute" in s.data_plane_impact
     if before:
         assert _index(rb, step_id) < _index(rb, before)
     else:  # after the control plane is updated and the new image is available
         assert _index(rb, step_id) > _index(rb, "amphora-image-upload")
+
+
+@pytest.mark.parametrize("name, protocols, monitors, created_before", [
+    ("epoxy-to-flamingo", ("UDP", "TERMINATED_HTTPS"), (), None),
+    ("rocky-to-stein", ("UDP",), (), None),
+    ("pike-to-queens", (), ("PING",), None),
+    ("train-to-ussuri", (), (), "run-start"),
+    ("zed-to-antelope", (), (), "run-start"),
+])
+def test_failovers_select_what_the_release_notes_name(name, protocols, monitors,
+                                                      created_before) -> None:
+    s = next(s for s in _load(name).steps if s.kind == "amphora_failover"
+             and s.id != "recycle-amphorae")
+    assert s.args.listener_protocols == protocols
+    assert s.args.health_monitor_types == monitors
+    assert s.args.created_before == created_before
+
+
+def test_every_hop_offers_an_optional_recycle_after_the_image_upload(runbook: Runbook) -> None:
+    from octavia_upgrade.templating import evaluate
+
+    s = runbook.step("recycle-amphorae")
+    assert s.kind == "amphora_failover" and s.args.created_before == "run-start"
+    assert _index(runbook, "recycle-amphorae") > _index(runbook, "amphora-image-upload")
+    assert not evaluate(s.when, {"params": {"recycle_amphorae": False}})
+    assert runbook.parameters["recycle_amphorae"].default is False
 
 
 def test_every_failover_release_has_a_gated_impact_step() -> None:

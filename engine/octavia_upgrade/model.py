@@ -33,7 +33,8 @@ STOP_ORDER = ("housekeeping", "health-manager", "api", "worker", "driver-agent")
 
 STEP_KINDS = (
     "command", "service", "packages", "backup", "restore", "config_check", "db_migrate",
-    "upgrade_check", "wait", "assert", "approval", "sleep", "local",
+    "upgrade_check", "wait", "assert", "approval", "sleep", "local", "amphora_failover",
+    "lb_snapshot", "canary",
 )
 
 FAILURE_POLICIES = ("abort", "continue", "rollback")

@@ -321,6 +321,8 @@ def run_contexts(runbook: Runbook, inventory: Inventory, flavor: Flavor, catalog
     """Each host's template context for a run (and the operator machine's, as ``local``):
     what the executor renders run-time values with."""
     base = base_context(runbook, inventory, flavor, catalog, params, run_id)
+    # The inventory's data-plane probes: an amphora_failover step probes a VIP through them.
+    base["probe_urls"] = [p.url for p in inventory.probes]
     out = {h.name: host_context(base, flavor, inventory, h) for h in inventory.hosts}
     out[LOCAL] = host_context(base, flavor, inventory, None)
     return out

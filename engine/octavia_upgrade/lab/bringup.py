@@ -222,7 +222,10 @@ def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool,
 
         write_inventory(
             lab.dir, nodes_api, st,
-            vars={"pip_args": pip_args, "db_defaults_file": "/etc/octavia/backup.cnf"},
+            vars={"pip_args": pip_args, "db_defaults_file": "/etc/octavia/backup.cnf",
+                  # The API without keystone (noauth), for amphora_failover steps.
+                  "octavia_api_endpoint": apis[0].base_url,
+                  "octavia_api_project_id": apis[0].project},
             secrets={"db_password": db_password, "heartbeat_key": heartbeat_key},
             probes=[{"name": "lab-vip", "url": dp.url, "interval": "200ms", "timeout": "1s"},
                     *({"name": f"lab-vip-{x.name.removeprefix('lab-')}",

@@ -17,6 +17,10 @@ from octavia_upgrade.reports.model import (
     DbRevision,
     DowntimeWindow,
     Failover,
+    FailoverResult,
+    FailoverStep,
+    ObjectChange,
+    ObjectComparison,
     HostVersions,
     LoadBalancers,
     LoadBalancerState,
@@ -131,6 +135,54 @@ def config_checks(evidence: Iterable[Any]) -> tuple[ConfigCheck, ...]:
                                target=d.get("target"), files=tuple(d.get("files") or ()),
                                counts=counts, findings=findings))
     return tuple(out)
+
+
+def failovers(evidence: Iterable[Any]) -> tuple[FailoverStep, ...]:
+    """Each ``amphora_failover`` attempt's selection and per load balancer results."""
+    out = []
+    for e in _of_kind(evidence, "amphora_failover"):
+        d = _data(e)
+        results = []
+        for r in d.get("results") or ():
+            vip = r.get("vip") or {}
+            results.append(FailoverResult(
+                id=str(r.get("id")), name=r.get("name") or None, status=str(r.get("status")),
+                canary=bool(r.get("canary")), old_amphorae=tuple(r.get("old_amphorae") or ()),
+                new_amphorae=tuple(r.get("new_amphorae") or ()), started_at=r.get("started_at"),
+                duration=r.get("duration"), vip_probed=bool(vip.get("probed")),
+                vip_target=vip.get("target"), vip_samples=vip.get("samples"),
+                vip_availability=vip.get("availability"), vip_longest_gap=vip.get("longest_gap"),
+                vip_note=vip.get("note"), error=r.get("error") or None))
+        out.append(FailoverStep(
+            step_id=str(field(e, "step_id")), host=field(e, "host") or "", api=d.get("api"),
+            filter=tuple(d.get("filter") or ()), rate=dict(d.get("rate") or {}),
+            refused=d.get("refused"), results=tuple(results), totals=dict(d.get("totals") or {})))
+    return tuple(out)
+
+
+#: Objects of the ``canary`` step: created and deleted on purpose, never a deviation.
+CANARY_PREFIX = "octavia-upgrade-canary-"
+
+
+def objects(evidence: Iterable[Any]) -> ObjectComparison | None:
+    """The first and last ``lb_snapshot`` compared (None without two snapshots)."""
+    from octavia_upgrade.lbapi.snapshot import compare
+
+    snaps = _of_kind(evidence, "lb_objects")
+    if len(snaps) < 2:
+        return None
+    first, last = snaps[0], snaps[-1]
+    b, a = _data(first).get("objects") or [], _data(last).get("objects") or []
+    ignore = [str(o.get("id")) for o in [*b, *a]
+              if str(o.get("name") or "").startswith(CANARY_PREFIX)]
+    changes = tuple(ObjectChange(type=c.type, id=c.id, name=c.name, change=c.change,
+                                 before=c.before, after=c.after, message=c.describe())
+                    for c in compare(b, a, ignore))
+    return ObjectComparison(
+        before_step=field(first, "step_id"), before_at=iso(field(first, "recorded_at")),
+        after_step=field(last, "step_id"), after_at=iso(field(last, "recorded_at")),
+        before_counts=dict(_data(first).get("counts") or {}),
+        after_counts=dict(_data(last).get("counts") or {}), changes=changes)
 
 
 # --------------------------------------------------------------------------- load balancers

@@ -361,7 +361,12 @@ def execution_report(run: Any, results: Sequence[Any], approvals: Sequence[Any] 
         upgrade_checks=ev.upgrade_checks(evidence), backups=ev.backups(evidence),
         restores=ev.restores(evidence),
         db_revisions=ev.db_revisions(evidence), versions=ev.versions(evidence),
-        config_checks=ev.config_checks(evidence), loadbalancers=ev.loadbalancers(evidence))
+        config_checks=ev.config_checks(evidence), loadbalancers=ev.loadbalancers(evidence),
+        failovers=ev.failovers(evidence), objects=ev.objects(evidence))
+    if evidence_set.objects is not None:
+        o = evidence_set.objects
+        deviations = (*deviations, *(Deviation(f"object_{c.change}", o.after_step, None,
+                                               o.after_at, c.message) for c in o.changes))
     outage = ev_outage.measured_window(results, probe_series,
                                        {k: str(p.get("name") or k) for k, p in planned.items()})
     notes = []

@@ -149,6 +149,67 @@ class ProbeStats:
 
 
 @dataclass(frozen=True)
+class FailoverResult:
+    """One load balancer of an ``amphora_failover`` step."""
+
+    id: str
+    name: str | None
+    #: succeeded | failed | already (replaced earlier in this run) | not_started
+    status: str
+    canary: bool
+    old_amphorae: tuple[str, ...]
+    new_amphorae: tuple[str, ...]
+    started_at: str | None
+    duration: float | None
+    vip_probed: bool
+    vip_target: str | None
+    vip_samples: int | None
+    vip_availability: float | None  # percent
+    vip_longest_gap: float | None  # seconds
+    vip_note: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class FailoverStep:
+    """An ``amphora_failover`` step: its filter, what it selected, each result, totals."""
+
+    step_id: str
+    host: str
+    api: str | None
+    filter: tuple[str, ...]
+    rate: Mapping[str, object]
+    refused: str | None
+    results: tuple[FailoverResult, ...]
+    totals: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class ObjectChange:
+    type: str
+    id: str
+    name: str | None
+    #: changed | disappeared | appeared
+    change: str
+    before: str | None  # "PROVISIONING/OPERATING"
+    after: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class ObjectComparison:
+    """The run's first and last ``lb_snapshot``: every object whose status changed."""
+
+    before_step: str | None
+    before_at: str | None
+    after_step: str | None
+    after_at: str | None
+    before_counts: Mapping[str, int]
+    after_counts: Mapping[str, int]
+    changes: tuple[ObjectChange, ...]
+
+
+@dataclass(frozen=True)
 class EvidenceSet:
     upgrade_checks: tuple[UpgradeCheckResult, ...]
     backups: tuple[BackupResult, ...]
@@ -157,3 +218,5 @@ class EvidenceSet:
     config_checks: tuple[ConfigCheck, ...]
     loadbalancers: LoadBalancers | None
     restores: tuple[RestoreResult, ...] = ()
+    failovers: tuple[FailoverStep, ...] = ()
+    objects: ObjectComparison | None = None

@@ -19,6 +19,9 @@ from octavia_upgrade.statuses import ResultStatus, RunStatus
 
 #: Kinds with no effect on the deployment: safe to run again after a crash.
 RERUNNABLE_KINDS = ("approval", "assert", "sleep", "wait", "upgrade_check", "config_check")
+#: Kinds that, run again, check through the Octavia API what the stopped attempt did
+#: (a failover already done or in flight is never requested twice).
+API_CHECKED_KINDS = ("amphora_failover",)
 
 
 def previous_state(store: Any, run_id: str, plan: Plan, *, yes: bool, console: Console,
@@ -43,7 +46,11 @@ def previous_state(store: Any, run_id: str, plan: Plan, *, yes: bool, console: C
             idempotent = ps.idempotent or ps.kind in RERUNNABLE_KINDS
         except KeyError:
             idempotent = False
-        if idempotent:
+        if ps_kind(plan, r.step_id) in API_CHECKED_KINDS:
+            console.info(f"  {r.step_id} on {r.host}: outcome unknown; runs again and checks "
+                         "each load balancer through the API (none is failed over twice)")
+            rerun.add(key)
+        elif idempotent:
             console.info(f"  {r.step_id} on {r.host}: outcome unknown; idempotent, will run again")
             rerun.add(key)
         elif yes or confirm(f"{r.step_id} on {r.host} was in flight when the run stopped; its "
@@ -58,6 +65,13 @@ def previous_state(store: Any, run_id: str, plan: Plan, *, yes: bool, console: C
         attempts={k: v.attempt for k, v in latest.items()},
         rerun_unknown=frozenset(rerun),
     )
+
+
+def ps_kind(plan: Plan, step_id: str) -> str | None:
+    try:
+        return plan.step(step_id).kind
+    except KeyError:
+        return None
 
 
 def check_runbook(run: Any) -> Path:

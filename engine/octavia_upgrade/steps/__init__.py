@@ -16,7 +16,8 @@ _MODULES = {
     "command": "command", "local": "command", "service": "service", "packages": "packages",
     "backup": "backup", "restore": "restore", "config_check": "config_check", "db_migrate": "db_migrate",
     "upgrade_check": "upgrade_check", "wait": "wait", "assert": "operator",
-    "approval": "operator", "sleep": "operator",
+    "approval": "operator", "sleep": "operator", "amphora_failover": "amphora_failover",
+    "lb_snapshot": "lb_checks", "canary": "lb_checks",
 }
 assert set(_MODULES) == set(STEP_KINDS)
 

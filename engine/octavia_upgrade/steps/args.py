@@ -222,6 +222,72 @@ class SleepArgs(Args):
     duration: float
 
 
+@dataclass(frozen=True)
+class AmphoraFailoverArgs(Args):
+    """Which load balancers to fail over through the Octavia API, and how fast.
+
+    The filters combine with AND; each list filter matches when any of its
+    values does. ``max_concurrency`` and ``max_errors`` take a count or a
+    percentage of the selected load balancers (``"25%"``), as AWS Systems
+    Manager's rate control does.
+    """
+
+    DURATIONS: ClassVar[tuple[str, ...]] = ("wait_timeout",)
+
+    #: Explicit load balancer ids (empty: every load balancer the filters match).
+    loadbalancers: tuple[str, ...] = ()
+    provider: str | None = "amphora"
+    #: ``SINGLE`` or ``ACTIVE_STANDBY`` (from the amphorae's roles).
+    topology: str | None = None
+    #: Any listener with one of these protocols (``UDP``, ``TERMINATED_HTTPS``, ...).
+    listener_protocols: tuple[str, ...] = ()
+    #: Any pool with a health monitor of one of these types (``PING``, ...).
+    health_monitor_types: tuple[str, ...] = ()
+    #: Any amphora whose image id is not this one (template; empty: no filter).
+    image_not: str | None = None
+    #: Any amphora created before this time (ISO 8601, UTC; template; empty: no filter).
+    created_before: str | None = None
+    #: A filter that matches nothing fails the step instead of being reported.
+    fail_if_none: bool = False
+    #: Load balancers failed over first, one at a time, before any concurrency.
+    canary: int = 1
+    max_concurrency: int | str = 1
+    max_errors: int | str = 0
+    #: Per load balancer: failover requested → ACTIVE with every amphora ALLOCATED.
+    wait_timeout: float = 600.0
+    #: Probe each load balancer's VIP (TCP connect, 5 Hz) during its failover.
+    probe_vip: bool = True
+
+    def default_timeout(self) -> float | None:
+        return None  # bounded per load balancer by wait_timeout
+
+
+@dataclass(frozen=True)
+class LbSnapshotArgs(Args):
+    #: What this snapshot is (``before``, ``after``): the report compares the first and last.
+    label: str = "snapshot"
+
+
+@dataclass(frozen=True)
+class CanaryArgs(Args):
+    """A throw-away load balancer created after an upgrade, waited for, deleted."""
+
+    DURATIONS: ClassVar[tuple[str, ...]] = ("wait_timeout",)
+
+    #: The VIP subnet (template, e.g. ``"{{ vars.canary_subnet_id }}"``).
+    vip_subnet_id: str
+    provider: str = "amphora"
+    protocol: str = "HTTP"
+    port: int = 80
+    member_address: str = "192.0.2.10"
+    member_port: int = 80
+    #: Per stage (load balancer, listener, pool, member, ONLINE, deletion).
+    wait_timeout: float = 300.0
+
+    def default_timeout(self) -> float | None:
+        return None
+
+
 #: The arguments of every kind (``local`` takes what ``command`` takes).
 ARGS: dict[str, type[Args]] = {
     "command": CommandArgs, "local": CommandArgs, "service": ServiceArgs,
@@ -229,6 +295,8 @@ ARGS: dict[str, type[Args]] = {
     "config_check": ConfigCheckArgs,
     "db_migrate": DbMigrateArgs, "upgrade_check": UpgradeCheckArgs, "wait": WaitArgs,
     "assert": AssertArgs, "approval": ApprovalArgs, "sleep": SleepArgs,
+    "amphora_failover": AmphoraFailoverArgs, "lb_snapshot": LbSnapshotArgs,
+    "canary": CanaryArgs,
 }
 
 
