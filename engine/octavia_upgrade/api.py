@@ -112,7 +112,8 @@ def run(runbook: str, inventory: str | InventorySource, *,
         params: Mapping[str, Any] | None = None, limit: str | None = None,
         detect: bool = True, yes: bool = False, settings: Settings | None = None,
         store: Any = None, console: Console | None = None, redactor: Redactor | None = None,
-        pool: Any = None) -> RunResult:
+        pool: Any = None, change_id: str | None = None,
+        change_url: str | None = None) -> RunResult:
     """Execute a runbook against an inventory under the deployment lock; record every step.
 
     Args:
@@ -130,6 +131,9 @@ def run(runbook: str, inventory: str | InventorySource, *,
             secrets are added to it.
         pool: connections (``get(host)``, ``prefetch``, ``close_all``), closed
             at the end; default: SSH to the inventory's hosts.
+        change_id, change_url: the change record the run executes (a ticket
+            id and its link): recorded with the run, shown in every report
+            and event; a resume keeps them.
 
     Returns:
         :class:`~octavia_upgrade.session.RunResult` with ``run_id`` and
@@ -169,7 +173,8 @@ def run(runbook: str, inventory: str | InventorySource, *,
                "params": masked_params(prep.runbook, given)}
     try:
         return execute_run(prep, Services(settings, store, console, redactor), yes=yes,
-                           pool=pool, options=options)
+                           pool=pool, options=options,
+                           change={"id": change_id, "url": change_url})
     finally:
         if own_store:
             store.close()

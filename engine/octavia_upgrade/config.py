@@ -86,9 +86,21 @@ REPORT_OPTS = [
                help="Bytes of each step's recorded output shown in execution reports."),
 ]
 
+APPROVALS_OPTS = [
+    cfg.StrOpt("identity",
+               sample_default="<login>@<this host's name>",
+               help="The name this operator's approvals, rejections, pauses and runs are "
+                    "recorded under (in the state database, the reports and the events), "
+                    "such as alice@example.org. Four-eyes approval steps compare it with "
+                    "the identity of whoever started the run. Default: login@hostname."),
+    cfg.FloatOpt("poll_interval", default=0.5, min=0.1, max=10.0,
+                 help="Seconds between two looks of a waiting run (or a paused one) at "
+                      "the state database for approvals, rejections and continue."),
+]
+
 GROUPS: dict[str, list[cfg.Opt]] = {
     "DEFAULT": DEFAULT_OPTS, "database": DATABASE_OPTS, "ssh": SSH_OPTS,
-    "console": CONSOLE_OPTS, "report": REPORT_OPTS,
+    "console": CONSOLE_OPTS, "report": REPORT_OPTS, "approvals": APPROVALS_OPTS,
 }
 
 
@@ -110,6 +122,9 @@ class Settings:
     ssh_strict_host_key_checking: bool = True
     console_color: str = "auto"
     report_output_tail_bytes: int = 2048
+    #: ``[approvals] identity`` (None: login@hostname, see :mod:`octavia_upgrade.identity`).
+    approvals_identity: str | None = None
+    approvals_poll_interval: float = 0.5
     config_files: tuple[str, ...] = ()
     #: Options present in a file that this version does not know (typos?).
     warnings: tuple[Diagnostic, ...] = ()
@@ -239,6 +254,8 @@ def load_config(config_files: list[str] | None = None,
         ssh_strict_host_key_checking=value("ssh", "strict_host_key_checking"),
         console_color=value("console", "color"),
         report_output_tail_bytes=value("report", "output_tail_bytes"),
+        approvals_identity=(value("approvals", "identity") or "").strip() or None,
+        approvals_poll_interval=value("approvals", "poll_interval"),
         config_files=tuple(files),
         warnings=warnings,
     )

@@ -23,7 +23,9 @@ from octavia_upgrade.plan import LOCAL, run_contexts
 from octavia_upgrade.wording import plural
 from octavia_upgrade.session.heartbeat import LockHeartbeat
 from octavia_upgrade.session.preparation import Prepared
-from octavia_upgrade.session.prompts import SignalState, install_signals, make_prompter
+from octavia_upgrade.session.approvals import ApprovalGate
+from octavia_upgrade.session.pausing import PauseControl
+from octavia_upgrade.session.prompts import SignalState, install_signals
 from octavia_upgrade.session.sink import RunSink
 from octavia_upgrade.statuses import RunStatus
 
@@ -74,7 +76,7 @@ def open_run_store(settings: Any, redactor: Any) -> Any:
 
 
 def _begin(prep: Prepared, svc: Services, run_id: str | None, user: str, hostname: str,
-           options: Mapping[str, Any] | None) -> str:
+           options: Mapping[str, Any] | None, change: Mapping[str, str | None]) -> str:
     """A new run: take the deployment lock and record the run; its id.
 
     A resumed run (``run_id`` given) already exists and keeps its id. The
@@ -107,6 +109,7 @@ def _begin(prep: Prepared, svc: Services, run_id: str | None, user: str, hostnam
                                sha256=prep.runbook.sha256,
                                catalog_version=prep.catalog.version).to_dict(),
             options=dict(options or {}),
+            change_id=change.get("id"), change_url=change.get("url"),
         )
     except BaseException:
         store.release_lock(prep.inventory.deployment, run_id)
@@ -115,7 +118,8 @@ def _begin(prep: Prepared, svc: Services, run_id: str | None, user: str, hostnam
 
 
 def _build_executor(prep: Prepared, run_id: str, pool: Any, sink: RunSink, sig: SignalState,
-                    prompter: Callable[..., Any], previous: Previous | None) -> Executor:
+                    prompter: Callable[..., Any], previous: Previous | None,
+                    hold: Callable[..., None] | None = None) -> Executor:
     """The one place a run's :class:`~octavia_upgrade.executor.Executor` is made."""
     from octavia_upgrade.transport import LocalTransport
 
@@ -123,7 +127,7 @@ def _build_executor(prep: Prepared, run_id: str, pool: Any, sink: RunSink, sig: 
                             prep.params, run_id)
     return Executor(plan=prep.plan, contexts=contexts, runners=pool.get,
                     local=LocalTransport(), sink=sink, prompter=prompter,
-                    previous=previous, cancel=sig.cancel)
+                    previous=previous, cancel=sig.cancel, hold=hold)
 
 
 def _cleanup(console: Console, *actions: Callable[[], Any] | None) -> None:
@@ -138,10 +142,13 @@ def _cleanup(console: Console, *actions: Callable[[], Any] | None) -> None:
 
 def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None = None,
                 previous: Previous | None = None, pool: Any = None,
-                options: Mapping[str, Any] | None = None) -> RunResult:
+                options: Mapping[str, Any] | None = None,
+                change: Mapping[str, str | None] | None = None) -> RunResult:
     """Run (or resume) ``prep.plan`` under the deployment lock.
 
     ``yes``: approve approval steps in advance (rollback gates excepted).
+    ``change``: the change record (``id``, ``url``) a new run executes; a
+    resumed run keeps its own.
     ``pool``: connections already opening (:func:`open_connections`); by
     default they are opened here. Either way they are closed here (after an
     interruption in the background: commands may still be running).
@@ -149,11 +156,15 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
     """
     from octavia_upgrade import logs
 
+    from octavia_upgrade.identity import current
+
     store, console = svc.store, svc.console
     user, hostname = operator_identity()
+    me = current(svc.settings)
     resuming = run_id is not None
     try:
-        run_id = _begin(prep, svc, run_id, user, hostname, options)
+        run_id = _begin(prep, svc, run_id, user, hostname,
+                        {**dict(options or {}), "operator": me.name}, dict(change or {}))
     except BaseException:
         if pool is not None:
             pool.close_all()
@@ -174,10 +185,16 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
 
         recover(log, store.results(run_id))
         sink.event("resumed", pid=os.getpid(), user=user, hostname=hostname)
-    prompter = make_prompter(yes=yes, console=console, sig=sig,
-                             manual=frozenset(s.id for s in prep.runbook.rollback
-                                              if s.kind == "approval"))
-    executor = _build_executor(prep, run_id, pool, sink, sig, prompter, previous)
+    started_by = store.get_run(run_id)
+    poll = getattr(svc.settings, "approvals_poll_interval", 0.5)
+    prompter = ApprovalGate(
+        store=store, run_id=run_id, me=me, console=console, cancel=sig.cancel, yes=yes,
+        operator=(started_by.options or {}).get("operator")
+        or f"{started_by.user}@{started_by.hostname}",
+        manual=frozenset(s.id for s in prep.runbook.rollback if s.kind == "approval"),
+        poll_interval=poll, event=sink.event)
+    hold = PauseControl(store, run_id, console, sig.cancel, poll, sink.event)
+    executor = _build_executor(prep, run_id, pool, sink, sig, prompter, previous, hold)
     heartbeat = LockHeartbeat(store, prep.inventory.deployment, run_id, sig.cancel, console).start()
     probes = None
     if prep.inventory.probes:

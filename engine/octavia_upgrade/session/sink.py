@@ -67,8 +67,10 @@ class RunSink:
                  "sent": self.redact(c.get("sent", ""))} for c in outcome.commands]
 
     def approval(self, step: PlannedStep, approval: Approval) -> None:
-        with self._lock:
-            self.store.record_approval(self.run_id, step.id, approval.how, user=approval.user)
+        if not approval.recorded:
+            with self._lock:
+                self.store.record_approval(self.run_id, step.id, approval.how,
+                                           user=approval.user)
         self.log.info("approved", step_id=step.id, user=approval.user, how=approval.how)
 
     def event(self, kind: str, **data: Any) -> None:

@@ -195,8 +195,20 @@ class AssertArgs(Args):
 
 @dataclass(frozen=True)
 class ApprovalArgs(Args):
+    DURATIONS: ClassVar[tuple[str, ...]] = ("expires",)
+
     message: str
     data_plane_impact: str | None = None
+    #: Distinct identities whose approval the step needs.
+    approvers: int = 1
+    #: The approvers must differ from the identity that started the run.
+    four_eyes: bool = False
+    #: Seconds the step waits for its decisions (None: as long as it takes).
+    expires: float | None = None
+    #: What the step comes to when ``expires`` passes: ``reject`` or ``approve``.
+    on_expiry: str = "reject"
+    #: The approval that lets the outage begin: the change window is checked here.
+    outage_gate: bool = False
 
 
 @dataclass(frozen=True)
