@@ -1,0 +1,212 @@
+"""A team runs the upgrade: approvals from a second process as another identity,
+rejection, pause and continue, the change record; the real CLI over real SSH.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simlab import Sim
+
+pytestmark = pytest.mark.lab
+
+GATE = "approve-control-plane-outage"
+
+
+def outage_runbook(sim: Sim, **gate: Any) -> Path:
+    return sim.runbook("team", [
+        {"id": GATE, "name": "Approve the outage", "kind": "approval",
+         "with": {"message": "Stop the Octavia API on every node?", "outage_gate": True,
+                  "data_plane_impact": "none: amphorae keep serving", **gate}},
+        {"id": "stop-api", "name": "Stop the API", "kind": "service",
+         "with": {"action": "stop", "services": ["api"]}},
+        {"id": "start-api", "name": "Start the API", "kind": "service",
+         "with": {"action": "start", "services": ["api"]}},
+    ])
+
+
+def identity_conf(sim: Sim, name: str) -> str:
+    path = sim.tmp / f"{name.split('@')[0]}.conf"
+    path.write_text(f"[approvals]\nidentity = {name}\npoll_interval = 0.2\n")
+    return str(path)
+
+
+def wait_for_approval(sim: Sim, proc: Any, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read() + proc.stderr.read()
+        res = sim.cli("approvals", "-f", "json")
+        assert res.returncode == 0, res.stderr
+        waiting = json.loads(res.stdout)
+        if waiting:
+            return waiting[0]
+        time.sleep(0.3)
+    raise AssertionError("the run never waited for its approval")
+
+
+def finish(proc: Any, timeout: float = 60) -> tuple[int, str]:
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out + err
+
+
+def shown(sim: Sim, run_id: str) -> dict[str, Any]:
+    res = sim.cli("show", run_id, "-f", "json")
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
+
+
+def test_the_outage_waits_for_another_identity_and_goes_on_within_a_second(sim: Sim) -> None:
+    rb = outage_runbook(sim, four_eyes=True)
+    proc = sim.popen("run", str(rb), "-i", str(sim.inventory), "--change", "CHG0042",
+                     "--change-url", "https://itsm.example/CHG0042")
+    try:
+        waiting = wait_for_approval(sim, proc)
+        run_id = waiting["run_id"]
+        assert waiting["step_id"] == GATE and waiting["four_eyes"] is True
+        assert waiting["who_may_approve"].startswith("anyone but ")
+        # nothing has been stopped while the run waits
+        assert not [o for o in sim.ops() if o[1] == "stop"]
+
+        # the operator who started the run may not approve it (four eyes): refused, exit 3
+        own = sim.cli("approve", run_id, GATE)
+        assert own.returncode == 3, own.stdout + own.stderr
+        assert "requires four eyes" in own.stderr and "nothing was recorded" in own.stderr
+        # a step that is not waiting, a run that does not exist
+        other = sim.cli("approve", run_id, "stop-api")
+        assert other.returncode == 3 and "is not waiting" in other.stderr
+        ghost = sim.cli("approve", "20990101-000000-ffff", GATE)
+        assert ghost.returncode == 2 and "no run" in ghost.stderr
+        assert shown(sim, run_id)["approvals"] == []
+
+        bob = sim.cli("--config-file", identity_conf(sim, "bob@example.org"), "approve",
+                      run_id, GATE, "--comment", "LB list checked")
+        assert bob.returncode == 0, bob.stderr
+        assert f"approved step {GATE} of run {run_id} as bob@example.org" in bob.stdout
+        again = sim.cli("--config-file", identity_conf(sim, "bob@example.org"), "approve",
+                        run_id, GATE)
+        assert again.returncode == 3  # the run has gone on: nothing waits any more
+        rc, out = finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert rc == 0, out
+    assert "approved by bob@example.org" in out
+    doc = shown(sim, run_id)
+    (a,) = doc["approvals"]
+    assert (a["step_id"], a["decision"], a["identity"], a["how"], a["comment"]) == (
+        GATE, "approved", "bob@example.org", "cli", "LB list checked")
+    assert a["origin"]
+    assert doc["run"]["change"] == {"id": "CHG0042", "url": "https://itsm.example/CHG0042"}
+    events = {e["kind"]: e for e in doc["events"]}
+    # the waiting run saw the approval within a second (it looks every 0.5 s): the
+    # database keeps microseconds, `show` prints seconds
+    with sqlite3.connect(sim.state_dir / "state.db") as db:
+        (approved_at,) = db.execute("SELECT approved_at FROM approvals").fetchone()
+        (seen_at,) = db.execute("SELECT at FROM events WHERE kind = 'approved'").fetchone()
+    assert 0 <= (at(seen_at) - at(approved_at)).total_seconds() < 1.0
+    assert events["approval-waiting"]["data"]["four_eyes"] is True
+    stops = [o for o in sim.ops() if o[1] == "stop"]
+    assert stops, "the services were not stopped after the approval"
+
+    report = sim.cli("report", run_id, "-f", "markdown")
+    assert report.returncode == 0, report.stderr
+    assert "| Change record | CHG0042 (https://itsm.example/CHG0042) |" in report.stdout
+    assert "| approved | bob@example.org |" in report.stdout
+    assert "LB list checked" in report.stdout
+
+
+def test_a_rejection_from_another_terminal_fails_the_step_with_its_reason(sim: Sim) -> None:
+    rb = outage_runbook(sim)
+    proc = sim.popen("run", str(rb), "-i", str(sim.inventory))
+    try:
+        run_id = wait_for_approval(sim, proc)["run_id"]
+        no_reason = sim.cli("reject", run_id, GATE)
+        assert no_reason.returncode == 2 and "--reason" in no_reason.stderr
+        res = sim.cli("--config-file", identity_conf(sim, "carol@noc"), "reject", run_id,
+                      GATE, "--reason", "a P1 incident is open")
+        assert res.returncode == 0, res.stderr
+        rc, out = finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert rc == 1, out
+    assert "rejected by carol@noc: a P1 incident is open" in out
+    assert not [o for o in sim.ops() if o[1] == "stop"]
+    doc = shown(sim, run_id)
+    (a,) = doc["approvals"]
+    assert (a["decision"], a["identity"], a["comment"]) == (
+        "rejected", "carol@noc", "a P1 incident is open")
+    gate = next(r for r in doc["results"] if r["step_id"] == GATE)
+    assert gate["status"] == "failed" and "rejected by carol@noc" in gate["message"]
+    table = sim.cli("show", run_id)
+    assert "rejected  carol@noc" in table.stdout
+
+
+def test_an_approval_expires_with_its_declared_outcome(sim: Sim) -> None:
+    rb = outage_runbook(sim, expires="1s", on_expiry="approve")
+    res = sim.cli("run", str(rb), "-i", str(sim.inventory), timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    run_id = json.loads(sim.cli("runs", "-f", "json").stdout)[-1]["id"]
+    (a,) = shown(sim, run_id)["approvals"]
+    assert (a["decision"], a["how"]) == ("expired", "timeout")
+    assert "declared outcome: approve" in a["comment"]
+
+
+def test_pause_stops_before_the_next_step_and_continue_goes_on(sim: Sim) -> None:
+    rb = sim.runbook("pausing", [
+        {"id": "first", "name": "First", "kind": "sleep", "with": {"duration": "2s"}},
+        {"id": "second", "name": "Second", "kind": "sleep", "with": {"duration": "0s"}},
+    ])
+    proc = sim.popen("run", str(rb), "-i", str(sim.inventory))
+    try:
+        deadline = time.monotonic() + 60
+        run_id = None
+        while run_id is None and time.monotonic() < deadline:
+            runs = json.loads(sim.cli("runs", "-f", "json").stdout or "[]")
+            run_id = runs[-1]["id"] if runs else None
+            time.sleep(0.1)
+        assert run_id, "the run never started"
+        res = sim.cli("--config-file", identity_conf(sim, "dave@noc"), "pause", run_id)
+        assert res.returncode == 0, res.stderr
+        twice = sim.cli("pause", run_id)
+        assert twice.returncode == 3 and "already paused by dave@noc" in twice.stderr
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            events = [e["kind"] for e in shown(sim, run_id)["events"]]
+            if "paused" in events:
+                break
+            time.sleep(0.2)
+        doc = shown(sim, run_id)
+        assert doc["run"]["paused"]["by"] == "dave@noc"
+        assert "second" not in {r["step_id"] for r in doc["results"]}
+        assert "paused      by dave@noc" in sim.cli("show", run_id).stdout
+        time.sleep(1.0)
+        assert proc.poll() is None  # still waiting, lock held
+        res = sim.cli("continue", run_id)
+        assert res.returncode == 0 and "paused by dave@noc" in res.stdout, res.stderr
+        rc, out = finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert rc == 0, out
+    assert "PAUSED by dave@noc before step second" in out
+    doc = shown(sim, run_id)
+    kinds = [(e["kind"], e["data"].get("by")) for e in doc["events"]]
+    assert ("pause-requested", "dave@noc") in kinds and ("paused", "dave@noc") in kinds
+    assert [k for k, _ in kinds].index("continued") > [k for k, _ in kinds].index("paused")
+    assert doc["run"]["paused"] is None
+    assert sim.cli("continue", run_id).returncode == 3
