@@ -141,12 +141,15 @@ def run(runbook: str, inventory: str | InventorySource, *,
 
     Raises:
         InvalidInput: bad files or arguments; nothing ran.
-        Refused: wrong deployed release, or the deployment is locked by another run.
+        Refused: wrong deployed release, the deployment is locked by another
+            run, or the time is outside the allowed change windows.
     """
     given = dict(params or {})
     prep = with_absolute_paths(prepare(runbook, inventory, given, limit=limit))
     redactor, console = _output(redactor, console)
     redactor.add(*secret_values(prep))
+    settings = settings if settings is not None else _settings()
+    _check_window(settings, prep)
     pool = pool if pool is not None else open_connections(prep)
     own_store = store is None
     try:
@@ -154,7 +157,6 @@ def run(runbook: str, inventory: str | InventorySource, *,
             det = _detect(prep, pool)
             console.info(f"deployed release: {det.release} on "
                          f"{plural(len(det.hosts), 'host')}; database at {det.db_revision}")
-        settings = settings if settings is not None else _settings()
         if own_store:
             store = open_run_store(settings, redactor)
         else:
@@ -230,6 +232,19 @@ def resume(run_id: str, *, params: Mapping[str, Any] | None = None, yes: bool = 
     finally:
         if own_store:
             store.close()
+
+
+def _check_window(settings: Settings, prep: Prepared) -> None:
+    """Refuse (exit 3) a run that would start outside the allowed change windows."""
+    from datetime import datetime, timezone
+
+    from octavia_upgrade.errors import Refused
+    from octavia_upgrade.windows import declared
+
+    windows = declared(settings, prep.inventory)
+    now = datetime.now(timezone.utc)
+    if not windows.is_open(now):
+        raise Refused(windows.closed_message(now, "the run may not start") + "; nothing ran")
 
 
 def _detect(prep: Prepared, pool: Any) -> Any:

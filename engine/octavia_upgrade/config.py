@@ -98,9 +98,25 @@ APPROVALS_OPTS = [
                       "the state database for approvals, rejections and continue."),
 ]
 
+CHANGE_WINDOW_OPTS = [
+    cfg.MultiStrOpt("allowed", default=[],
+                    help="An allowed change window: when it opens, in cron syntax, how long "
+                         "it stays open and its time zone, 'MIN HOUR DAY MONTH WEEKDAY LENGTH "
+                         "ZONE', such as '0 22 * * sat 6h Europe/Berlin' (Saturdays 22:00 to "
+                         "04:00 Berlin time). Repeat the option for several windows. Outside "
+                         "every window (these, the calendar's and the inventory's "
+                         "change_windows) a run refuses to start and its outage gate refuses "
+                         "to pass (exit 3, saying when the next window opens). No window "
+                         "declared anywhere: any time."),
+    cfg.StrOpt("calendar",
+               help="An iCalendar (.ics) file whose events (DTSTART to DTEND, RRULE "
+                    "repeats included) are allowed change windows."),
+]
+
 GROUPS: dict[str, list[cfg.Opt]] = {
     "DEFAULT": DEFAULT_OPTS, "database": DATABASE_OPTS, "ssh": SSH_OPTS,
     "console": CONSOLE_OPTS, "report": REPORT_OPTS, "approvals": APPROVALS_OPTS,
+    "change_windows": CHANGE_WINDOW_OPTS,
 }
 
 
@@ -125,6 +141,9 @@ class Settings:
     #: ``[approvals] identity`` (None: login@hostname, see :mod:`octavia_upgrade.identity`).
     approvals_identity: str | None = None
     approvals_poll_interval: float = 0.5
+    #: ``[change_windows] allowed`` lines and ``calendar`` (see :mod:`octavia_upgrade.windows`).
+    change_windows_allowed: tuple[str, ...] = ()
+    change_windows_calendar: str | None = None
     config_files: tuple[str, ...] = ()
     #: Options present in a file that this version does not know (typos?).
     warnings: tuple[Diagnostic, ...] = ()
@@ -256,6 +275,8 @@ def load_config(config_files: list[str] | None = None,
         report_output_tail_bytes=value("report", "output_tail_bytes"),
         approvals_identity=(value("approvals", "identity") or "").strip() or None,
         approvals_poll_interval=value("approvals", "poll_interval"),
+        change_windows_allowed=tuple(value("change_windows", "allowed") or ()),
+        change_windows_calendar=value("change_windows", "calendar") or None,
         config_files=tuple(files),
         warnings=warnings,
     )

@@ -180,7 +180,24 @@ def build(doc: Document) -> model.Inventory:
             for p in data.get("probes") or ()
         ),
         secrets=dict(data.get("secrets") or {}),
+        change_windows=tuple(_window(doc, i, w, base)
+                             for i, w in enumerate(data.get("change_windows") or ())),
     )
+
+
+def _window(doc: Document, i: int, raw: Any, base: Path) -> dict[str, Any]:
+    """One ``change_windows`` entry, checked (input error at its position), resolved."""
+    from octavia_upgrade import windows
+
+    pos = doc.pos(("change_windows", i))
+    where = windows.Where(doc.path, pos.line, pos.col)
+    if "calendar" in raw:
+        path = resolve_path(raw["calendar"], base)
+        windows.load_calendar(path, where)
+        return {"calendar": path, "where": str(where)}
+    windows.cron_rule(raw["cron"], raw["length"], raw.get("timezone", "UTC"), where)
+    return {"cron": raw["cron"], "length": raw["length"],
+            "timezone": raw.get("timezone", "UTC"), "where": str(where)}
 
 
 def become_setting(value: Any, doc: Document, path: tuple[Any, ...]) -> model.Become | None:

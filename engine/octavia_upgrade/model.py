@@ -238,6 +238,9 @@ class Inventory:
     #: Where the lab or an operator keeps database credentials for backups etc.
     #: Values here are treated as secrets.
     secrets: Mapping[str, Any] = field(default_factory=dict)
+    #: Allowed change windows as declared (``cron``/``length``/``timezone`` or
+    #: ``calendar``, resolved), each with ``where``: ``path:line:col``.
+    change_windows: tuple[Mapping[str, Any], ...] = ()
 
     def host(self, name: str) -> Host:
         for h in self.hosts:

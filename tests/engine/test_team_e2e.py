@@ -210,3 +210,57 @@ def test_pause_stops_before_the_next_step_and_continue_goes_on(sim: Sim) -> None
     assert [k for k, _ in kinds].index("continued") > [k for k, _ in kinds].index("paused")
     assert doc["run"]["paused"] is None
     assert sim.cli("continue", run_id).returncode == 3
+
+
+def window_conf(sim: Sim, body: str) -> str:
+    path = sim.tmp / "windows.conf"
+    path.write_text("[change_windows]\n" + body)
+    return str(path)
+
+
+def test_outside_the_change_window_a_run_refuses_to_start(sim: Sim) -> None:
+    rb = outage_runbook(sim)
+    # New Year's midnight, one minute long: closed now (unless run at that minute)
+    conf = window_conf(sim, "allowed = 0 0 1 1 * 1m UTC\n")
+    res = sim.cli("--config-file", conf, "run", str(rb), "-i", str(sim.inventory))
+    assert res.returncode == 3, res.stdout + res.stderr
+    assert "the run may not start outside the allowed change windows" in res.stderr
+    assert "the next window opens at 20" in res.stderr and "-01-01 00:00 UTC" in res.stderr
+    assert json.loads(sim.cli("runs", "-f", "json").stdout or "[]") == []
+    assert sim.ops() == []
+
+    bad = window_conf(sim, "allowed = 0 0 1 1 * 1m UTC\nallowed = 0 0 * * mon 2h Moon/Base\n")
+    res = sim.cli("--config-file", bad, "run", str(rb), "-i", str(sim.inventory))
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert f"{bad}:3:1: change-window: 'Moon/Base' is not a time zone" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_the_outage_gate_refuses_to_pass_once_the_window_closed(sim: Sim) -> None:
+    from datetime import timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    fmt = "%Y%m%dT%H%M%SZ"
+    cal = sim.tmp / "cab.ics"
+    cal.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//cab//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:w\r\nDTSTART:{(now - timedelta(seconds=30)):{fmt}}\r\n"
+        f"DTEND:{(now + timedelta(seconds=8)):{fmt}}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    steps = [{"id": "prepare", "name": "Prepare", "kind": "sleep", "with": {"duration": "10s"}}]
+    rb = sim.runbook("gate", steps + [
+        {"id": "the-gate", "name": "Approve the outage", "kind": "approval",
+         "with": {"message": "Stop the API?", "outage_gate": True}},
+        {"id": "stop-api", "name": "Stop the API", "kind": "service",
+         "with": {"action": "stop", "services": ["api"]}},
+    ])
+    res = sim.cli("--config-file", window_conf(sim, f"calendar = {cal}\n"), "run", str(rb),
+                  "-i", str(sim.inventory), "--yes")
+    assert res.returncode == 3, res.stdout + res.stderr
+    assert "the outage gate the-gate may not pass outside the allowed change windows" \
+        in res.stderr
+    assert not [o for o in sim.ops() if o[1] == "stop"]
+    (run,) = json.loads(sim.cli("runs", "-f", "json").stdout)
+    doc = shown(sim, run["id"])
+    assert doc["run"]["status"] == "failed" and doc["lock"] is None
+    assert "the-gate" not in {r["step_id"] for r in doc["results"]}
+    assert any(e["kind"] == "refused-outside-window" for e in doc["events"])

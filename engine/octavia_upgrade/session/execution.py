@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from octavia_upgrade import __version__
 from octavia_upgrade import executor as _executor
 from octavia_upgrade.console import Console
+from octavia_upgrade.errors import Refused
 from octavia_upgrade.executor import Executor, Previous, operator_identity
 from octavia_upgrade.plan import LOCAL, run_contexts
 from octavia_upgrade.wording import plural
@@ -25,6 +26,7 @@ from octavia_upgrade.session.heartbeat import LockHeartbeat
 from octavia_upgrade.session.preparation import Prepared
 from octavia_upgrade.session.approvals import ApprovalGate
 from octavia_upgrade.session.pausing import PauseControl
+from octavia_upgrade.session.windowcheck import WindowCheck
 from octavia_upgrade.session.prompts import SignalState, install_signals
 from octavia_upgrade.session.sink import RunSink
 from octavia_upgrade.statuses import RunStatus
@@ -193,7 +195,10 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
         or f"{started_by.user}@{started_by.hostname}",
         manual=frozenset(s.id for s in prep.runbook.rollback if s.kind == "approval"),
         poll_interval=poll, event=sink.event)
-    hold = PauseControl(store, run_id, console, sig.cancel, poll, sink.event)
+    from octavia_upgrade.windows import declared
+
+    hold = WindowCheck(declared(svc.settings, prep.inventory), store.clock, sink.event,
+                       then=PauseControl(store, run_id, console, sig.cancel, poll, sink.event))
     executor = _build_executor(prep, run_id, pool, sink, sig, prompter, previous, hold)
     heartbeat = LockHeartbeat(store, prep.inventory.deployment, run_id, sig.cancel, console).start()
     probes = None
@@ -210,6 +215,9 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
         result = RunResult(done.status, dict(done.failed), done.message, run_id=run_id)
     except KeyboardInterrupt:
         result = RunResult(RunStatus.INTERRUPTED, message="interrupted", run_id=run_id)
+    except Refused as exc:  # the outage gate outside the change window
+        result = RunResult(RunStatus.FAILED, message=str(exc), run_id=run_id)
+        raise
     finally:
         status = (result.status if result.status in (
             RunStatus.SUCCEEDED, RunStatus.ROLLED_BACK, RunStatus.INTERRUPTED)
