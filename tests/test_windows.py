@@ -107,3 +107,18 @@ def test_windows_come_from_the_inventory_with_positions(tmp_path: Path) -> None:
         load_inventory(inv)
     (d,) = err.value.diagnostics
     assert (d.path, d.line) == (str(inv), 6) and "'Europe/Nowhere' is not a time zone" in d.message
+
+
+def test_the_plan_report_says_whether_the_predicted_outage_fits() -> None:
+    from octavia_upgrade.reports.model_plan import OutageWindow
+    from octavia_upgrade.reports.planned import _window_fit
+
+    w = Windows((parse_rule(SAT_NIGHT_BERLIN, Where("a.conf", 3, 1)),))
+    outage = OutageWindow(first_step="stop-api", last_step="start-api", steps=(), estimate=1800)
+    inside = utc(2026, 12, 6, 2, 45)  # 15 minutes before the window closes
+    assert "does NOT fit the window open now" in str(_window_fit(w, outage, inside))
+    assert "fits the next window" in str(_window_fit(w, outage, utc(2026, 12, 7)))
+    assert _window_fit(None, outage, inside) is None
+    assert "no change window is declared" in str(_window_fit(Windows(), outage, inside))
+    unknown = OutageWindow(first_step="stop-api", last_step=None, steps=(), estimate=None)
+    assert "unknown" in str(_window_fit(w, unknown, inside))

@@ -144,6 +144,9 @@ class Impact:
     data_plane: str
     data_plane_steps: tuple[ImpactStep, ...]
     probes: tuple[str, ...]
+    #: Whether the predicted control-plane outage fits the allowed change
+    #: windows, in a sentence; None when the report was made without them.
+    change_window: str | None = None
 
 
 @dataclass(frozen=True)
