@@ -113,10 +113,35 @@ CHANGE_WINDOW_OPTS = [
                     "repeats included) are allowed change windows."),
 ]
 
+WEBHOOK_OPTS = [
+    cfg.MultiStrOpt("url", default=[],
+                    help="A receiver of the run's events (repeatable): each gets a JSON POST "
+                         "for run started, waiting for approval, approved, rejected, outage "
+                         "started, outage ended (with its length), step failed, run paused "
+                         "and run finished. A slow, failing or unreachable receiver never "
+                         "holds up or fails the upgrade; failed deliveries are shown and "
+                         "recorded as webhook-failed events."),
+    cfg.StrOpt("secret", secret=True,
+               help="Shared secret: every request carries X-Octavia-Upgrade-Signature: "
+                    "sha256=HEX, the HMAC-SHA256 of the raw body keyed by it. Never sent "
+                    "itself, never logged."),
+    cfg.StrOpt("format", default="json", choices=[
+        ("json", "the event document"),
+        ("slack", '{"text": "..."}, for a Slack-compatible incoming webhook')],
+        help="What is posted."),
+    cfg.FloatOpt("timeout", default=5.0, min=0.1, help="Seconds per request."),
+    cfg.IntOpt("attempts", default=5, min=1, max=20,
+               help="Tries per event and receiver (exponential backoff in between)."),
+    cfg.FloatOpt("backoff", default=1.0, min=0.0,
+                 help="Seconds before the second try; doubled before each later one."),
+    cfg.FloatOpt("drain", default=10.0, min=0.0,
+                 help="Seconds the end of a run waits for events still being delivered."),
+]
+
 GROUPS: dict[str, list[cfg.Opt]] = {
     "DEFAULT": DEFAULT_OPTS, "database": DATABASE_OPTS, "ssh": SSH_OPTS,
     "console": CONSOLE_OPTS, "report": REPORT_OPTS, "approvals": APPROVALS_OPTS,
-    "change_windows": CHANGE_WINDOW_OPTS,
+    "change_windows": CHANGE_WINDOW_OPTS, "webhooks": WEBHOOK_OPTS,
 }
 
 
@@ -144,6 +169,14 @@ class Settings:
     #: ``[change_windows] allowed`` lines and ``calendar`` (see :mod:`octavia_upgrade.windows`).
     change_windows_allowed: tuple[str, ...] = ()
     change_windows_calendar: str | None = None
+    #: ``[webhooks]`` (see :mod:`octavia_upgrade.webhooks`).
+    webhooks_urls: tuple[str, ...] = ()
+    webhooks_secret: str | None = None
+    webhooks_format: str = "json"
+    webhooks_timeout: float = 5.0
+    webhooks_attempts: int = 5
+    webhooks_backoff: float = 1.0
+    webhooks_drain: float = 10.0
     config_files: tuple[str, ...] = ()
     #: Options present in a file that this version does not know (typos?).
     warnings: tuple[Diagnostic, ...] = ()
@@ -157,7 +190,13 @@ class Settings:
         """Values of secret options (to register with the log redactor)."""
         from urllib.parse import unquote, urlsplit
 
-        found: list[str] = []
+        found: list[str] = [self.webhooks_secret] if self.webhooks_secret else []
+        for url in self.webhooks_urls:  # a receiver's URL may embed a token
+            try:
+                parts = urlsplit(url)
+            except ValueError:
+                continue
+            found += [v for v in (parts.password, parts.query) if v]
         if self.database_connection:
             try:
                 pw = urlsplit(self.database_connection).password
@@ -277,6 +316,13 @@ def load_config(config_files: list[str] | None = None,
         approvals_poll_interval=value("approvals", "poll_interval"),
         change_windows_allowed=tuple(value("change_windows", "allowed") or ()),
         change_windows_calendar=value("change_windows", "calendar") or None,
+        webhooks_urls=tuple(value("webhooks", "url") or ()),
+        webhooks_secret=value("webhooks", "secret") or None,
+        webhooks_format=value("webhooks", "format"),
+        webhooks_timeout=value("webhooks", "timeout"),
+        webhooks_attempts=value("webhooks", "attempts"),
+        webhooks_backoff=value("webhooks", "backoff"),
+        webhooks_drain=value("webhooks", "drain"),
         config_files=tuple(files),
         warnings=warnings,
     )

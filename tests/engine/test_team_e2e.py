@@ -264,3 +264,53 @@ def test_the_outage_gate_refuses_to_pass_once_the_window_closed(sim: Sim) -> Non
     assert doc["run"]["status"] == "failed" and doc["lock"] is None
     assert "the-gate" not in {r["step_id"] for r in doc["results"]}
     assert any(e["kind"] == "refused-outside-window" for e in doc["events"])
+
+
+def test_events_reach_a_receiver_that_checks_the_hmac_and_a_dead_one_is_reported(
+        sim: Sim) -> None:
+    from webhookrecv import Receiver, closed_port_url
+
+    secret = "whsec-0123456789"
+    with Receiver(secret) as rx:
+        conf = sim.tmp / "hooks.conf"
+        conf.write_text(f"[webhooks]\nurl = {rx.url}\nurl = {closed_port_url()}\n"
+                        f"secret = {secret}\nattempts = 2\nbackoff = 0.1\ntimeout = 1\n"
+                        "drain = 5\n")
+        steps = [{"id": "prepare", "name": "Prepare", "kind": "command",
+                  "with": {"command": "true"}}]
+        rb = sim.runbook("hooks", [
+            *steps,
+            {"id": GATE, "name": "Approve the outage", "kind": "approval",
+             "with": {"message": "Stop the API?", "outage_gate": True}},
+            {"id": "stop-api", "name": "Stop the API", "kind": "service",
+             "with": {"action": "stop", "services": ["api"]}},
+            {"id": "start-api", "name": "Start the API", "kind": "service",
+             "with": {"action": "start", "services": ["api"]}},
+            {"id": "after", "name": "Check", "kind": "command", "with": {"command": "false"},
+             "on_failure": "continue"},
+        ])
+        started = time.monotonic()
+        res = sim.cli("--config-file", str(conf), "run", str(rb), "-i", str(sim.inventory),
+                      "--yes", "--change", "CHG0077")
+        elapsed = time.monotonic() - started
+    assert res.returncode == 1, res.stdout + res.stderr  # the last step fails on purpose
+    assert rx.bad_signatures == 0
+    kinds = rx.kinds()
+    assert kinds[0] == "run-started" and kinds[-1] == "run-finished", kinds
+    for k in ("outage-started", "outage-ended", "step-failed"):
+        assert k in kinds, kinds
+    assert kinds.index("outage-started") < kinds.index("outage-ended")
+    ended = next(e for e in rx.events if e["event"] == "outage-ended")
+    assert 0 < ended["data"]["seconds"] < elapsed
+    failed = next(e for e in rx.events if e["event"] == "step-failed")
+    assert failed["data"]["step_id"] == "after"
+    finished = rx.events[-1]
+    assert finished["data"]["status"] == "failed"
+    assert all(e["run"]["change"]["id"] == "CHG0077" for e in rx.events)
+    assert all(secret not in raw.decode() for raw in rx.raw)
+    # the dead receiver: reported on the console and recorded, the run went on
+    assert "not delivered after 2 attempt(s)" in res.stderr + res.stdout
+    (run,) = json.loads(sim.cli("runs", "-f", "json").stdout)
+    doc = shown(sim, run["id"])
+    assert any(e["kind"] == "webhook-failed" for e in doc["events"])
+    assert secret not in json.dumps(doc)

@@ -115,6 +115,7 @@ class ApprovalGate:
         if self.yes and step.id not in self.manual:
             self.console.info(f"  approved with {APPROVED_IN_ADVANCE} (a rehearsal: "
                               "nobody was asked)")
+            self.event("approved", step_id=step.id, by=[self.me.name], how=APPROVED_IN_ADVANCE)
             return Approval(self.me.name, APPROVED_IN_ADVANCE, time.time(),
                             ({"identity": self.me.name, "how": APPROVED_IN_ADVANCE,
                               "origin": self.me.origin, "comment": None},))

@@ -132,6 +132,43 @@ def _build_executor(prep: Prepared, run_id: str, pool: Any, sink: RunSink, sig: 
                     previous=previous, cancel=sig.cancel, hold=hold)
 
 
+def _notifications(prep: Prepared, svc: Services, sink: RunSink, run: Any,
+                   resuming: bool) -> tuple[Any, Any]:
+    """The run's notifier (listening to ``sink``) and its webhook sender (None: no URL)."""
+    from octavia_upgrade import webhooks
+    from octavia_upgrade.session.notify import Notifier
+
+    config = webhooks.from_settings(svc.settings)
+    sender = None
+    if config is not None:
+        def failed(f: webhooks.Failure) -> None:
+            svc.console.warn(f"webhook {f.url}: event {f.event} not delivered after "
+                             f"{f.attempts} attempt(s): {f.error}")
+            svc.store.record_event(run.id, "webhook-failed", {
+                "url": f.url, "event": f.event, "error": f.error, "attempts": f.attempts})
+
+        sender = webhooks.WebhookSender(config, on_failure=failed)
+    doc = {"id": run.id, "deployment": run.deployment, "runbook": run.runbook_name,
+           "from": run.from_release, "to": run.to_release,
+           "change": {"id": run.change_id, "url": run.change_url},
+           "operator": (run.options or {}).get("operator") or f"{run.user}@{run.hostname}"}
+    notifier = Notifier(prep.plan, doc, [sender.send] if sender else [],
+                        redact=svc.redactor.redact if svc.redactor is not None else (lambda v: v))
+    sink.listen = notifier
+    notifier("resumed" if resuming else "run-started", {"pid": os.getpid()})
+    return notifier, sender
+
+
+def _close_sender(sender: Any, store: Any, run_id: str, console: Console) -> None:
+    """Let the webhooks drain for a bounded time; report what stayed undelivered."""
+    if sender is None:
+        return
+    left = sender.close()
+    if left:
+        console.warn(f"webhooks: {left} event(s) still undelivered at the end of the run")
+        store.record_event(run_id, "webhook-undelivered", {"events": left})
+
+
 def _cleanup(console: Console, *actions: Callable[[], Any] | None) -> None:
     for act in actions:
         if act is None:
@@ -200,6 +237,7 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
     hold = WindowCheck(declared(svc.settings, prep.inventory), store.clock, sink.event,
                        then=PauseControl(store, run_id, console, sig.cancel, poll, sink.event))
     executor = _build_executor(prep, run_id, pool, sink, sig, prompter, previous, hold)
+    notifier, sender = _notifications(prep, svc, sink, started_by, resuming)
     heartbeat = LockHeartbeat(store, prep.inventory.deployment, run_id, sig.cancel, console).start()
     probes = None
     if prep.inventory.probes:
@@ -226,6 +264,9 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
         # status and the lock release must never be skipped.
         _cleanup(console, heartbeat.stop, probes.stop if probes else None,
                  lambda: store.set_run_status(run_id, status),
+                 lambda: notifier("run-finished", {"status": str(status),
+                                                   "message": result.message}),
+                 lambda: _close_sender(sender, store, run_id, console),
                  lambda: store.release_lock(prep.inventory.deployment, run_id),
                  lambda: log.info("run-finished", status=status, message=result.message),
                  log.close, restore)
