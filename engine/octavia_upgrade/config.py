@@ -138,10 +138,23 @@ WEBHOOK_OPTS = [
                  help="Seconds the end of a run waits for events still being delivered."),
 ]
 
+METRICS_OPTS = [
+    cfg.StrOpt("textfile", sample_default="<state_dir>/octavia_upgrade.prom",
+               help="Prometheus metrics file kept current during a run (written to a "
+                    "temporary file, then renamed): point it into node_exporter's "
+                    "--collector.textfile.directory, e.g. "
+                    "/var/lib/prometheus/node-exporter/octavia_upgrade.prom. "
+                    "`octavia-upgrade metrics` prints the same text."),
+    cfg.FloatOpt("interval", default=5.0, min=1.0,
+                 help="Seconds between two rewrites of the metrics file while nothing "
+                      "happens (every event rewrites it, at most once a second)."),
+]
+
 GROUPS: dict[str, list[cfg.Opt]] = {
     "DEFAULT": DEFAULT_OPTS, "database": DATABASE_OPTS, "ssh": SSH_OPTS,
     "console": CONSOLE_OPTS, "report": REPORT_OPTS, "approvals": APPROVALS_OPTS,
     "change_windows": CHANGE_WINDOW_OPTS, "webhooks": WEBHOOK_OPTS,
+    "metrics": METRICS_OPTS,
 }
 
 
@@ -177,6 +190,9 @@ class Settings:
     webhooks_attempts: int = 5
     webhooks_backoff: float = 1.0
     webhooks_drain: float = 10.0
+    #: ``[metrics] textfile`` (None: ``state_dir/octavia_upgrade.prom``) and ``interval``.
+    metrics_textfile: str | None = None
+    metrics_interval: float = 5.0
     config_files: tuple[str, ...] = ()
     #: Options present in a file that this version does not know (typos?).
     warnings: tuple[Diagnostic, ...] = ()
@@ -185,6 +201,13 @@ class Settings:
     def database_url(self) -> str | None:
         """``[database] connection``, or None for the SQLite default in state_dir."""
         return self.database_connection
+
+    @property
+    def metrics_path(self) -> Path:
+        """Where the metrics textfile is written."""
+        if self.metrics_textfile:
+            return Path(self.metrics_textfile).expanduser()
+        return self.state_dir / "octavia_upgrade.prom"
 
     def secret_values(self) -> list[str]:
         """Values of secret options (to register with the log redactor)."""
@@ -323,6 +346,8 @@ def load_config(config_files: list[str] | None = None,
         webhooks_attempts=value("webhooks", "attempts"),
         webhooks_backoff=value("webhooks", "backoff"),
         webhooks_drain=value("webhooks", "drain"),
+        metrics_textfile=value("metrics", "textfile") or None,
+        metrics_interval=value("metrics", "interval"),
         config_files=tuple(files),
         warnings=warnings,
     )

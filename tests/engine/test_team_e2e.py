@@ -56,6 +56,12 @@ def finish(proc: Any, timeout: float = 60) -> tuple[int, str]:
     return proc.returncode, out + err
 
 
+def waiting_dep(sim: Sim) -> str:
+    import yaml
+
+    return str(yaml.safe_load(sim.inventory.read_text())["deployment"])
+
+
 def shown(sim: Sim, run_id: str) -> dict[str, Any]:
     res = sim.cli("show", run_id, "-f", "json")
     assert res.returncode == 0, res.stderr
@@ -77,6 +83,17 @@ def test_the_outage_waits_for_another_identity_and_goes_on_within_a_second(sim: 
         assert waiting["who_may_approve"].startswith("anyone but ")
         # nothing has been stopped while the run waits
         assert not [o for o in sim.ops() if o[1] == "stop"]
+        # the metrics textfile is current while the run waits
+        prom = sim.state_dir / "octavia_upgrade.prom"
+        deadline = time.monotonic() + 10
+        while "octavia_upgrade_approvals_waiting{" not in (
+                prom.read_text() if prom.exists() else "") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        text = prom.read_text()
+        assert f'octavia_upgrade_approvals_waiting{{deployment="{waiting_dep(sim)}",' \
+            f'run_id="{run_id}",step_id="{GATE}"}} 1.0' in text
+        assert f'octavia_upgrade_run_running{{deployment="{waiting_dep(sim)}",' \
+            f'run_id="{run_id}"}} 1.0' in text
 
         # the operator who started the run may not approve it (four eyes): refused, exit 3
         own = sim.cli("approve", run_id, GATE)
@@ -119,6 +136,16 @@ def test_the_outage_waits_for_another_identity_and_goes_on_within_a_second(sim: 
     assert events["approval-waiting"]["data"]["four_eyes"] is True
     stops = [o for o in sim.ops() if o[1] == "stop"]
     assert stops, "the services were not stopped after the approval"
+
+    # at the end: the file says the run finished and how long the outage lasted
+    text = (sim.state_dir / "octavia_upgrade.prom").read_text()
+    assert f'octavia_upgrade_run_running{{deployment="{waiting_dep(sim)}",run_id="{run_id}"}} 0.0' \
+        in text
+    assert "octavia_upgrade_outage_seconds{" in text
+    assert 'octavia_upgrade_step_attempts{deployment=' in text
+    printed = sim.cli("metrics", run_id)
+    assert printed.returncode == 0 and "octavia_upgrade_run_info{" in printed.stdout
+    assert 'change="CHG0042"' in printed.stdout
 
     report = sim.cli("report", run_id, "-f", "markdown")
     assert report.returncode == 0, report.stderr

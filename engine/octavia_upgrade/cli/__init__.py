@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "reject": "octavia_upgrade.cli.reject",
     "pause": "octavia_upgrade.cli.pause",
     "continue": "octavia_upgrade.cli.unpause",
+    "metrics": "octavia_upgrade.cli.metrics",
     "unlock": "octavia_upgrade.cli.unlock",
     "lab": "octavia_upgrade.cli.lab",
     "example": "octavia_upgrade.cli.example",

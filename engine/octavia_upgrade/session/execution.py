@@ -152,8 +152,13 @@ def _notifications(prep: Prepared, svc: Services, sink: RunSink, run: Any,
            "from": run.from_release, "to": run.to_release,
            "change": {"id": run.change_id, "url": run.change_url},
            "operator": (run.options or {}).get("operator") or f"{run.user}@{run.hostname}"}
-    notifier = Notifier(prep.plan, doc, [sender.send] if sender else [],
+    from octavia_upgrade.metrics import TextfileWriter
+
+    metrics = TextfileWriter(svc.settings.metrics_path, svc.store, run.id, svc.console.warn,
+                             getattr(svc.settings, "metrics_interval", 5.0)).start()
+    notifier = Notifier(prep.plan, doc, [metrics, *([sender.send] if sender else [])],
                         redact=svc.redactor.redact if svc.redactor is not None else (lambda v: v))
+    notifier.metrics = metrics
     sink.listen = notifier
     notifier("resumed" if resuming else "run-started", {"pid": os.getpid()})
     return notifier, sender
@@ -267,6 +272,7 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
                  lambda: notifier("run-finished", {"status": str(status),
                                                    "message": result.message}),
                  lambda: _close_sender(sender, store, run_id, console),
+                 notifier.metrics.stop,
                  lambda: store.release_lock(prep.inventory.deployment, run_id),
                  lambda: log.info("run-finished", status=status, message=result.message),
                  log.close, restore)

@@ -59,6 +59,8 @@ class Notifier:
         self.outage_started: float | None = None
         self.outage_ended: float | None = None
         self._lock = threading.Lock()
+        #: The run's metrics textfile writer (set by the session), stopped at the end.
+        self.metrics: Any = None
 
     def __call__(self, kind: str, data: dict[str, Any]) -> None:
         try:
