@@ -59,7 +59,8 @@ def test_the_textfile_is_replaced_atomically_and_kept_current(tmp_path: Path) ->
     prom = tmp_path / "collector" / "octavia_upgrade.prom"
     try:
         writer = TextfileWriter(prom, store, run.id, warn=print, interval=1.0).start()
-        first = prom.stat().st_ino
+        old = prom.open()  # holds the first file: a rewrite in place would show through
+        first = old.read()
         store.set_run_status(run.id, "succeeded")
         writer("run-finished")
         deadline = time.monotonic() + 5  # the background thread rewrites it within a second
@@ -72,7 +73,9 @@ def test_the_textfile_is_replaced_atomically_and_kept_current(tmp_path: Path) ->
     running = [line for line in prom.read_text().splitlines()
                if line.startswith("octavia_upgrade_run_running{")]
     assert running == [f'octavia_upgrade_run_running{{deployment="prod",run_id="{run.id}"}} 0.0']
-    assert prom.stat().st_ino != first  # replaced by rename, never rewritten in place
+    old.seek(0)
+    assert old.read() == first and 'status="running"' in first  # replaced by a rename
+    old.close()
     assert [p.name for p in prom.parent.iterdir()] == ["octavia_upgrade.prom"]  # no temp left
     assert oct(os.stat(prom).st_mode & 0o777) == "0o644"
 
