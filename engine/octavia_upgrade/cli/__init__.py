@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "pause": "octavia_upgrade.cli.pause",
     "continue": "octavia_upgrade.cli.unpause",
     "metrics": "octavia_upgrade.cli.metrics",
+    "serve": "octavia_upgrade.cli.serve",
     "unlock": "octavia_upgrade.cli.unlock",
     "lab": "octavia_upgrade.cli.lab",
     "example": "octavia_upgrade.cli.example",
