@@ -143,3 +143,15 @@ def test_the_change_record_is_kept_with_the_run(store: Store) -> None:
                                                    "https://itsm.example/CHG0012345")
     assert again.as_dict()["change"] == {"id": "CHG0012345",
                                          "url": "https://itsm.example/CHG0012345"}
+
+
+def test_a_finished_run_waits_for_nothing(store: Store) -> None:
+    run = new_run(store)
+    open_gate(store, run.id)
+    assert store.abandon_requests(run.id) == 1
+    assert store.approval_requests(run.id) == []
+    store.set_run_status(run.id, "failed")
+    with pytest.raises(ApprovalRefused, match="is failed: it waits for nothing"):
+        store.decide(run.id, "approve-outage", decision="approved", identity="bob@x",
+                     origin="x")
+    assert store.approvals(run.id) == []

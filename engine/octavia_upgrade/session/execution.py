@@ -269,6 +269,7 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
         # status and the lock release must never be skipped.
         _cleanup(console, heartbeat.stop, probes.stop if probes else None,
                  lambda: store.set_run_status(run_id, status),
+                 lambda: store.abandon_requests(run_id),
                  lambda: notifier("run-finished", {"status": str(status),
                                                    "message": result.message}),
                  lambda: _close_sender(sender, store, run_id, console),

@@ -87,6 +87,15 @@ class ApprovalStore(StoreBase):
                              .values(status=status, resolved_at=self.clock())).rowcount
         return bool(n)
 
+    def abandon_requests(self, run_id: str) -> int:
+        """Close every request the run still waits at (the run is ending); how many."""
+        r = APPROVAL_REQUESTS.c
+        with self._tx() as conn:
+            return int(conn.execute(update(APPROVAL_REQUESTS)
+                                    .where(r.run_id == run_id, r.status == "waiting")
+                                    .values(status="abandoned", resolved_at=self.clock()))
+                       .rowcount or 0)
+
     def record_expiry(self, request: ApprovalRequest, outcome: str) -> Approval:
         """The request's timeout passed: recorded as a decision of nobody (``timeout``)."""
         row = {"run_id": request.run_id, "step_id": request.step_id, "user": "timeout",
@@ -134,7 +143,10 @@ class ApprovalStore(StoreBase):
         """
         check(decision, DECISIONS, "decision")
         check(how, APPROVAL_METHODS, "approval method")
-        self.get_run(run_id)  # type: ignore[attr-defined]  # InvalidInput when unknown
+        run = self.get_run(run_id)  # type: ignore[attr-defined]  # InvalidInput when unknown
+        if run.status in FINAL_RUN_STATUSES:
+            raise ApprovalRefused(f"run {run_id} is {run.status}: it waits for nothing; "
+                                  "nothing was recorded")
         waiting = self.approval_requests(run_id)
         request = next((w for w in waiting if w.step_id == step_id), None)
         if request is None:

@@ -210,6 +210,19 @@ class ApprovalArgs(Args):
     #: The approval that lets the outage begin: the change window is checked here.
     outage_gate: bool = False
 
+    #: The fields added for approvals by identity: left out of :meth:`to_dict`
+    #: while they hold their defaults, so that plans recorded before them (and
+    #: the runs that stored those plans) compare equal to plans made now.
+    TEAM_FIELDS: ClassVar[tuple[str, ...]] = ("approvers", "four_eyes", "expires", "on_expiry",
+                                              "outage_gate")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        for f in dataclasses.fields(self):
+            if f.name in self.TEAM_FIELDS and d.get(f.name) == f.default:
+                d.pop(f.name)
+        return d
+
 
 @dataclass(frozen=True)
 class SleepArgs(Args):
