@@ -341,3 +341,31 @@ def test_events_reach_a_receiver_that_checks_the_hmac_and_a_dead_one_is_reported
     doc = shown(sim, run["id"])
     assert any(e["kind"] == "webhook-failed" for e in doc["events"])
     assert secret not in json.dumps(doc)
+
+
+def test_two_distinct_approvers_are_needed_when_the_step_says_so(sim: Sim) -> None:
+    rb = outage_runbook(sim, approvers=2)
+    proc = sim.popen("run", str(rb), "-i", str(sim.inventory))
+    try:
+        run_id = wait_for_approval(sim, proc)["run_id"]
+        bob = identity_conf(sim, "bob@example.org")
+        first = sim.cli("--config-file", bob, "approve", run_id, GATE)
+        assert first.returncode == 0 and "it still needs 1 more of anyone" in first.stdout
+        twice = sim.cli("--config-file", bob, "approve", run_id, GATE)
+        assert twice.returncode == 3 and "already approved" in twice.stderr
+        time.sleep(1.5)
+        assert proc.poll() is None  # one approval of two: still waiting
+        (waiting,) = json.loads(sim.cli("approvals", run_id, "-f", "json").stdout)
+        assert waiting["approved_by"] == ["bob@example.org"]
+        second = sim.cli("--config-file", identity_conf(sim, "carol@example.org"), "approve",
+                         run_id, GATE)
+        assert second.returncode == 0, second.stderr
+        rc, out = finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert rc == 0, out
+    assert "approved by bob@example.org, carol@example.org" in out
+    ids = [a["identity"] for a in shown(sim, run_id)["approvals"]]
+    assert ids == ["bob@example.org", "carol@example.org"]

@@ -6,7 +6,6 @@ record nothing; two processes racing with one identity count once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 

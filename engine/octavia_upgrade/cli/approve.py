@@ -34,6 +34,10 @@ def run(args: argparse.Namespace) -> int:
     def act(store, me) -> str:  # type: ignore[no-untyped-def]
         store.decide(args.run_id, args.step, decision="approved", identity=me.name,
                      origin=me.origin, comment=args.comment)
-        return f"approved step {args.step} of run {args.run_id} as {me.name}"
+        line = f"approved step {args.step} of run {args.run_id} as {me.name}"
+        still = [w for w in store.approval_requests(args.run_id) if w.step_id == args.step]
+        if still and len(still[0].approved_by) < still[0].required:
+            line += f"; it still needs {still[0].who_may_approve()}"
+        return line
 
     return with_store(args, act)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
 
 from octavia_upgrade.cli.output import Column, add_row_format, emit, render_one, select, table
@@ -135,7 +136,8 @@ def _hosts_text(run_: Any) -> list[str]:
 
 
 def _text(run_: Any, latest: list[Any], approvals: list[Any], events: list[Any],
-          holds_lock: bool, lock: Any, verbose: int, waiting: list[Any] = ()) -> str:  # type: ignore[assignment]
+          holds_lock: bool, lock: Any, verbose: int,
+          waiting: Sequence[Any] = ()) -> str:
     from octavia_upgrade.reports.text import run_options
     from octavia_upgrade.state import isoformat
 
