@@ -369,3 +369,70 @@ def test_two_distinct_approvers_are_needed_when_the_step_says_so(sim: Sim) -> No
     assert "approved by bob@example.org, carol@example.org" in out
     ids = [a["identity"] for a in shown(sim, run_id)["approvals"]]
     assert ids == ["bob@example.org", "carol@example.org"]
+
+
+def _read_until(fd: int, needle: bytes, timeout: float = 60.0) -> bytes:
+    import os
+    import select
+
+    buf = b""
+    end = time.monotonic() + timeout
+    while needle not in buf:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{needle!r} not seen; got {buf.decode(errors='replace')!r}")
+        ready, _w, _x = select.select([fd], [], [], left)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+    return buf
+
+
+def test_the_run_terminal_answers_as_its_operator_and_four_eyes_refuses_it(sim: Sim) -> None:
+    """A real terminal (pty): the operator's own 'yes' does not count under four eyes;
+    another identity's approval does, and the run goes on."""
+    import os
+    import pty
+    import sys
+
+    rb = outage_runbook(sim, four_eyes=True)
+    conf = identity_conf(sim, "olga@ops")
+    argv = [sys.executable, "-m", "octavia_upgrade", "--config-file", conf, "run", str(rb),
+            "-i", str(sim.inventory)]
+    env = {**os.environ, "OCTAVIA_UPGRADE_STATE_DIR": str(sim.state_dir), "TERM": "dumb"}
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(sys.executable, argv, env)
+    status = None
+    try:
+        _read_until(fd, b"Type 'yes' to approve as olga@ops")
+        os.write(fd, b"yes\n")
+        out = _read_until(fd, b"recorded")
+        words = " ".join(out.decode(errors="replace").split())  # the console wraps lines
+        assert "requires four eyes: olga@ops started the run and may not decide on it" in words
+        run_id = json.loads(sim.cli("approvals", "-f", "json").stdout)[0]["run_id"]
+        res = sim.cli("--config-file", identity_conf(sim, "bob@example.org"), "approve",
+                      run_id, GATE)
+        assert res.returncode == 0, res.stderr
+        out += _read_until(fd, b"approved by bob")
+        t0 = time.monotonic()
+        while status is None and time.monotonic() - t0 < 60:
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = st
+            else:
+                _read_until(fd, b"", timeout=0.2)
+                time.sleep(0.05)
+    finally:
+        if status is None:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert status is not None and os.waitstatus_to_exitcode(status) == 0, out
+    (a,) = shown(sim, run_id)["approvals"]
+    assert (a["identity"], a["how"]) == ("bob@example.org", "cli")  # olga's 'yes' not recorded
