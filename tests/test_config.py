@@ -141,7 +141,7 @@ def test_cli_reports_a_bad_file_without_traceback(tmp_path: Path) -> None:
 
 def test_list_opts_covers_every_group() -> None:
     groups = dict(list_opts())
-    assert set(groups) == {"DEFAULT", "database", "ssh", "console", "report"}
+    assert set(groups) == {"DEFAULT", "database", "ssh", "console", "report", "approvals", "change_windows", "webhooks", "metrics"}
     assert {o.name for o in groups["ssh"]} == {
         "connect_timeout", "known_hosts", "strict_host_key_checking"}
     assert next(o for o in groups["database"] if o.name == "connection").secret

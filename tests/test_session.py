@@ -168,9 +168,12 @@ def test_a_run_records_absolute_paths_and_resumes_from_another_directory(
     assert run.runbook_path == str(world.work / "rb.yaml")
     assert run.inventory_path == str(world.work / "inv.yaml")
     assert run.plan["schema_version"] == PLAN_SCHEMA_VERSION
+    from octavia_upgrade.identity import current
+
     assert world.store.options == [{"detect": False, "limit": None, "yes": True,
                                     "preflight": True,
-                                    "params": {"token": "***", "mode": "slow"}}]
+                                    "params": {"token": "***", "mode": "slow"},
+                                    "operator": current().name}]
     assert SECRET not in json.dumps(run.plan) + json.dumps(run.params) + world.out.getvalue()
 
     elsewhere = world.root / "elsewhere"

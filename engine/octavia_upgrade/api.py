@@ -123,7 +123,8 @@ def run(runbook: str, inventory: str | InventorySource, *,
         params: Mapping[str, Any] | None = None, limit: str | None = None,
         detect: bool = True, yes: bool = False, settings: Settings | None = None,
         store: Any = None, console: Console | None = None, redactor: Redactor | None = None,
-        pool: Any = None, preflight: bool = True) -> RunResult:
+        pool: Any = None, preflight: bool = True, change_id: str | None = None,
+        change_url: str | None = None) -> RunResult:
     """Execute a runbook against an inventory under the deployment lock; record every step.
 
     Args:
@@ -144,6 +145,9 @@ def run(runbook: str, inventory: str | InventorySource, *,
         preflight: check every prerequisite of the plan on every host first,
             and refuse when any is missing (off only when a check is known to
             be wrong for the deployment; recorded with the run).
+        change_id, change_url: the change record the run executes (a ticket
+            id and its link): recorded with the run, shown in every report
+            and event; a resume keeps them.
 
     Returns:
         :class:`~octavia_upgrade.session.RunResult` with ``run_id`` and
@@ -153,7 +157,8 @@ def run(runbook: str, inventory: str | InventorySource, *,
         InvalidInput: bad files or arguments; nothing ran.
         Refused: wrong deployed release, missing prerequisites
             (:class:`~octavia_upgrade.errors.PreflightFailed`, every one listed;
-            nothing recorded or changed), or the deployment is locked by another run.
+            nothing recorded or changed), the deployment is locked by another run,
+            or the time is outside the allowed change windows.
     """
     given = dict(params or {})
     prep = with_absolute_paths(prepare(runbook, inventory, given, limit=limit))
@@ -161,6 +166,8 @@ def run(runbook: str, inventory: str | InventorySource, *,
     redactor.add(*secret_values(prep))
     for warning in prep.warnings:
         console.warn(warning)
+    settings = settings if settings is not None else _settings()
+    _check_window(settings, prep)
     pool = pool if pool is not None else open_connections(prep)
     own_store = store is None
     try:
@@ -170,7 +177,6 @@ def run(runbook: str, inventory: str | InventorySource, *,
                          f"{plural(len(det.hosts), 'host')}; database at {det.db_revision}")
         if preflight:
             _preflight(prep, pool, console, redactor)
-        settings = settings if settings is not None else _settings()
         if own_store:
             store = open_run_store(settings, redactor)
         else:
@@ -189,7 +195,8 @@ def run(runbook: str, inventory: str | InventorySource, *,
                "params": masked_params(prep.runbook, given)}
     try:
         return execute_run(prep, Services(settings, store, console, redactor), yes=yes,
-                           pool=pool, options=options)
+                           pool=pool, options=options,
+                           change={"id": change_id, "url": change_url})
     finally:
         if own_store:
             store.close()
@@ -245,6 +252,19 @@ def resume(run_id: str, *, params: Mapping[str, Any] | None = None, yes: bool = 
     finally:
         if own_store:
             store.close()
+
+
+def _check_window(settings: Settings, prep: Prepared) -> None:
+    """Refuse (exit 3) a run that would start outside the allowed change windows."""
+    from datetime import datetime, timezone
+
+    from octavia_upgrade.errors import Refused
+    from octavia_upgrade.windows import declared
+
+    windows = declared(settings, prep.inventory)
+    now = datetime.now(timezone.utc)
+    if not windows.is_open(now):
+        raise Refused(windows.closed_message(now, "the run may not start") + "; nothing ran")
 
 
 def _detect(prep: Prepared, pool: Any) -> Any:

@@ -86,9 +86,75 @@ REPORT_OPTS = [
                help="Bytes of each step's recorded output shown in execution reports."),
 ]
 
+APPROVALS_OPTS = [
+    cfg.StrOpt("identity",
+               sample_default="<login>@<this host's name>",
+               help="The name this operator's approvals, rejections, pauses and runs are "
+                    "recorded under (in the state database, the reports and the events), "
+                    "such as alice@example.org. Four-eyes approval steps compare it with "
+                    "the identity of whoever started the run. Default: login@hostname."),
+    cfg.FloatOpt("poll_interval", default=0.5, min=0.1, max=10.0,
+                 help="Seconds between two looks of a waiting run (or a paused one) at "
+                      "the state database for approvals, rejections and continue."),
+]
+
+CHANGE_WINDOW_OPTS = [
+    cfg.MultiStrOpt("allowed", default=[],
+                    help="An allowed change window: when it opens, in cron syntax, how long "
+                         "it stays open and its time zone, 'MIN HOUR DAY MONTH WEEKDAY LENGTH "
+                         "ZONE', such as '0 22 * * sat 6h Europe/Berlin' (Saturdays 22:00 to "
+                         "04:00 Berlin time). Repeat the option for several windows. Outside "
+                         "every window (these, the calendar's and the inventory's "
+                         "change_windows) a run refuses to start and its outage gate refuses "
+                         "to pass (exit 3, saying when the next window opens). No window "
+                         "declared anywhere: any time."),
+    cfg.StrOpt("calendar",
+               help="An iCalendar (.ics) file whose events (DTSTART to DTEND, RRULE "
+                    "repeats included) are allowed change windows."),
+]
+
+WEBHOOK_OPTS = [
+    cfg.MultiStrOpt("url", default=[],
+                    help="A receiver of the run's events (repeatable): each gets a JSON POST "
+                         "for run started, waiting for approval, approved, rejected, outage "
+                         "started, outage ended (with its length), step failed, run paused "
+                         "and run finished. A slow, failing or unreachable receiver never "
+                         "holds up or fails the upgrade; failed deliveries are shown and "
+                         "recorded as webhook-failed events."),
+    cfg.StrOpt("secret", secret=True,
+               help="Shared secret: every request carries X-Octavia-Upgrade-Signature: "
+                    "sha256=HEX, the HMAC-SHA256 of the raw body keyed by it. Never sent "
+                    "itself, never logged."),
+    cfg.StrOpt("format", default="json", choices=[
+        ("json", "the event document"),
+        ("slack", '{"text": "..."}, for a Slack-compatible incoming webhook')],
+        help="What is posted."),
+    cfg.FloatOpt("timeout", default=5.0, min=0.1, help="Seconds per request."),
+    cfg.IntOpt("attempts", default=5, min=1, max=20,
+               help="Tries per event and receiver (exponential backoff in between)."),
+    cfg.FloatOpt("backoff", default=1.0, min=0.0,
+                 help="Seconds before the second try; doubled before each later one."),
+    cfg.FloatOpt("drain", default=10.0, min=0.0,
+                 help="Seconds the end of a run waits for events still being delivered."),
+]
+
+METRICS_OPTS = [
+    cfg.StrOpt("textfile", sample_default="<state_dir>/octavia_upgrade.prom",
+               help="Prometheus metrics file kept current during a run (written to a "
+                    "temporary file, then renamed): point it into node_exporter's "
+                    "--collector.textfile.directory, e.g. "
+                    "/var/lib/prometheus/node-exporter/octavia_upgrade.prom. "
+                    "`octavia-upgrade metrics` prints the same text."),
+    cfg.FloatOpt("interval", default=5.0, min=1.0,
+                 help="Seconds between two rewrites of the metrics file while nothing "
+                      "happens (every event rewrites it, at most once a second)."),
+]
+
 GROUPS: dict[str, list[cfg.Opt]] = {
     "DEFAULT": DEFAULT_OPTS, "database": DATABASE_OPTS, "ssh": SSH_OPTS,
-    "console": CONSOLE_OPTS, "report": REPORT_OPTS,
+    "console": CONSOLE_OPTS, "report": REPORT_OPTS, "approvals": APPROVALS_OPTS,
+    "change_windows": CHANGE_WINDOW_OPTS, "webhooks": WEBHOOK_OPTS,
+    "metrics": METRICS_OPTS,
 }
 
 
@@ -110,6 +176,23 @@ class Settings:
     ssh_strict_host_key_checking: bool = True
     console_color: str = "auto"
     report_output_tail_bytes: int = 2048
+    #: ``[approvals] identity`` (None: login@hostname, see :mod:`octavia_upgrade.identity`).
+    approvals_identity: str | None = None
+    approvals_poll_interval: float = 0.5
+    #: ``[change_windows] allowed`` lines and ``calendar`` (see :mod:`octavia_upgrade.windows`).
+    change_windows_allowed: tuple[str, ...] = ()
+    change_windows_calendar: str | None = None
+    #: ``[webhooks]`` (see :mod:`octavia_upgrade.webhooks`).
+    webhooks_urls: tuple[str, ...] = ()
+    webhooks_secret: str | None = None
+    webhooks_format: str = "json"
+    webhooks_timeout: float = 5.0
+    webhooks_attempts: int = 5
+    webhooks_backoff: float = 1.0
+    webhooks_drain: float = 10.0
+    #: ``[metrics] textfile`` (None: ``state_dir/octavia_upgrade.prom``) and ``interval``.
+    metrics_textfile: str | None = None
+    metrics_interval: float = 5.0
     config_files: tuple[str, ...] = ()
     #: Options present in a file that this version does not know (typos?).
     warnings: tuple[Diagnostic, ...] = ()
@@ -119,11 +202,24 @@ class Settings:
         """``[database] connection``, or None for the SQLite default in state_dir."""
         return self.database_connection
 
+    @property
+    def metrics_path(self) -> Path:
+        """Where the metrics textfile is written."""
+        if self.metrics_textfile:
+            return Path(self.metrics_textfile).expanduser()
+        return self.state_dir / "octavia_upgrade.prom"
+
     def secret_values(self) -> list[str]:
         """Values of secret options (to register with the log redactor)."""
         from urllib.parse import unquote, urlsplit
 
-        found: list[str] = []
+        found: list[str] = [self.webhooks_secret] if self.webhooks_secret else []
+        for url in self.webhooks_urls:  # a receiver's URL may embed a token
+            try:
+                parts = urlsplit(url)
+            except ValueError:
+                continue
+            found += [v for v in (parts.password, parts.query) if v]
         if self.database_connection:
             try:
                 pw = urlsplit(self.database_connection).password
@@ -239,6 +335,19 @@ def load_config(config_files: list[str] | None = None,
         ssh_strict_host_key_checking=value("ssh", "strict_host_key_checking"),
         console_color=value("console", "color"),
         report_output_tail_bytes=value("report", "output_tail_bytes"),
+        approvals_identity=(value("approvals", "identity") or "").strip() or None,
+        approvals_poll_interval=value("approvals", "poll_interval"),
+        change_windows_allowed=tuple(value("change_windows", "allowed") or ()),
+        change_windows_calendar=value("change_windows", "calendar") or None,
+        webhooks_urls=tuple(value("webhooks", "url") or ()),
+        webhooks_secret=value("webhooks", "secret") or None,
+        webhooks_format=value("webhooks", "format"),
+        webhooks_timeout=value("webhooks", "timeout"),
+        webhooks_attempts=value("webhooks", "attempts"),
+        webhooks_backoff=value("webhooks", "backoff"),
+        webhooks_drain=value("webhooks", "drain"),
+        metrics_textfile=value("metrics", "textfile") or None,
+        metrics_interval=value("metrics", "interval"),
         config_files=tuple(files),
         warnings=warnings,
     )

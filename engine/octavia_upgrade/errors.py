@@ -333,6 +333,22 @@ class ApprovalDeclined(UpgradeError):
         self.step_id, self.answer = step_id, answer
 
 
+class ApprovalRefused(Refused):
+    """An approve/reject/pause/continue that cannot count: nothing was recorded.
+
+    The step is not waiting, the approver may not approve it (the operator
+    under four-eyes) or has already decided, the run is not running.
+    """
+
+
+class ApprovalRejected(UpgradeError):
+    """Someone rejected an approval step (or its timeout declared it rejected)."""
+
+    def __init__(self, step_id: str, by: str, reason: str) -> None:
+        super().__init__(f"step {step_id} was rejected by {by}: {reason}")
+        self.step_id, self.by, self.reason = step_id, by, reason
+
+
 @dataclass
 class ErrorList:
     """Collects diagnostics while validating, so one pass reports them all."""

@@ -77,7 +77,8 @@ class Executor:
     def __init__(self, *, plan: Plan, contexts: Mapping[str, dict[str, Any]],
                  runners: Callable[[str], Runner], local: Runner, sink: Sink,
                  prompter: Prompter, previous: Previous | None = None,
-                 cancel: threading.Event | None = None) -> None:
+                 cancel: threading.Event | None = None,
+                 hold: Callable[[PlannedStep], None] | None = None) -> None:
         """
         Args:
             plan: what to run, exactly.
@@ -85,6 +86,8 @@ class Executor:
                 values known only at run time; ``run.id`` must be the run's id.
             runners: the transport of a host, by name.
             local: the operator machine's transport.
+            hold: called before each step; returns when the step may start
+                (a paused run waits in it), raises ``Interrupted`` to stop.
         """
         self.plan = plan
         self.contexts = contexts
@@ -94,6 +97,7 @@ class Executor:
         self.prompter = prompter
         self.previous = previous or Previous()
         self.cancel = cancel or threading.Event()
+        self.hold = hold
         self.outputs: dict[str, dict[str, Any]] = {}
         self.dropped: dict[str, str] = {}  # host -> step id where it failed
         self._lock = threading.Lock()
@@ -166,6 +170,8 @@ class Executor:
         for ps in planned:
             if self.cancel.is_set():
                 raise Interrupted("interrupted")
+            if self.hold is not None:
+                self.hold(ps)
             ok = self._run_step(ps)
             if ok or tolerant:
                 continue

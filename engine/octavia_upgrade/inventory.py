@@ -181,6 +181,8 @@ def build(doc: Document) -> model.Inventory:
         ),
         secrets=dict(data.get("secrets") or {}),
         api_probe=_api_probe(data.get("api_probe", True)),
+        change_windows=tuple(_window(doc, i, w, base)
+                             for i, w in enumerate(data.get("change_windows") or ())),
     )
 
 
@@ -192,6 +194,21 @@ def _api_probe(value: Any) -> model.ApiProbe | None:
         return model.ApiProbe()
     return model.ApiProbe(interval=model.parse_duration(value.get("interval", 0.2)),
                           timeout=model.parse_duration(value.get("timeout", 1)))
+
+
+def _window(doc: Document, i: int, raw: Any, base: Path) -> dict[str, Any]:
+    """One ``change_windows`` entry, checked (input error at its position), resolved."""
+    from octavia_upgrade import windows
+
+    pos = doc.pos(("change_windows", i))
+    where = windows.Where(doc.path, pos.line, pos.col)
+    if "calendar" in raw:
+        path = resolve_path(raw["calendar"], base)
+        windows.load_calendar(path, where)
+        return {"calendar": path, "where": str(where)}
+    windows.cron_rule(raw["cron"], raw["length"], raw.get("timezone", "UTC"), where)
+    return {"cron": raw["cron"], "length": raw["length"],
+            "timezone": raw.get("timezone", "UTC"), "where": str(where)}
 
 
 def become_setting(value: Any, doc: Document, path: tuple[Any, ...]) -> model.Become | None:

@@ -277,6 +277,9 @@ class Inventory:
     #: What the reader should know but that did not stop the loading (an Ansible
     #: variable that is not honoured, …).
     warnings: tuple[str, ...] = ()
+    #: Allowed change windows as declared (``cron``/``length``/``timezone`` or
+    #: ``calendar``, resolved), each with ``where``: ``path:line:col``.
+    change_windows: tuple[Mapping[str, Any], ...] = ()
 
     def host(self, name: str) -> Host:
         for h in self.hosts:

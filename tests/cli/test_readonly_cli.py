@@ -26,6 +26,13 @@ hosts:
     (["runs", "-f", "json"], 0),
     (["show", "20261205-120000-abcd"], 2),
     (["report", "20261205-120000-abcd", "-f", "json"], 2),
+    (["approvals"], 0),
+    (["approvals", "20261205-120000-abcd"], 2),
+    (["approve", "20261205-120000-abcd", "approve-control-plane-outage"], 2),
+    (["reject", "20261205-120000-abcd", "approve-control-plane-outage", "--reason", "no"], 2),
+    (["pause", "20261205-120000-abcd"], 2),
+    (["continue", "20261205-120000-abcd"], 2),
+    (["metrics"], 0),
 ])
 def test_read_only_commands_create_no_state(tmp_path: Path, argv: list[str], code: int) -> None:
     inv = tmp_path / "inventory.yaml"

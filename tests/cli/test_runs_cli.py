@@ -91,7 +91,7 @@ def test_show_table_and_json(populated: tuple[Path, list[Any]]) -> None:
     steps = [line.split() for line in out.splitlines() if line.startswith("stop-housekeeping")]
     assert [(s[1], s[4], s[5]) for s in steps] == [("ctl1", "succeeded", "0"),
                                                    ("ctl2", "succeeded", "0")]
-    assert "approve-migration  alice  prompt" in out
+    assert "approve-migration  approved  alice  prompt" in out
 
     res = cli(state, "-v", "show", failed.id)
     assert "db-migrate" in res.stdout and "unknown" in res.stdout
@@ -127,7 +127,7 @@ def test_show_tells_how_the_run_was_started_and_what_it_sent(tmp_path: Path) -> 
     res = cli(state, "-v", "show", run.id)
     assert res.returncode == 0, res.stderr
     assert ("options     version detection skipped (--no-detect); --limit ctl1; --yes: "
-            "approvals given without a prompt; parameters given: db_password=***") in res.stdout
+            "approvals given without a prompt (a rehearsal); parameters given: db_password=***") in res.stdout
     assert "  $ mysql --password=*** octavia < dump.sql\n  $ octavia-db-manage current" \
         in res.stdout
     assert secret not in res.stdout

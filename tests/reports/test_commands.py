@@ -97,7 +97,7 @@ def test_options_say_how_the_run_was_started() -> None:
     for fmt in ("markdown", "html"):
         text = render(execution_report(**recs), fmt)
         assert ("version detection skipped (--no-detect); --limit ctl2; --yes: approvals "
-                "given without a prompt; no parameters given on the command line") in text
+                "given without a prompt (a rehearsal); no parameters given on the command line") in text
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -5,7 +5,8 @@ STATE_DIR); it opens its own Store (its own connections), prints ``ready``,
 then answers one JSON line per command:
 
 * ``dump RUN_ID``: everything recorded for the run;
-* ``acquire DEPLOYMENT RUN_ID``: try to take the lock → ``{"won": ...}``.
+* ``acquire DEPLOYMENT RUN_ID``: try to take the lock → ``{"won": ...}``;
+* ``approve RUN_ID STEP IDENTITY``: record an approval → ``{"won": ...}``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def main() -> int:
                 deployment, run_id = args
                 held = store.acquire_lock(deployment, run_id)
                 out = {"won": True, "lock": held.as_dict()}
+            elif cmd == "approve":
+                run_id, step, identity = args
+                store.decide(run_id, step, decision="approved", identity=identity,
+                             origin="peer")
+                out = {"won": True}
             else:
                 out = {"error": f"unknown command {cmd}"}
         except UpgradeError as exc:

@@ -244,3 +244,40 @@ def test_0005_adds_probe_series_beside_the_runs_already_recorded(state_db: Any) 
             assert conn.execute(text("SELECT COUNT(*) FROM runs")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def test_0004_keeps_approvals_recorded_at_0003_as_approved_by_their_user(state_db: Any) -> None:
+    """Approvals recorded before 0004 read back approved, with no identity or request."""
+    from datetime import datetime
+
+    from sqlalchemy import MetaData, Table
+
+    from octavia_upgrade.state.store import Store
+
+    engine = engine_for(state_db)
+    try:
+        with engine.connect() as conn:
+            command.upgrade(db.alembic_config(conn), "0003")
+            runs = Table("runs", MetaData(), autoload_with=conn)
+            approvals = Table("approvals", MetaData(), autoload_with=conn)
+            assert "decision" not in approvals.c and "change_id" not in runs.c
+            conn.execute(runs.insert(), {
+                "id": "20261201-000000-abcd", "runbook_name": "rb", "runbook_path": "/rb.yaml",
+                "runbook_sha256": "f00", "runbook_revision": 1, "from_release": "dalmatian",
+                "to_release": "epoxy", "deployment": "lab", "user": "ops", "hostname": "h",
+                "pid": 1, "status": "succeeded", "started_at": datetime(2026, 12, 1),
+                "ended_at": datetime(2026, 12, 1, 0, 5), "params": "{}", "provenance": "{}"})
+            conn.execute(approvals.insert(), {
+                "run_id": "20261201-000000-abcd", "step_id": "approve-outage", "user": "ops",
+                "approved_at": datetime(2026, 12, 1, 0, 1), "how": "prompt"})
+            conn.commit()
+            db.migrate(engine)
+        store = Store(engine)
+        (a,) = store.approvals("20261201-000000-abcd")
+        assert (a.user, a.how, a.decision, a.identity, a.request_id) == (
+            "ops", "prompt", "approved", None, None)
+        assert a.as_dict()["identity"] == "ops"
+        run = store.get_run("20261201-000000-abcd")
+        assert (run.change_id, run.paused_by) == (None, None)
+    finally:
+        engine.dispose()

@@ -34,7 +34,8 @@ inventories and run ids (from the state database). Install it:
 SHELLS = ("bash", "zsh", "fish")
 
 #: Subcommands whose ``run_id`` argument completes to recorded runs.
-RUN_ID_COMMANDS = ("show", "resume", "report")
+RUN_ID_COMMANDS = ("show", "resume", "report", "approvals", "approve", "reject", "pause",
+                   "continue", "metrics")
 #: Subcommands whose ``runbook`` argument completes to shipped runbook names and YAML files.
 RUNBOOK_COMMANDS = ("plan", "run")
 #: Options (by ``dest``) that take a release name.

@@ -114,11 +114,13 @@ def run(args: argparse.Namespace) -> int:
                     detect=not args.no_detect, settings=config)
     for warning in (*warnings, *prep.warnings):
         print(f"warning: {warning}", file=sys.stderr)
-    emit(render(prep, args.format, args.verbose, prep.detected), args.output)
+    emit(render(prep, args.format, args.verbose, prep.detected, _windows(config, prep)),
+         args.output)
     return 0
 
 
-def render(prep, fmt: str, verbose: int = 0, detected=None) -> str:  # type: ignore[no-untyped-def]
+def render(prep, fmt: str, verbose: int = 0, detected=None,  # type: ignore[no-untyped-def]
+           windows=None) -> str:
     from octavia_upgrade.session import secret_values
 
     redact = _redactor(secret_values(prep))
@@ -132,7 +134,14 @@ def render(prep, fmt: str, verbose: int = 0, detected=None) -> str:  # type: ign
 
     return render_plan_report(prep.plan, fmt, inventory=prep.inventory, detected=detected,
                               runbook=prep.runbook, redact=redact,
-                              predicted_outage=prep.predicted_outage)
+                              predicted_outage=prep.predicted_outage, windows=windows)
+
+
+def _windows(config, prep):  # type: ignore[no-untyped-def]
+    """The change windows the plan report judges the outage against (a bad one: exit 2)."""
+    from octavia_upgrade.windows import declared
+
+    return declared(config, prep.inventory)
 
 
 def _redactor(values: list[str]):  # type: ignore[no-untyped-def]

@@ -15,8 +15,21 @@ dalmatian-to-epoxy, or a file) and the inventory, detect the deployed release
 `from`), take the deployment lock (exit 3 naming the holder when another run
 has it), then execute the plan step by step. Every (step, host, attempt) is
 committed to the state database before the next starts; the JSON log is in
-the state directory. Approval steps prompt on the terminal, or pass with
---yes (recorded as approved by you, with --yes).
+the state directory.
+
+Approval steps wait on the state database: anyone who reaches it approves
+with `octavia-upgrade approve RUN STEP` (or rejects with `reject RUN STEP
+--reason TEXT`) from any terminal, and the run goes on within a second; the
+run's own terminal also asks (the answer is recorded under your identity,
+[approvals] identity or login@host). A step may need several approvers, or
+others than the one who started the run (four eyes). `approvals` lists what
+waits. --yes approves in advance for rehearsals, recorded as such; it never
+approves a rollback gate. `pause RUN` stops the run before its next step,
+`continue RUN` lets it go on.
+
+--change ID (and --change-url URL) records the change record the run
+executes; it is shown in `show`, every report and every event, and a resume
+keeps it.
 
 --dry-run prints the plan with the exact commands and how each host is
 reached (SSH login and port, sudo, bastions), and executes nothing.
@@ -51,6 +64,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-preflight", action="store_true",
                    help="do not check the plan's prerequisites before the first step (only "
                         "when a check is known to be wrong for this deployment; recorded)")
+    p.add_argument("--change", metavar="ID", dest="change_id",
+                   help="the change record this run executes (e.g. CHG0012345); recorded "
+                        "and shown in every report and event")
+    p.add_argument("--change-url", metavar="URL",
+                   help="link to the change record (needs --change)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
     from octavia_upgrade.logs import Redactor
 
     params = parse_params(args)
+    if args.change_url and not args.change_id:
+        from octavia_upgrade.errors import InvalidInput
+
+        raise InvalidInput("--change-url needs --change ID (the change record's id)")
     if args.dry_run:
         from octavia_upgrade.planview import render_table
         from octavia_upgrade.session import secret_values
@@ -82,5 +104,6 @@ def run(args: argparse.Namespace) -> int:
                      limit=args.limit,
                      detect=not args.no_detect, yes=args.yes, settings=settings(args),
                      preflight=not args.skip_preflight,
-                     console=con, redactor=redactor)
+                     console=con, redactor=redactor, change_id=args.change_id,
+                     change_url=args.change_url)
     return finish(con, result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
 
 from octavia_upgrade.cli.output import Column, add_row_format, emit, render_one, select, table
@@ -87,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         latest = list(store.latest_results(run_.id).values())
         attempts = store.results(run_.id)
         approvals = store.approvals(run_.id)
+        waiting = store.approval_requests(run_.id)
         events = store.events(run_.id)
         evidence = store.evidence(run_.id)
         lock = store.get_lock(run_.deployment)
@@ -103,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
             "results": [r.as_dict() for r in latest],
             "attempts": [r.as_dict() for r in attempts],
             "approvals": [a.as_dict() for a in approvals],
+            "waiting": [w.as_dict() for w in waiting],
             "events": [e.as_dict() for e in events],
             "evidence": [e.as_dict() for e in evidence],
             "lock": lock.as_dict() if holds_lock and lock else None,
@@ -119,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     emit(redactor.redact_text(render_one(
         run_, COLUMNS, args.format, args.columns, document=document,
         table_text=lambda: _text(run_, latest, approvals, events, holds_lock, lock,
-                                 args.verbose))))
+                                 args.verbose, waiting))))
     return 0
 
 
@@ -143,7 +146,8 @@ def _hosts_text(run_: Any) -> list[str]:
 
 
 def _text(run_: Any, latest: list[Any], approvals: list[Any], events: list[Any],
-          holds_lock: bool, lock: Any, verbose: int) -> str:
+          holds_lock: bool, lock: Any, verbose: int,
+          waiting: Sequence[Any] = ()) -> str:
     from octavia_upgrade.reports.model import plain
     from octavia_upgrade.reports.text import outage_text, run_options
     from octavia_upgrade.state import isoformat
@@ -165,6 +169,12 @@ def _text(run_: Any, latest: list[Any], approvals: list[Any], events: list[Any],
         f"catalog {run_.catalog_version or '?'}",
         f"outage      {outage_text(plain(run_.outage))}",
     ]
+    if run_.change_id:
+        out.insert(2, f"change      {run_.change_id}"
+                   + (f" ({run_.change_url})" if run_.change_url else ""))
+    if run_.paused_by:
+        out.insert(2, f"paused      by {run_.paused_by} since {isoformat(run_.paused_at)} "
+                      "(before its next step; `continue` lets it go on)")
     if holds_lock:
         out.append(f"lock        this run holds the lock of {run_.deployment} "
                    f"(pid {lock.pid} on {lock.hostname})")
@@ -178,9 +188,16 @@ def _text(run_: Any, latest: list[Any], approvals: list[Any], events: list[Any],
                        "duration", "message"], rows)]
     else:
         out += ["", "no steps recorded"]
+    if waiting:
+        out += ["", "waiting for approval", table(["step", "since", "who may approve",
+                                                   "expires"], [
+            [w.step_id, isoformat(w.requested_at), w.who_may_approve(),
+             isoformat(w.expires_at) or "-"] for w in waiting])]
     if approvals:
-        out += ["", "approvals", table(["step", "user", "how", "at"], [
-            [a.step_id, a.user, a.how, isoformat(a.approved_at)] for a in approvals])]
+        out += ["", "approvals", table(["step", "decision", "by", "how", "from", "at",
+                                        "comment"], [
+            [a.step_id, a.decision, a.identity or a.user, a.how, a.origin or "-",
+             isoformat(a.approved_at), a.comment or ""] for a in approvals])]
     if events:
         out += ["", "events", table(["at", "event", "details"], [
             [isoformat(e.at), e.kind,

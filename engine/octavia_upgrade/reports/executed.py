@@ -223,10 +223,13 @@ def _approvals(approvals: Sequence[Any], evidence: Sequence[Any]) -> tuple[Appro
     out = []
     for a in sorted(approvals, key=lambda a: to_datetime(field(a, "approved_at")) or 0):  # type: ignore[arg-type, return-value]
         d = said.get(field(a, "step_id"), {})
-        out.append(ApprovalInfo(step_id=field(a, "step_id"), user=str(field(a, "user")),
+        out.append(ApprovalInfo(step_id=field(a, "step_id"),
+                                user=str(field(a, "identity") or field(a, "user")),
                                 at=iso(field(a, "approved_at")), how=str(field(a, "how")),
                                 message=d.get("message"),
-                                data_plane_impact=d.get("data_plane_impact")))
+                                data_plane_impact=d.get("data_plane_impact"),
+                                decision=str(field(a, "decision") or "approved"),
+                                origin=field(a, "origin"), comment=field(a, "comment")))
     return tuple(out)
 
 
@@ -356,7 +359,8 @@ def execution_report(run: Any, results: Sequence[Any], approvals: Sequence[Any] 
         duration=seconds(field(run, "started_at"), field(run, "ended_at")),
         inventory_path=field(run, "inventory_path"), parameters=dict(field(run, "params") or {}),
         options=_options(run, plan),
-        hosts=tuple(HostAccess.from_entry(h) for h in (plan or {}).get("hosts") or ()))
+        hosts=tuple(HostAccess.from_entry(h) for h in (plan or {}).get("hosts") or ()),
+        change_id=field(run, "change_id"), change_url=field(run, "change_url"))
     evidence_set = EvidenceSet(
         upgrade_checks=ev.upgrade_checks(evidence), backups=ev.backups(evidence),
         restores=ev.restores(evidence),

@@ -42,6 +42,9 @@ class RunInfo:
     #: How each inventory host is reached, from the plan stored with the run
     #: (empty when the run stored no plan).
     hosts: tuple[HostAccess, ...] = ()
+    #: The change record the run executed (id, link); None when not given.
+    change_id: str | None = None
+    change_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,12 @@ class ApprovalInfo:
     how: str
     message: str | None
     data_plane_impact: str | None
+    #: approved | rejected | expired.
+    decision: str = "approved"
+    #: The host the decision came from (None: not recorded).
+    origin: str | None = None
+    #: The approver's comment, or the rejection's reason.
+    comment: str | None = None
 
 
 @dataclass(frozen=True)

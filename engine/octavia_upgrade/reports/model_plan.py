@@ -168,6 +168,9 @@ class Impact:
     #: The measured outage of earlier runs of this hop; None when the state
     #: database was not consulted.
     predicted_outage: OutagePrediction | None = None
+    #: Whether the predicted control-plane outage fits the allowed change
+    #: windows, in a sentence; None when the report was made without them.
+    change_window: str | None = None
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,29 @@ def outage_window(steps: Sequence[Any], actions: Mapping[str, str | None],
     )
 
 
+def _window_fit(windows: Any, outage: OutageWindow | None, now: datetime | None,
+                predicted: Any = None) -> str | None:
+    """Whether the predicted outage fits the change windows (``windows``: None = not asked).
+
+    The outage judged is the longest measured in earlier runs of the hop when there
+    are any (``predicted``), else the plan's step-based estimate.
+    """
+    if windows is None:
+        return None
+    if not windows:
+        return "no change window is declared: any time is allowed"
+    if outage is None:
+        return "no control-plane outage is planned"
+    seconds = outage.estimate
+    if predicted is not None and predicted.runs and predicted.high is not None:
+        seconds = predicted.high
+    if seconds is None:
+        return "the outage has no estimate: whether it fits the change window is unknown"
+    from datetime import timezone
+
+    return str(windows.fits(now or datetime.now(timezone.utc), seconds))
+
+
 def _detected(detected: Any) -> tuple[Detected | None, dict[str, Mapping[str, Any]]]:
     if detected is None:
         return None, {}
@@ -158,7 +181,8 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
                 detected: Any = None, history: Mapping[str, float] | None = None,
                 provenance: Any = None, runbook: Any = None, inventory: Any = None,
                 predicted_outage: Any = None,
-                generated_at: datetime | str | None = None) -> PlanReport:
+                generated_at: datetime | str | None = None, windows: Any = None,
+                now: datetime | None = None) -> PlanReport:
     """The plan report for the change advisory board.
 
     Args:
@@ -218,7 +242,8 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
                      for s in procedure if s.data_plane_impact)
     impact = Impact(control_plane=window, data_plane="downtime" if impacted else "unaffected",
                     data_plane_steps=impacted, probes=inv.probes,
-                    predicted_outage=predicted_outage)
+                    predicted_outage=predicted_outage,
+                    change_window=_window_fit(windows, window, now, predicted_outage))
 
     main = [s for s in procedure if s.phase == Phase.MAIN]
     first_stop = next((i for i, s in enumerate(main) if s.in_outage), len(main))

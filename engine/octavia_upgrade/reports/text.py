@@ -137,8 +137,10 @@ def run_options(options: Mapping[str, Any] | None) -> str:
         limit = rest.pop("limit")
         parts.append(f"--limit {limit}" if limit else "all hosts (no --limit)")
     if "yes" in rest:
-        parts.append("--yes: approvals given without a prompt" if rest.pop("yes")
-                     else "approvals prompted")
+        parts.append("--yes: approvals given without a prompt (a rehearsal)"
+                     if rest.pop("yes") else "approvals prompted")
+    if "operator" in rest:
+        parts.append(f"started by {rest.pop('operator')}")
     if "params" in rest:
         given = rest.pop("params")
         if isinstance(given, Mapping) and given:

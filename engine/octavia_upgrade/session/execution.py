@@ -18,17 +18,16 @@ from typing import TYPE_CHECKING, Any
 from octavia_upgrade import __version__
 from octavia_upgrade import executor as _executor
 from octavia_upgrade.console import Console
+from octavia_upgrade.errors import Refused
 from octavia_upgrade.executor import Executor, Previous, operator_identity
 from octavia_upgrade.plan import LOCAL, run_contexts
 from octavia_upgrade.wording import plural
 from octavia_upgrade.session.heartbeat import LockHeartbeat
 from octavia_upgrade.session.preparation import Prepared
-from octavia_upgrade.session.prompts import (
-    SignalState,
-    install_signals,
-    make_prompter,
-    manual_approvals,
-)
+from octavia_upgrade.session.approvals import ApprovalGate
+from octavia_upgrade.session.pausing import PauseControl
+from octavia_upgrade.session.windowcheck import WindowCheck
+from octavia_upgrade.session.prompts import SignalState, install_signals, manual_approvals
 from octavia_upgrade.session.sink import RunSink
 from octavia_upgrade.statuses import RunStatus
 
@@ -79,7 +78,7 @@ def open_run_store(settings: Any, redactor: Any) -> Any:
 
 
 def _begin(prep: Prepared, svc: Services, run_id: str | None, user: str, hostname: str,
-           options: Mapping[str, Any] | None) -> str:
+           options: Mapping[str, Any] | None, change: Mapping[str, str | None]) -> str:
     """A new run: take the deployment lock and record the run; its id.
 
     A resumed run (``run_id`` given) already exists and keeps its id. The
@@ -112,6 +111,7 @@ def _begin(prep: Prepared, svc: Services, run_id: str | None, user: str, hostnam
                                sha256=prep.runbook.sha256,
                                catalog_version=prep.catalog.version).to_dict(),
             options=dict(options or {}),
+            change_id=change.get("id"), change_url=change.get("url"),
         )
     except BaseException:
         store.release_lock(prep.inventory.deployment, run_id)
@@ -120,7 +120,8 @@ def _begin(prep: Prepared, svc: Services, run_id: str | None, user: str, hostnam
 
 
 def _build_executor(prep: Prepared, run_id: str, pool: Any, sink: RunSink, sig: SignalState,
-                    prompter: Callable[..., Any], previous: Previous | None) -> Executor:
+                    prompter: Callable[..., Any], previous: Previous | None,
+                    hold: Callable[..., None] | None = None) -> Executor:
     """The one place a run's :class:`~octavia_upgrade.executor.Executor` is made."""
     from octavia_upgrade.transport import LocalTransport
 
@@ -128,7 +129,49 @@ def _build_executor(prep: Prepared, run_id: str, pool: Any, sink: RunSink, sig: 
                             prep.params, run_id)
     return Executor(plan=prep.plan, contexts=contexts, runners=pool.get,
                     local=LocalTransport(), sink=sink, prompter=prompter,
-                    previous=previous, cancel=sig.cancel)
+                    previous=previous, cancel=sig.cancel, hold=hold)
+
+
+def _notifications(prep: Prepared, svc: Services, sink: RunSink, run: Any,
+                   resuming: bool) -> tuple[Any, Any]:
+    """The run's notifier (listening to ``sink``) and its webhook sender (None: no URL)."""
+    from octavia_upgrade import webhooks
+    from octavia_upgrade.session.notify import Notifier
+
+    config = webhooks.from_settings(svc.settings)
+    sender = None
+    if config is not None:
+        def failed(f: webhooks.Failure) -> None:
+            svc.console.warn(f"webhook {f.url}: event {f.event} not delivered after "
+                             f"{f.attempts} attempt(s): {f.error}")
+            svc.store.record_event(run.id, "webhook-failed", {
+                "url": f.url, "event": f.event, "error": f.error, "attempts": f.attempts})
+
+        sender = webhooks.WebhookSender(config, on_failure=failed)
+    doc = {"id": run.id, "deployment": run.deployment, "runbook": run.runbook_name,
+           "from": run.from_release, "to": run.to_release,
+           "change": {"id": run.change_id, "url": run.change_url},
+           "operator": (run.options or {}).get("operator") or f"{run.user}@{run.hostname}"}
+    from octavia_upgrade.metrics import TextfileWriter
+
+    metrics = TextfileWriter(svc.settings.metrics_path, svc.store, run.id, svc.console.warn,
+                             getattr(svc.settings, "metrics_interval", 5.0)).start()
+    notifier = Notifier(prep.plan, doc, [metrics, *([sender.send] if sender else [])],
+                        redact=svc.redactor.redact if svc.redactor is not None else (lambda v: v))
+    notifier.metrics = metrics
+    sink.listen = notifier
+    notifier("resumed" if resuming else "run-started", {"pid": os.getpid()})
+    return notifier, sender
+
+
+def _close_sender(sender: Any, store: Any, run_id: str, console: Console) -> None:
+    """Let the webhooks drain for a bounded time; report what stayed undelivered."""
+    if sender is None:
+        return
+    left = sender.close()
+    if left:
+        console.warn(f"webhooks: {left} event(s) still undelivered at the end of the run")
+        store.record_event(run_id, "webhook-undelivered", {"events": left})
 
 
 def start_probes(prep: Prepared, store: Any, run_id: str, console: Console) -> Any:
@@ -162,10 +205,13 @@ def _cleanup(console: Console, *actions: Callable[[], Any] | None) -> None:
 
 def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None = None,
                 previous: Previous | None = None, pool: Any = None,
-                options: Mapping[str, Any] | None = None) -> RunResult:
+                options: Mapping[str, Any] | None = None,
+                change: Mapping[str, str | None] | None = None) -> RunResult:
     """Run (or resume) ``prep.plan`` under the deployment lock.
 
     ``yes``: approve approval steps in advance (rollback gates excepted).
+    ``change``: the change record (``id``, ``url``) a new run executes; a
+    resumed run keeps its own.
     ``pool``: connections already opening (:func:`open_connections`); by
     default they are opened here. Either way they are closed here (after an
     interruption in the background: commands may still be running).
@@ -173,11 +219,15 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
     """
     from octavia_upgrade import logs
 
+    from octavia_upgrade.identity import current
+
     store, console = svc.store, svc.console
     user, hostname = operator_identity()
+    me = current(svc.settings)
     resuming = run_id is not None
     try:
-        run_id = _begin(prep, svc, run_id, user, hostname, options)
+        run_id = _begin(prep, svc, run_id, user, hostname,
+                        {**dict(options or {}), "operator": me.name}, dict(change or {}))
     except BaseException:
         if pool is not None:
             pool.close_all()
@@ -198,9 +248,20 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
 
         recover(log, store.results(run_id))
         sink.event("resumed", pid=os.getpid(), user=user, hostname=hostname)
-    prompter = make_prompter(yes=yes, console=console, sig=sig,
-                             manual=manual_approvals(prep.runbook))
-    executor = _build_executor(prep, run_id, pool, sink, sig, prompter, previous)
+    started_by = store.get_run(run_id)
+    poll = getattr(svc.settings, "approvals_poll_interval", 0.5)
+    prompter = ApprovalGate(
+        store=store, run_id=run_id, me=me, console=console, cancel=sig.cancel, yes=yes,
+        operator=(started_by.options or {}).get("operator")
+        or f"{started_by.user}@{started_by.hostname}",
+        manual=manual_approvals(prep.runbook),
+        poll_interval=poll, event=sink.event)
+    from octavia_upgrade.windows import declared
+
+    hold = WindowCheck(declared(svc.settings, prep.inventory), store.clock, sink.event,
+                       then=PauseControl(store, run_id, console, sig.cancel, poll, sink.event))
+    executor = _build_executor(prep, run_id, pool, sink, sig, prompter, previous, hold)
+    notifier, sender = _notifications(prep, svc, sink, started_by, resuming)
     heartbeat = LockHeartbeat(store, prep.inventory.deployment, run_id, sig.cancel, console).start()
     probes = start_probes(prep, store, run_id, console)
     console.info(f"run {run_id}: {prep.runbook.metadata.name} on {prep.inventory.deployment} "
@@ -211,6 +272,9 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
         result = RunResult(done.status, dict(done.failed), done.message, run_id=run_id)
     except KeyboardInterrupt:
         result = RunResult(RunStatus.INTERRUPTED, message="interrupted", run_id=run_id)
+    except Refused as exc:  # the outage gate outside the change window
+        result = RunResult(RunStatus.FAILED, message=str(exc), run_id=run_id)
+        raise
     finally:
         status = (result.status if result.status in (
             RunStatus.SUCCEEDED, RunStatus.ROLLED_BACK, RunStatus.INTERRUPTED)
@@ -219,6 +283,11 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
         # status and the lock release must never be skipped.
         _cleanup(console, heartbeat.stop, probes.stop if probes else None,
                  lambda: store.set_run_status(run_id, status),
+                 lambda: store.abandon_requests(run_id),
+                 lambda: notifier("run-finished", {"status": str(status),
+                                                   "message": result.message}),
+                 lambda: _close_sender(sender, store, run_id, console),
+                 notifier.metrics.stop,
                  lambda: store.release_lock(prep.inventory.deployment, run_id),
                  lambda: log.info("run-finished", status=status, message=result.message),
                  log.close, restore)

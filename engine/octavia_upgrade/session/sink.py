@@ -30,12 +30,16 @@ class RunSink:
         self.redact = redact
         self._index = {s.id: i + 1 for i, s in enumerate(plan.steps)}
         self._lock = threading.Lock()
+        #: Told ``listen(kind, data)`` of everything that happens (webhooks, metrics).
+        self.listen: Callable[[str, dict[str, Any]], None] = lambda kind, data: None
 
     def step_started(self, step: PlannedStep, hosts: tuple[str, ...]) -> None:
         self.console.step(self._index[step.id], len(self.plan.steps), step.id, step.name,
                           step.kind, hosts)
         self.log.info("step-started", step_id=step.id, kind=step.kind, phase=step.phase,
                       hosts=list(hosts))
+        self.listen("step-started", {"step_id": step.id, "kind": step.kind,
+                                     "phase": step.phase, "hosts": list(hosts)})
 
     def attempt_started(self, step: PlannedStep, host: str, attempt: int) -> int:
         with self._lock:
@@ -56,6 +60,10 @@ class RunSink:
                       message=outcome.message, commands=self.logged_commands(outcome))
         self.console.result(host, outcome.status, ended - started, attempt, outcome.message,
                             outcome.stdout + ("\n" + outcome.stderr if outcome.stderr else ""))
+        self.listen("attempt-finished", {"step_id": step.id, "host": host, "attempt": attempt,
+                                         "status": outcome.status, "phase": step.phase,
+                                         "started": started, "ended": ended,
+                                         "message": outcome.message})
 
     def logged_commands(self, outcome: Outcome) -> list[dict[str, str]]:
         """The commands sent, redacted, as the JSON log holds them.
@@ -67,11 +75,14 @@ class RunSink:
                  "sent": self.redact(c.get("sent", ""))} for c in outcome.commands]
 
     def approval(self, step: PlannedStep, approval: Approval) -> None:
-        with self._lock:
-            self.store.record_approval(self.run_id, step.id, approval.how, user=approval.user)
+        if not approval.recorded:
+            with self._lock:
+                self.store.record_approval(self.run_id, step.id, approval.how,
+                                           user=approval.user)
         self.log.info("approved", step_id=step.id, user=approval.user, how=approval.how)
 
     def event(self, kind: str, **data: Any) -> None:
         with self._lock:
             self.store.record_event(self.run_id, kind, data)
         self.log.info(kind, **data)
+        self.listen(kind, dict(data))

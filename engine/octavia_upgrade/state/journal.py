@@ -32,16 +32,20 @@ class JournalStore(StoreBase):
     """Approvals, evidence, data-plane probe samples and run events."""
 
     def record_approval(self, run_id: str, step_id: str, how: str,
-                        user: str | None = None) -> Approval:
+                        user: str | None = None, identity: str | None = None,
+                        origin: str | None = None, comment: str | None = None) -> Approval:
         check(how, APPROVAL_METHODS, "approval method")
         approval = Approval(run_id=run_id, step_id=step_id, user=user or _user(),
-                            approved_at=self.clock(), how=how)
+                            approved_at=self.clock(), how=how, identity=identity,
+                            origin=origin, comment=comment)
         self._insert(insert(APPROVALS), asdict(approval), run_id)
         return approval
 
     def approvals(self, run_id: str) -> list[Approval]:
+        """Every decision recorded on the run (approvals, rejections, timeouts), in order."""
         a = APPROVALS.c
-        q = (select(a.run_id, a.step_id, a.user, a.approved_at, a.how)
+        q = (select(a.run_id, a.step_id, a.user, a.approved_at, a.how, a.decision, a.identity,
+                    a.origin, a.comment, a.request_id)
              .where(a.run_id == run_id).order_by(a.id))
         with self._tx() as conn:
             return [Approval(*r) for r in conn.execute(q)]

@@ -33,7 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.schema import SchemaItem
 from sqlalchemy.types import TypeEngine
 
-from octavia_upgrade.state.records import PHASES, RESULT_STATUSES, RUN_STATUSES
+from octavia_upgrade.state.records import (PHASES, REQUEST_STATUSES, RESULT_STATUSES,
+                                           RUN_STATUSES)
 from octavia_upgrade.state.types import JSONText, UTCDateTime
 
 # Deterministic constraint names, so migrations can refer to them on every backend.
@@ -89,6 +90,12 @@ RUNS = Table(
     _required("provenance", JSONText()),
     # How the run was started (detect, limit, yes, params); NULL before 0003.
     _optional("options", JSONText()),
+    # The change record the run executes (0004): id and link, shown everywhere.
+    _optional("change_id", String(128)),
+    _optional("change_url", String(1024)),
+    # Who asked the run to pause before its next step, and when (NULL: not paused).
+    _optional("paused_by", String(255)),
+    _optional("paused_at", UTCDateTime()),
     CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
 )
 
@@ -127,6 +134,37 @@ APPROVALS = Table(
     _required("user", String(64)),
     _required("approved_at", UTCDateTime()),
     _required("how", String(16)),
+    # 0004: the request answered (NULL before), approved | rejected | expired,
+    # the approver's identity (user@host or the configured name), the host it
+    # came from and a comment (a rejection's reason).
+    _optional("request_id", Integer),
+    Column("decision", String(16), nullable=False, server_default="approved"),
+    _optional("identity", String(255)),
+    _optional("origin", String(255)),
+    _optional("comment", Text),
+    Index(None, "request_id", "identity", unique=True),
+)
+
+#: What a run waits for at an approval step (0004): one row per time it waits.
+APPROVAL_REQUESTS = Table(
+    "approval_requests", METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _required("run_id", String(32), ForeignKey("runs.id")),
+    _required("step_id", String(128)),
+    _required("message", Text),
+    _optional("data_plane_impact", Text),
+    _required("required", Integer),
+    _required("four_eyes", Boolean),
+    _required("outage_gate", Boolean),
+    # The identity of the operator who started the run (four-eyes compares with it).
+    _required("operator", String(255)),
+    _required("requested_at", UTCDateTime()),
+    _optional("expires_at", UTCDateTime()),
+    _optional("on_expiry", String(16)),
+    _required("status", String(16)),
+    _optional("resolved_at", UTCDateTime()),
+    Index(None, "run_id", "status"),
+    CheckConstraint(_one_of("status", REQUEST_STATUSES), name="status"),
 )
 
 EVIDENCE = Table(

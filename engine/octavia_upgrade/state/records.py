@@ -21,7 +21,16 @@ RUN_STATUSES: tuple[str, ...] = tuple(s.value for s in RunStatus)
 FINAL_RUN_STATUSES: tuple[str, ...] = tuple(s.value for s in _FINAL)
 RESULT_STATUSES: tuple[str, ...] = tuple(s.value for s in ResultStatus)
 PHASES: tuple[str, ...] = tuple(p.value for p in Phase)
-APPROVAL_METHODS = ("prompt", "--yes", "resume")
+#: How an approval was given: at the run's terminal (``prompt``), in advance
+#: (``--yes``, a rehearsal), on resume, with ``approve``/``reject`` from any
+#: terminal (``cli``), or by a declared timeout (``timeout``).
+APPROVAL_METHODS = ("prompt", "--yes", "resume", "cli", "timeout")
+#: What an approval row decides.
+DECISIONS = ("approved", "rejected", "expired")
+#: An approval request: ``waiting`` for answers, then ``approved``,
+#: ``rejected``, ``expired`` (its timeout passed) or ``abandoned`` (the run
+#: stopped while it waited).
+REQUEST_STATUSES = ("waiting", "approved", "rejected", "expired", "abandoned")
 
 #: Host name recorded for steps that run on the operator machine.
 LOCAL_HOST = "local"
@@ -72,6 +81,12 @@ class Run:
     #: How the run was started (``detect``, ``limit``, ``yes``, ``params``, …) as
     #: the caller gave it, secrets masked; None for runs recorded before schema 0003.
     options: dict[str, Any] | None = None
+    #: The change record (ticket id and link) the run executes; None before 0004.
+    change_id: str | None = None
+    change_url: str | None = None
+    #: Who asked the run to pause before its next step, and when; None: not paused.
+    paused_by: str | None = None
+    paused_at: datetime | None = None
 
     @property
     def duration(self) -> float | None:
@@ -90,6 +105,9 @@ class Run:
             "params": self.params, "tool_version": self.tool_version,
             "catalog_version": self.catalog_version, "provenance": self.provenance,
             "options": self.options,
+            "change": {"id": self.change_id, "url": self.change_url},
+            "paused": (None if self.paused_by is None else
+                       {"by": self.paused_by, "at": isoformat(self.paused_at)}),
         }
 
 
@@ -132,15 +150,66 @@ class StepResult:
 
 @dataclass(frozen=True)
 class Approval:
+    """One decision on an approval step: who, when, how, from where, and why."""
+
     run_id: str
     step_id: str
     user: str
     approved_at: datetime
     how: str
+    #: approved | rejected | expired (rows before 0004: approved).
+    decision: str = "approved"
+    #: user@host or the configured name; None before 0004 and for timeouts.
+    identity: str | None = None
+    #: The host the decision came from.
+    origin: str | None = None
+    comment: str | None = None
+    request_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "step_id": self.step_id, "user": self.user,
-                "approved_at": isoformat(self.approved_at), "how": self.how}
+                "approved_at": isoformat(self.approved_at), "how": self.how,
+                "decision": self.decision, "identity": self.identity or self.user,
+                "origin": self.origin, "comment": self.comment}
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """An approval step a run waits at (or waited at), and who may answer it."""
+
+    id: int
+    run_id: str
+    step_id: str
+    message: str
+    data_plane_impact: str | None
+    required: int
+    four_eyes: bool
+    outage_gate: bool
+    operator: str
+    requested_at: datetime
+    expires_at: datetime | None
+    on_expiry: str | None
+    status: str
+    resolved_at: datetime | None
+    #: The identities that approved so far, in order.
+    approved_by: tuple[str, ...] = ()
+
+    def who_may_approve(self) -> str:
+        n = self.required - len(self.approved_by)
+        who = "anyone but " + self.operator if self.four_eyes else "anyone"
+        done = f" (approved by {', '.join(self.approved_by)})" if self.approved_by else ""
+        return f"{n} more of {who}{done}" if self.required > 1 else f"{who}{done}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "run_id": self.run_id, "step_id": self.step_id,
+                "message": self.message, "data_plane_impact": self.data_plane_impact,
+                "required": self.required, "four_eyes": self.four_eyes,
+                "outage_gate": self.outage_gate, "operator": self.operator,
+                "requested_at": isoformat(self.requested_at),
+                "expires_at": isoformat(self.expires_at), "on_expiry": self.on_expiry,
+                "status": self.status, "resolved_at": isoformat(self.resolved_at),
+                "approved_by": list(self.approved_by),
+                "who_may_approve": self.who_may_approve()}
 
 
 @dataclass(frozen=True)

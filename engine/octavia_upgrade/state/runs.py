@@ -55,7 +55,9 @@ def _run(m: Mapping[str, Any]) -> Run:
                started_at=m["started_at"], ended_at=m["ended_at"], params=m["params"] or {},
                plan=m["plan"], tool_version=m["tool_version"],
                catalog_version=m["catalog_version"], provenance=m["provenance"] or {},
-               inventory_options=m["inventory_options"], options=m["options"])
+               inventory_options=m["inventory_options"], options=m["options"],
+               change_id=m.get("change_id"), change_url=m.get("change_url"),
+               paused_by=m.get("paused_by"), paused_at=m.get("paused_at"))
 
 
 def _result(m: Mapping[str, Any]) -> StepResult:
@@ -89,7 +91,8 @@ class RunStore(StoreBase):
                    pid: int | None = None, catalog_version: str | None = None,
                    tool_version: str | None = None,
                    started_at: datetime | None = None,
-                   options: dict[str, Any] | None = None) -> Run:
+                   options: dict[str, Any] | None = None,
+                   change_id: str | None = None, change_url: str | None = None) -> Run:
         """Record a new run with status ``running``.
 
         ``params`` pass through the redactor first: secret parameters are stored
@@ -110,7 +113,8 @@ class RunStore(StoreBase):
             "params": self._clean(dict(params or {})), "plan": self._clean(plan),
             "tool_version": tool_version or __version__, "catalog_version": catalog_version,
             "provenance": self._clean(dict(provenance or {})),
-            "options": None if options is None else self._clean(dict(options))}
+            "options": None if options is None else self._clean(dict(options)),
+            "change_id": change_id, "change_url": change_url}
         try:
             with self._tx() as conn:
                 conn.execute(insert(RUNS), values)

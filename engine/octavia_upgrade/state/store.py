@@ -22,6 +22,7 @@ from sqlalchemy import Engine, Row, exc, select, text
 
 from octavia_upgrade.errors import InvalidInput, StateError
 from octavia_upgrade.state import db
+from octavia_upgrade.state.approvals import ApprovalStore
 from octavia_upgrade.state.locks import LockStore
 from octavia_upgrade.state.locks import _lock as _lock
 from octavia_upgrade.state.models import LOCKS, RUNS, STEP_RESULTS
@@ -34,7 +35,7 @@ from octavia_upgrade.state.storebase import DEFAULT_TAIL_BYTES, Redacting, tail
 from octavia_upgrade.statuses import ResultStatus
 
 
-class Store(RunStore, LockStore):
+class Store(RunStore, LockStore, ApprovalStore):
     """Typed access to the run-state database. Create it with :func:`open_store`."""
 
     def __init__(self, engine: Engine, *, redactor: Redacting | None = None,

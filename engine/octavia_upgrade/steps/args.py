@@ -208,11 +208,36 @@ class AssertArgs(Args):
 
 @dataclass(frozen=True)
 class ApprovalArgs(Args):
+    DURATIONS: ClassVar[tuple[str, ...]] = ("expires",)
+
     message: str
     data_plane_impact: str | None = None
     #: Only an operator at a terminal may give it: ``--yes`` never does (as for
     #: every rollback approval).
     requires_human: bool = False
+    #: Distinct identities whose approval the step needs.
+    approvers: int = 1
+    #: The approvers must differ from the identity that started the run.
+    four_eyes: bool = False
+    #: Seconds the step waits for its decisions (None: as long as it takes).
+    expires: float | None = None
+    #: What the step comes to when ``expires`` passes: ``reject`` or ``approve``.
+    on_expiry: str = "reject"
+    #: The approval that lets the outage begin: the change window is checked here.
+    outage_gate: bool = False
+
+    #: The fields added for approvals by identity: left out of :meth:`to_dict`
+    #: while they hold their defaults, so that plans recorded before them (and
+    #: the runs that stored those plans) compare equal to plans made now.
+    TEAM_FIELDS: ClassVar[tuple[str, ...]] = ("approvers", "four_eyes", "expires", "on_expiry",
+                                              "outage_gate")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        for f in dataclasses.fields(self):
+            if f.name in self.TEAM_FIELDS and d.get(f.name) == f.default:
+                d.pop(f.name)
+        return d
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,12 @@ class Outcome:
 @dataclass
 class Approval:
     user: str
-    how: str  # prompt | --yes
+    how: str  # prompt | --yes | cli | timeout
     at: float
+    #: Every decision that made it (identity, how, origin, comment), in order.
+    decisions: tuple[dict[str, Any], ...] = ()
+    #: Already in the state database (decided there): the sink does not record it again.
+    recorded: bool = False
 
 
 class Approver(Protocol):

@@ -42,7 +42,8 @@ class Approval(Kind):
                        {"approved_by": approved.user, "how": approved.how},
                        evidence=[("approval", {"user": approved.user, "how": approved.how,
                                                "at": approved.at, "message": msg,
-                                               "data_plane_impact": impact})])
+                                               "data_plane_impact": impact,
+                                               "decisions": list(approved.decisions)})])
 
 
 class Assert(Kind):

@@ -105,11 +105,13 @@ class Restore(Kind):
         a: RestoreArgs = t.args
         outputs = t.ctx.get("outputs") or {}
         how = (outputs.get(a.approval) or {}).get("how")
-        if not how or how == _IN_ADVANCE:
-            why = "was approved with --yes" if how else "was not approved"
+        if not how or how in (_IN_ADVANCE, "timeout"):
+            why = {"": "was not approved", _IN_ADVANCE: "was approved with --yes",
+                   "timeout": "was approved by its expiry"}[how or ""]
             return Outcome("failed", 1, message=(
                 f"nothing restored: {a.approval} {why}; restoring the database needs an "
-                "operator's approval at a terminal"))
+                "operator's own approval (at the run's terminal or with `octavia-upgrade "
+                "approve`)"))
         recorded = outputs.get(a.backup) or {}
         planned_src = shlex.split(t.text("checksum"))[-1]
         if not recorded.get("sha256") or not recorded.get("path"):
