@@ -89,9 +89,12 @@ def test_a_failed_migration_rolls_back_to_the_old_release(lab, tmp_path: Path) -
     state = tmp_path / "state"
     lab.fault("node1", "fail-migration")
     try:
+        # The guide's order: the fault hooks the venv the services run, which an in-place
+        # install keeps (a prepared upgrade migrates with the staged venv instead).
         res = _cli(state, "run", str(runbooks_dir() / "dalmatian-to-epoxy.yaml"),
                    "-i", str(lab.inventory_file), "--yes",
-                   "--param", f"backup_dir={tmp_path / 'backups'}")
+                   "--param", f"backup_dir={tmp_path / 'backups'}",
+                   "--param", "stage_before_outage=false")
     finally:
         lab.fault("node1", "clear")
     assert res.returncode == 1, res.stdout[-3000:] + res.stderr
