@@ -384,6 +384,8 @@ FLAVOR_FACTS = {
                  "/opt/stack/data/venv/bin/octavia-db-manage --config-file"),
     "kolla": ("docker stop octavia_api", "quay.io/openstack.kolla/\"$img\":2025.1-ubuntu-noble",
               "--entrypoint octavia-db-manage quay.io/openstack.kolla/octavia-api:2025.1"),
+    "osa": ("systemctl stop octavia-api", "/openstack/venvs/octavia-2025.1/bin/pip install",
+            "/bin/octavia-db-manage --config-file /etc/octavia/octavia.conf upgrade head"),
 }
 
 
