@@ -20,7 +20,8 @@ TABLE: tuple[tuple[int, str], ...] = (
     (EXIT_STEP_FAILED, "a step failed (the run state is saved; see `show` and `resume`)"),
     (EXIT_INVALID, "invalid input (file:line:col is printed); nothing was executed"),
     (EXIT_REFUSED, "refused: non-sequential jump, deployed release differs, lock held, "
-                   "plan changed since the run started (resume)"),
+                   "plan changed since the run started (resume), no room to stage the new "
+                   "code (nothing stopped)"),
     (EXIT_INTERNAL, "internal error (a bug): one line on stderr; -v or --debug prints the "
                     "traceback"),
     (EXIT_INTERRUPTED, "interrupted by SIGINT/SIGTERM after the state was saved"),
