@@ -623,3 +623,45 @@ def test_failed_migration_rolls_back_to_the_old_release(tmp_path: Path, write_in
     results = {r["step_id"]: r["status"] for r in doc["results"]}
     assert results["rollback-db-revision"] == "succeeded"
     assert results["rollback-start-services"] == "succeeded"  # the schema was never changed
+
+
+@pytest.mark.lab
+def test_an_interrupted_prepare_phase_stopped_nothing_and_resumes(
+        tmp_path: Path, write_inventory, api_servers: int) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root, inv, cli = _sim_deployment(tmp_path, write_inventory)
+    (root / "slow-stage").touch()
+    args = ["run", str(RUNBOOKS / "dalmatian-to-epoxy.yaml"), "-i", str(inv), "--yes",
+            "-p", f"api_port={api_servers}", "-p", f"backup_dir={tmp_path / 'backups'}"]
+    proc = subprocess.Popen([sys.executable, "-m", "octavia_upgrade", *args],
+                            env={**os.environ, "OCTAVIA_UPGRADE_STATE_DIR": str(tmp_path / "state")},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    ops = root / "ops.log"
+    try:
+        end = time.monotonic() + 120
+        while not (ops.exists() and " stage " in ops.read_text()) and time.monotonic() < end:
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGKILL)  # a crash in the middle of staging
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    acts = [line.split()[2] for line in ops.read_text().splitlines()]
+    assert "stage" in acts and "stop" not in acts and "activate" not in acts
+    # nothing of the deployment changed: services up, the old code runs
+    for n in ("node1", "node2", "node3"):
+        assert (root / n / "version").read_text().strip() == "15.1.0"
+        assert (root / n / "run" / "sim-api").exists()
+    (root / "slow-stage").unlink()
+    run_id = json.loads(cli("runs", "-f", "json").stdout)[0]["id"]
+    res = cli("resume", run_id, "--yes")  # stage-packages is idempotent: staged again
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr
+    for n in ("node1", "node2", "node3"):
+        assert (root / n / "version").read_text().startswith("16.")

@@ -83,9 +83,8 @@ class Packages(Kind):
         for name in FLAVOR_ACTIONS[a.action]:
             _required(flavor, step, name)
         pkgs = list(a.packages)
-        versions = [PlannedCommand(key, action(flavor, act, ctx),
-                                   note="recorded before and after the upgrade" if a.action == "upgrade"
-                                   else "recorded")
+        read = "recorded before and after the upgrade" if a.action == "upgrade" else "recorded"
+        versions = [PlannedCommand(key, action(flavor, act, ctx), note=read)
                     for _pkg, key, act in VERSION_KEYS]
         expect = f"then Octavia must be {target['octavia_major']}.x ({target['series']})"
         if a.action == "upgrade":

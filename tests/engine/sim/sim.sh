@@ -25,6 +25,7 @@ case "$act" in
   free-mb) echo "${SIM_FREE_MB:-$(cat "$root/free-mb" 2>/dev/null || echo 100000)}" ;;
   stage)
     log stage "$1" "$2"
+    if [ -f "$root/slow-stage" ]; then sleep 30; fi
     echo "$1 $2 $3" > "$d/staged" ;;
   verify)  read -r v l h < "$d/staged" && echo "octavia $v" ;;
   activate)
