@@ -134,6 +134,8 @@ def test_stage_verify_activate_then_revert_switches_back(
     staged = layout["venvs"] / "octavia-2025.1"
     old = layout["opt"] / "venv-2024.2"
     r = _results(tmp_path)
+    summary = {k: (v["status"], v.get("message")) for k, v in r.items()}
+    assert "fail-after-activation" in r, (summary, out[-3000:])  # what triggered the rollback
     assert r["record-packages"]["outputs"]["recorded"] == [str(old)]
     assert r["verify-staged-packages"]["outputs"]["staged"]["octavia"] == "16.1.0"
     assert r["activate-packages"]["outputs"]["after"]["octavia"] == "16.1.0"
