@@ -20,7 +20,7 @@ from octavia_upgrade.plan import build_plan, resolve_params
 from octavia_upgrade.resources import runbooks_dir
 
 GOLDEN = Path(__file__).parent / "golden" / "plans"
-FLAVORS = ("deb", "rdo", "devstack", "kolla", "venv")
+FLAVORS = ("deb", "rdo", "devstack", "kolla", "venv", "osa")
 CATALOG = load_catalog()
 RUNBOOKS = sorted(p.stem for p in runbooks_dir().glob("*.yaml"))
 

@@ -105,13 +105,20 @@ def test_mandatory_stages_in_the_guides_order(runbook: Runbook) -> None:
         order.append("upgrade-check")
     else:
         order.append("preflight-config-check")
+    # the prepare phase: staged, verified and checked while the old release serves
+    order += ["stage-packages", "verify-staged-packages", "config-check",
+              "approve-control-plane-outage"]
     order += ["stop-housekeeping", "stop-health-manager", "stop-api", "stop-worker"]
     if frm.driver_agent:
         order.append("stop-driver-agent")
-    order += ["db-backup", "upgrade-packages", "config-check", "db-upgrade", "start-services",
-              "wait-api"]
+    # inside the window: activate (prepared) or install (guide's order, when false)
+    order += ["db-backup", "activate-packages", "upgrade-packages", "db-upgrade",
+              "start-services", "wait-api"]
     positions = [_index(runbook, i) for i in order]
     assert positions == sorted(positions), list(zip(order, positions))
+    assert runbook.step("record-packages") is runbook.steps[0]  # before anything
+    assert runbook.step("stage-packages").when == "params.stage_before_outage"
+    assert runbook.step("upgrade-packages").when == "not params.stage_before_outage"
     image = _image_step(runbook)
     if runbook.metadata.name == "pike-to-queens":
         # Queens: amphorae must run the new image BEFORE the controllers are upgraded.
@@ -216,9 +223,17 @@ def _checks(rb: Runbook) -> list[Step]:
 def test_octavia_status_only_where_the_release_ships_it(runbook: Runbook) -> None:
     frm, to = _rel(runbook.metadata.from_), _rel(runbook.metadata.to)
     ids = [s.id for s in _checks(runbook)]
+    both = frm.octavia_status and to.octavia_status
     expected = (["upgrade-check"] if frm.octavia_status else []) + (
-        ["upgrade-check-target"] if frm.octavia_status and to.octavia_status else [])
+        ["upgrade-check-staged", "upgrade-check-target"] if both else [])
     assert ids == expected
+    if both:  # the target's check runs once: with the staged code, or after the install
+        staged, target = runbook.step("upgrade-check-staged"), runbook.step("upgrade-check-target")
+        assert staged.args.code == "staged" and target.args.code == "installed"
+        prepared = "params.stage_before_outage and vars.staged_code_runs | default(false)"
+        assert (staged.when, target.when) == (prepared, f"not ({prepared})")
+        assert _index(runbook, "upgrade-check-staged") < _index(
+            runbook, "approve-control-plane-outage")
     if not frm.octavia_status:
         s = runbook.step("preflight-config-check")
         assert (s.args.release, s.args.fail_on) == (frm.series, "never")
@@ -446,6 +461,8 @@ FLAVOR_FACTS = {
     "kolla": ("docker stop octavia_api", "docker pull quay.io/openstack.kolla/octavia-api:2025.1-rocky-9",
               "quay.io/openstack.kolla/octavia-api:2025.1-rocky-9 bash -c 'sudo -E "
               "kolla_set_configs && exec octavia-db-manage"),
+    "osa": ("systemctl stop octavia-api", "/openstack/venvs/octavia-2025.1/bin/pip install",
+            "/bin/octavia-db-manage --config-file /etc/octavia/octavia.conf upgrade head"),
 }
 
 
@@ -607,15 +624,20 @@ def test_dalmatian_to_epoxy_runs_end_to_end_with_yes(tmp_path: Path, write_inven
     acts = [(a[0], a[1], a[2] if len(a) > 2 else "") for a in ops]
     first_stop = min(i for i, a in enumerate(acts) if a[1] == "stop")
     status = [i for i, a in enumerate(acts) if a[1] == "status"]
-    assert len(status) == 2 and status[0] < first_stop  # before stopping, with 15.x
+    # both checks before anything stops: 15.x installed, then 16.x staged
+    assert len(status) == 2 and status[1] < first_stop
     stops = [a[2] for a in acts if a[1] == "stop"]
     assert stops == [u for u in ("sim-housekeeping", "sim-health-manager", "sim-api",
                                  "sim-worker", "sim-driver-agent") for _ in nodes]
     order = [a[1] for a in acts]
     assert order.index("backup") > max(i for i, a in enumerate(order) if a == "stop")
-    upgrades = [i for i, a in enumerate(order) if a == "upgrade"]
-    assert len(upgrades) == 3 and order.index("backup") < upgrades[0]
-    assert upgrades[-1] < status[1] < order.index("db-upgrade")  # 16.x check, then migrate
+    # the prepare phase: staged before the outage, activated inside it, never installed there
+    stages = [i for i, a in enumerate(order) if a == "stage"]
+    assert len(stages) == 3 and status[0] < stages[0] and stages[-1] < status[1]
+    activations = [i for i, a in enumerate(order) if a == "activate"]
+    assert len(activations) == 3 and order.index("backup") < activations[0]
+    assert activations[-1] < order.index("db-upgrade")
+    assert "upgrade" not in order
     assert order.index("db-upgrade") < min(i for i, a in enumerate(order) if a == "start")
     assert (root / "db-revision").read_text().strip() == "fabf4983846b"
     assert list((tmp_path / "backups").glob("*.sql.gz"))
@@ -627,12 +649,13 @@ def test_dalmatian_to_epoxy_runs_end_to_end_with_yes(tmp_path: Path, write_inven
     doc = json.loads(shown.stdout)
     results = {(r["step_id"], r["host"]): r for r in doc["results"]}
     # Both checks ended with exit 255 and passed only through a recorded approval.
-    for step_id in ("upgrade-check", "upgrade-check-target"):
+    for step_id in ("upgrade-check", "upgrade-check-staged"):
         r = results[(step_id, "node1")]
         assert r["rc"] == 255 and r["outputs"]["outcome"] == "error"
         assert "accepted by" in r["message"]
+    assert results[("upgrade-check-target", "node1")]["status"] == "skipped"
     approved = {a["step_id"]: a["how"] for a in doc["approvals"]}
-    assert approved["upgrade-check"] == approved["upgrade-check-target"] == "--yes"
+    assert approved["upgrade-check"] == approved["upgrade-check-staged"] == "--yes"
     assert {"confirm-rbac-defaults", "approve-control-plane-outage",
             "amphora-image-reminder"} <= set(approved)
     statuses = {k[0]: r["status"] for k, r in results.items()}
@@ -659,13 +682,13 @@ def test_failed_migration_rolls_back_to_the_old_release(tmp_path: Path, write_in
     order = [o[0] for o in ops]
     failed = order.index("db-upgrade")
     after = ops[failed + 1:]
-    # Rollback, in its documented order: stop everything, reinstall 15.x, then start.
+    # Rollback, in its documented order: stop everything, back to the recorded 15.x, start.
     stops = [o for o in after if o[0] == "stop"]
     assert len(stops) == 15
-    reinstall = [o for o in after if o[0] == "upgrade"]
-    assert [o[1] for o in reinstall] == ["15.1.0"] * 3
+    reverts = [o for o in after if o[0] == "revert"]
+    assert [o[1] for o in reverts] == ["15.1.0"] * 3  # what record-packages found
     first_start = next(i for i, o in enumerate(after) if o[0] == "start")
-    assert max(i for i, o in enumerate(after) if o[0] in ("stop", "upgrade")) < first_start
+    assert max(i for i, o in enumerate(after) if o[0] in ("stop", "revert")) < first_start
     for n in ("node1", "node2", "node3"):
         assert (root / n / "version").read_text().strip() == "15.1.0"
     runs = json.loads(cli("runs", "-f", "json").stdout)
@@ -741,3 +764,44 @@ def test_a_half_done_migration_is_restored_after_an_approval_at_a_terminal(
     (rest,) = report["evidence"]["restores"]
     assert rest["step_id"] == "rollback-restore-db" and rest["verified"] is True
     assert rest["revision"] == "db2a73e82626" and rest["sha256"] == restore["outputs"]["sha256"]
+
+
+def test_an_interrupted_prepare_phase_stopped_nothing_and_resumes(
+        tmp_path: Path, write_inventory, api_servers: int) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root, inv, cli = _sim_deployment(tmp_path, write_inventory)
+    (root / "slow-stage").touch()
+    args = ["run", str(RUNBOOKS / "dalmatian-to-epoxy.yaml"), "-i", str(inv), "--yes",
+            "-p", f"api_port={api_servers}", "-p", f"backup_dir={tmp_path / 'backups'}"]
+    proc = subprocess.Popen([sys.executable, "-m", "octavia_upgrade", *args],
+                            env={**os.environ, "OCTAVIA_UPGRADE_STATE_DIR": str(tmp_path / "state")},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    ops = root / "ops.log"
+    try:
+        end = time.monotonic() + 120
+        while not (ops.exists() and " stage " in ops.read_text()) and time.monotonic() < end:
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGKILL)  # a crash in the middle of staging
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    acts = [line.split()[2] for line in ops.read_text().splitlines()]
+    assert "stage" in acts and "stop" not in acts and "activate" not in acts
+    # nothing of the deployment changed: services up, the old code runs
+    for n in ("node1", "node2", "node3"):
+        assert (root / n / "version").read_text().strip() == "15.1.0"
+        assert (root / n / "run" / "sim-api").exists()
+    (root / "slow-stage").unlink()
+    run_id = json.loads(cli("runs", "-f", "json").stdout)[0]["id"]
+    res = cli("resume", run_id, "--yes")  # stage-packages is idempotent: staged again
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr
+    for n in ("node1", "node2", "node3"):
+        assert (root / n / "version").read_text().startswith("16.")

@@ -59,6 +59,8 @@ class RunResult:
     status: str  # a RunStatus: succeeded | failed | rolled_back | interrupted
     failed: dict[str, str] = field(default_factory=dict)  # host -> step id
     message: str = ""
+    #: The failing step refused before changing anything (e.g. no room to stage): exit 3.
+    refused: bool = False
 
 
 @dataclass
@@ -131,8 +133,11 @@ class Executor:
                     result = RunResult(RunStatus.ROLLED_BACK, dict(self.dropped),
                                        f"step {failing.id} failed; rollback steps ran")
                 else:
+                    refused = any(o.get("refused") for o in (
+                        self.outputs.get(failing.id) or {}).get("hosts", {}).values())
                     result = RunResult(RunStatus.FAILED, dict(self.dropped),
-                                       f"step {failing.id} failed")
+                                       f"step {failing.id} " + ("refused" if refused
+                                                                else "failed"), refused)
             elif self.dropped:
                 result = RunResult(RunStatus.FAILED, dict(self.dropped),
                                    "finished with failed hosts: " + ", ".join(sorted(self.dropped)))

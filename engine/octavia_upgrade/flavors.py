@@ -34,9 +34,24 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "octavia_version": (),
     "octavia_lib_version": (),
     "db_manage": ("args",),
-    "octavia_status": (),
+    "octavia_status": ("code",),
     "db_backup": ("dest", "database"),
     "read_config": (),
+}
+
+#: Actions of the prepare phase (``packages`` steps with ``action: record``,
+#: ``stage``, ``verify``, ``activate``, ``revert``), with their extra variables.
+#: Optional in a flavor file: a runbook step that needs one its flavor lacks is
+#: refused when the plan is built (every shipped flavor has them all).
+#: ``recorded`` is the ``record`` step's output (one word per line it printed),
+#: known only at run time: write it ``{{ recorded | shell_join }}``.
+PREPARE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "packages_record": ("packages",),
+    "packages_free_mb": ("target", "packages"),
+    "packages_stage": ("target", "packages"),
+    "packages_verify": ("target", "packages"),
+    "packages_activate": ("target", "packages"),
+    "packages_revert": ("target", "packages", "recorded"),
 }
 
 #: Actions a flavor may define, with their extra variables; a step that needs
@@ -44,6 +59,10 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 OPTIONAL_ACTIONS: dict[str, tuple[str, ...]] = {
     "db_restore": ("src", "database"),
 }
+
+#: Every action a flavor file may define.
+ALL_ACTIONS: dict[str, tuple[str, ...]] = {**ACTIONS, **OPTIONAL_ACTIONS,
+                                          **PREPARE_ACTIONS}
 
 #: Names every action template may use, besides its own extras.
 COMMON_NAMES = frozenset({"params", "release", "host", "vars", "deployment", "run", "outputs",
@@ -126,7 +145,9 @@ def render_action(flavor: model.Flavor, action: str, context: dict[str, Any]) ->
             ``packages`` (``packages_upgrade``), ``args`` (``db_manage``, a
             trusted fragment such as ``upgrade head``), ``dest`` and
             ``database`` (``db_backup``), ``src`` and ``database``
-            (``db_restore``, optional). ``unit`` defaults to the flavor's
+            (``db_restore``, optional), ``code`` (``octavia_status``:
+            ``installed`` or ``staged``), and the prepare actions' in
+            :data:`PREPARE_ACTIONS`. ``unit`` defaults to the flavor's
             mapping of ``service`` when only ``service`` is given.
 
     Raises:
@@ -160,10 +181,9 @@ def _semantics(doc: Document) -> list[Diagnostic]:
     actions = data.get("actions")
     if isinstance(actions, dict):
         for action, template in actions.items():
-            known = {**ACTIONS, **OPTIONAL_ACTIONS}
-            if not isinstance(template, str) or action not in known:
+            if not isinstance(template, str) or action not in ALL_ACTIONS:
                 continue
-            names = COMMON_NAMES | set(known[action])
+            names = COMMON_NAMES | set(ALL_ACTIONS[action])
             _refs, diags = check_template(doc, ("actions", action), template, names=names)
             out.extend(diags)
     from octavia_upgrade.preflight import EXTRAS

@@ -46,7 +46,25 @@ class _Raw(str):
     """A string that command rendering must not quote again."""
 
 
+class Deferred(list):  # type: ignore[type-arg]
+    """A list known only at run time: renders as the template that fills it in then.
+
+    A planned command holding it is marked ``render="shell"``, so the executor
+    renders ``{{ <expression> | shell_join }}`` with the run's outputs.
+    """
+
+    def __init__(self, expression: str) -> None:
+        super().__init__()
+        self.expression = expression
+
+    @property
+    def template(self) -> _Raw:
+        return _Raw("{{ " + self.expression + " | shell_join }}")
+
+
 def _quote(value: Any) -> Any:
+    if isinstance(value, Deferred):
+        return value.template
     if isinstance(value, (_Raw, Markup)):
         return str(value)
     if isinstance(value, bool):
@@ -63,6 +81,8 @@ def _raw(value: Any) -> _Raw:
 
 
 def _shell_join(values: Any) -> _Raw:
+    if isinstance(values, Deferred):
+        return values.template
     return _Raw(" ".join(shlex.quote(str(v)) for v in values))
 
 

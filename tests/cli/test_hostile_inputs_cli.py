@@ -177,9 +177,9 @@ def test_sandbox_escape_in_a_condition_is_refused(case: Case, field: str) -> Non
 
 
 def test_sandbox_escape_in_a_flavor_action_is_refused(case: Case) -> None:
-    deb = (ROOT / "inventory" / "flavors" / "deb.yaml").read_text(encoding="utf-8")
+    venv = (ROOT / "inventory" / "flavors" / "venv.yaml").read_text(encoding="utf-8")
     flavor = case.dir / "hostile.yaml"
-    flavor.write_text(deb.replace("name: deb", "name: hostile").replace(
+    flavor.write_text(venv.replace("name: venv", "name: hostile").replace(
         "systemctl stop {{ unit }}", "systemctl stop {{ unit.__class__.__mro__ }}"),
         encoding="utf-8")
     assert "__mro__" in flavor.read_text(encoding="utf-8")

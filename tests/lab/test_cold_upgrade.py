@@ -97,10 +97,13 @@ def test_a_failed_migration_rolls_back_to_the_old_release(lab, tmp_path: Path) -
     status_cmd = f"{sys.executable} -m octavia_upgrade lab status --dir {lab.dir} -f json"
     lab.fault("node1", "fail-migration", "half-way")
     try:
+        # The guide's order: the fault hooks the venv the services run, which an in-place
+        # install keeps (a prepared upgrade migrates with the staged venv instead).
         res = run_at_terminal(
             ["run", str(runbooks_dir() / "dalmatian-to-epoxy.yaml"),
              "-i", str(lab.inventory_file), "--yes",
              "--param", f"backup_dir={tmp_path / 'backups'}",
+             "--param", "stage_before_outage=false",
              "--param", f"loadbalancer_status_command={status_cmd}"],
             {**os.environ, "OCTAVIA_UPGRADE_STATE_DIR": str(state)}, timeout=1500)
     finally:

@@ -25,7 +25,7 @@ def add_inventory(p: argparse.ArgumentParser, required: bool = True) -> None:
     g.add_argument("--deployment", metavar="NAME",
                    help="deployment name (default for Ansible inventories: FORMAT-FILENAME)")
     g.add_argument("--flavor", metavar="FLAVOR",
-                   help="a shipped flavor (deb, rdo, venv, devstack, kolla, …) or a flavor "
+                   help="a shipped flavor (deb, rdo, venv, osa, devstack, kolla) or a flavor "
                         "file (default for Ansible inventories: kolla for kolla-ansible, osa "
                         "for OpenStack-Ansible)")
     add_ssh_config(g, "OpenSSH client config to honour (default: ~/.ssh/config if it exists)",

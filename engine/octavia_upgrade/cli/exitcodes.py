@@ -20,11 +20,12 @@ TABLE: tuple[tuple[int, str], ...] = (
     (EXIT_STEP_FAILED, "a step failed (the run state is saved; see `show` and `resume`)"),
     (EXIT_INVALID, "invalid input (file:line:col is printed); nothing was executed"),
     (EXIT_REFUSED, "refused: non-sequential jump, deployed release differs, prerequisites "
-                   "missing (preflight; nothing changed), lock held, plan changed since the "
-                   "run started (resume), a --limit that would split the control plane, "
-                   "outside the change windows; an approval that cannot count (step not "
-                   "waiting, four eyes, already decided) or a pause/continue that does not "
-                   "apply: nothing recorded"),
+                   "missing (preflight; nothing changed), no room to stage the new code "
+                   "(nothing stopped), lock held, plan changed since the run started "
+                   "(resume), a --limit that would split the control plane, outside the "
+                   "change windows; an approval that cannot count (step not waiting, four "
+                   "eyes, already decided) or a pause/continue that does not apply: nothing "
+                   "recorded"),
     (EXIT_INTERNAL, "internal error (a bug): one line on stderr; -v or --debug prints the "
                     "traceback"),
     (EXIT_INTERRUPTED, "interrupted by SIGINT/SIGTERM after the state was saved"),

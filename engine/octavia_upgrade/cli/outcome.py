@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from octavia_upgrade.console import Console
-from octavia_upgrade.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_STEP_FAILED
+from octavia_upgrade.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_STEP_FAILED
 from octavia_upgrade.statuses import RunStatus
 
 _SUMMARY = {RunStatus.SUCCEEDED: "finished successfully", RunStatus.FAILED: "FAILED",
@@ -16,7 +16,10 @@ _SUMMARY = {RunStatus.SUCCEEDED: "finished successfully", RunStatus.FAILED: "FAI
 
 
 def exit_code(result: Any) -> int:
-    """0 succeeded, 130 interrupted, 1 otherwise (failed, rolled back)."""
+    """0 succeeded, 130 interrupted, 3 a step refused before changing anything, 1 otherwise
+    (failed, rolled back)."""
+    if result.status == RunStatus.FAILED and getattr(result, "refused", False):
+        return EXIT_REFUSED
     return {RunStatus.SUCCEEDED: EXIT_OK, RunStatus.INTERRUPTED: EXIT_INTERRUPTED}.get(
         result.status, EXIT_STEP_FAILED)
 

@@ -137,8 +137,18 @@ def _nsenter(t: Target, script: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, check=False, timeout=120)
 
 
+def _node_venv(t: Target) -> Path:
+    """The host path of the venv the node's units start (a prepared upgrade makes
+    ``/opt/octavia/venv`` a link to ``/opt/octavia/venvs/octavia-<release>``)."""
+    venv = t.fs / "opt/octavia/venv"
+    if venv.is_symlink():
+        target = os.readlink(venv)
+        return t.fs / target.lstrip("/") if target.startswith("/") else venv.parent / target
+    return venv
+
+
 def _site_packages(t: Target) -> Path:
-    found = sorted((t.fs / "opt/octavia/venv/lib").glob("python3*/site-packages"))
+    found = sorted((_node_venv(t) / "lib").glob("python3*/site-packages"))
     if not found:
         raise InvalidInput(f"{t.name} has no Octavia venv (a --bare lab?)")
     return found[-1]

@@ -101,8 +101,11 @@ def tear_down(lab_dir: Path, st: dict[str, Any], nodes: LabNodes) -> list[str]:
     node_procs = [Proc(f"sshd-{n.name}", n.pid, n.started) for n in nodes.running()]
     stop_everything(lab_dir, st, nodes)
     left = [f"{p.name} (PID {p.pid})" for p in [*recorded, *node_procs] if p.alive()]
+    mounted = _mount_points_elsewhere()
     for path in reversed(st.get("created_paths", [])):
         p = Path(path)
+        if path in mounted:
+            continue  # another lab's node binds it: removing it would detach that mount
         try:
             if p.is_dir():
                 p.rmdir()
@@ -120,6 +123,31 @@ def tear_down(lab_dir: Path, st: dict[str, Any], nodes: LabNodes) -> list[str]:
         except OSError:
             pass
     return left
+
+
+def _mount_points_elsewhere() -> set[str]:
+    """Paths that are mount points in another process's mount namespace.
+
+    Since Linux 3.18, removing a directory detaches the mounts on it in every
+    other namespace: a lab going down must not pull ``/opt/octavia`` out from
+    under the nodes of another lab running beside it.
+    """
+    own = os.readlink("/proc/self/ns/mnt")
+    found: set[str] = set()
+    seen = {own}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            ns = os.readlink(f"/proc/{entry.name}/ns/mnt")
+            if ns in seen:
+                continue
+            seen.add(ns)
+            with open(f"/proc/{entry.name}/mountinfo", encoding="utf-8") as f:
+                found.update(line.split()[4] for line in f if len(line.split()) > 4)
+        except OSError:
+            continue
+    return found
 
 
 def _killpg(pgid: int, sig: int) -> None:

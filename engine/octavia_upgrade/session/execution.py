@@ -269,7 +269,8 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
     result = RunResult(RunStatus.FAILED, message="internal error: see the log", run_id=run_id)
     try:
         done = executor.execute()
-        result = RunResult(done.status, dict(done.failed), done.message, run_id=run_id)
+        result = RunResult(done.status, dict(done.failed), done.message, done.refused,
+                           run_id=run_id)
     except KeyboardInterrupt:
         result = RunResult(RunStatus.INTERRUPTED, message="interrupted", run_id=run_id)
     except Refused as exc:  # the outage gate outside the change window

@@ -106,15 +106,21 @@ class ServiceArgs(Args):
 
 @dataclass(frozen=True)
 class PackagesArgs(Args):
+    #: ``upgrade`` (install in place, the guide's order), ``record``, ``stage``,
+    #: ``verify``, ``activate``, ``revert`` (see :mod:`octavia_upgrade.steps.packages`).
     action: str = "upgrade"
     #: Release to install (series or version id); None: the runbook's ``to``.
     release: str | None = None
     packages: tuple[str, ...] = ("octavia", "octavia-lib")
+    #: ``revert``: the ``record`` step whose output holds what to go back to.
+    record_step: str = "record-packages"
 
     def default_timeout(self) -> float | None:
-        return 1800.0
+        return {"record": 120.0, "verify": 600.0, "activate": 600.0}.get(self.action, 1800.0)
 
     def default_retry(self) -> Retry:
+        if self.action in ("record", "verify", "activate"):
+            return _NO_RETRY
         return Retry(attempts=2, delay=30.0)
 
 
@@ -170,6 +176,9 @@ class UpgradeCheckArgs(Args):
     on_failure: str = "fail"
     on_error: str = "fail"
     known_error: str = ""
+    #: ``installed``: the code the services run; ``staged``: the target release's code
+    #: staged by a ``packages`` step (``action: stage``), before anything stops.
+    code: str = "installed"
 
     def default_timeout(self) -> float | None:
         return 300.0

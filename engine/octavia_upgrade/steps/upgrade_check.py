@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from octavia_upgrade.commands import PlannedCommand
+from octavia_upgrade.errors import InvalidInput
 from octavia_upgrade.model import Flavor, Host, Step
 from octavia_upgrade.steps.args import UpgradeCheckArgs
 from octavia_upgrade.steps.base import Kind, Outcome, TaskContext, action
@@ -28,11 +29,27 @@ class UpgradeCheck(Kind):
         a: UpgradeCheckArgs = step.args
         note = (f"warning: {a.on_warning}, failure: {a.on_failure}, "
                 f"error (255): {a.on_error}")
+        if a.code == "staged":
+            if not ctx["vars"].get("staged_code_runs"):
+                # deb, rdo, devstack: staged code is downloaded, not runnable; the
+                # shipped runbooks then check after the install (upgrade-check-target).
+                return [PlannedCommand("unsupported", f"(not run: flavor {flavor.name} cannot "
+                                       "run staged code, vars.staged_code_runs is not true)")]
+            if "code" not in flavor.actions.get("octavia_status", ""):
+                raise InvalidInput(
+                    f"flavor {flavor.name!r} ({flavor.path}): octavia_status does not use "
+                    f"`code`, so {step.id!r} (code: staged) would check the running code, not "
+                    f"the staged one; make it run the staged code when code == 'staged'")
+            note = "with the staged code, before anything stops; " + note
         return [PlannedCommand("check", action(flavor, "octavia_status", ctx,
-                                               args="upgrade check"), note=note)]
+                                               args="upgrade check", code=a.code), note=note)]
 
     def run(self, t: TaskContext) -> Outcome:
         a: UpgradeCheckArgs = t.args
+        if t.has("unsupported"):
+            t.record("unsupported")
+            return Outcome("failed", message=f"{t.planned('unsupported').text[1:-1]}; run it "
+                                             "after the install (code: installed)")
         res = t.run("check", timeout=t.timeout)
         if res.timed_out:
             return Outcome("timed_out", res.rc, res.stdout, res.stderr,

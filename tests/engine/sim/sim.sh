@@ -23,6 +23,21 @@ case "$act" in
   upgrade)
     log upgrade "$1" "$2"
     echo "$1" > "$d/version"; echo "$2" > "$d/lib-version"; echo "$3" > "$root/pending-head" ;;
+  record)  cat "$d/version" "$d/lib-version" ;;
+  free-mb) echo "${SIM_FREE_MB:-$(cat "$root/free-mb" 2>/dev/null || echo 100000)}" ;;
+  stage)
+    log stage "$1" "$2"
+    if [ -f "$root/slow-stage" ]; then sleep 30; fi
+    echo "$1 $2 $3" > "$d/staged" ;;
+  verify)  read -r v l h < "$d/staged" && echo "octavia $v" ;;
+  activate)
+    log activate
+    read -r v l h < "$d/staged" || exit 1
+    echo "$v" > "$d/version"; echo "$l" > "$d/lib-version"; echo "$h" > "$root/pending-head" ;;
+  revert)
+    log revert "$1" "$2"
+    [ -n "$1" ] || { echo "nothing recorded" >&2; exit 1; }
+    echo "$1" > "$d/version"; echo "$2" > "$d/lib-version" ;;
   db)
     case "$1" in
       current) echo "INFO  [alembic.runtime.migration] Context impl MySQLImpl."
