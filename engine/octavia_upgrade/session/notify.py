@@ -32,12 +32,23 @@ FAILED = frozenset({ResultStatus.FAILED, ResultStatus.TIMED_OUT, ResultStatus.UN
 
 
 def outage_bounds(plan: Any) -> tuple[str, str | None] | None:
-    """(first stop step, last start step after it) of the main phase; None: no outage."""
+    """(first stop step, the step whose end closes the outage) of the main phase; None:
+    no outage.
+
+    The outage ends when the API answers again: with the ``wait`` step right after
+    the last start step (``wait-api``: every API host answered), else with that start
+    step.
+    """
     from octavia_upgrade.reports.planned import outage_window, service_action
 
     window = outage_window(plan.steps, {s.id: service_action(s) for s in plan.steps},
                            {s.id: s.estimate for s in plan.steps})
-    return None if window is None else (window.first_step, window.last_step)
+    if window is None:
+        return None
+    main = [s for s in plan.steps if s.phase == Phase.MAIN]
+    after = [b for a, b in zip(main, main[1:]) if a.id == window.last_step]
+    last = after[0].id if after and after[0].kind == "wait" else window.last_step
+    return window.first_step, last
 
 
 def outage_seconds(started: float, ended: float) -> float:
