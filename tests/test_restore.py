@@ -107,8 +107,12 @@ def test_the_plan_shows_the_restore_exactly_and_the_gate_as_terminal_only() -> N
 
 
 def test_yes_never_gives_an_approval_that_requires_a_human(tmp_path: Path) -> None:
+    import threading
+
     from octavia_upgrade.console import Console
-    from octavia_upgrade.session.prompts import SignalState, make_prompter, manual_approvals
+    from octavia_upgrade.identity import Identity
+    from octavia_upgrade.session.approvals import ApprovalGate
+    from octavia_upgrade.session.prompts import manual_approvals
 
     runbook = load_runbook(_runbook(tmp_path, [GATE, {
         "id": "restore-db", "kind": "restore",
@@ -121,8 +125,10 @@ def test_yes_never_gives_an_approval_that_requires_a_human(tmp_path: Path) -> No
          "with": {"command": "false"}}]))
     manual = manual_approvals(runbook)
     assert manual == {"approve-restore", "check"}
-    prompt = make_prompter(yes=True, console=Console(stream=io.StringIO()), sig=SignalState(),
-                           stdin=io.StringIO(""), manual=manual)
+    # A rehearsal without a terminal: --yes answers "go" only, the manual gates fail.
+    prompt = ApprovalGate(store=None, run_id="r1", operator="ops@ctl",
+                          me=Identity("ops@ctl", "ctl"), console=Console(stream=io.StringIO()), cancel=threading.Event(),
+                          yes=True, manual=manual, stdin=io.StringIO(""))
     assert prompt(runbook.step("go"), "Go?", None).how == "--yes"
     for step_id in ("check", "approve-restore"):
         with pytest.raises(ApprovalUnavailable, match="--yes never approves"):
