@@ -40,12 +40,13 @@ def test_migrations_per_hop(src: str, dst: str, migrations: tuple[str, ...]) -> 
 
 def test_data_plane_impact_comes_from_the_runbooks_approvals() -> None:
     hops = {h.name: h for h in plan_chain("yoga", "gazpacho", RUNBOOKS)}
+    # Every hop offers the optional recycle-amphorae stage (off unless asked for).
     antelope = hops["zed-to-antelope"].data_plane
-    assert [s.step_id for s in antelope] == ["failover-pre-train-amphorae"]
+    assert [s.step_id for s in antelope] == ["failover-pre-train-amphorae", "recycle-amphorae"]
     assert "minutes" in antelope[0].impact
     assert [s.step_id for s in hops["epoxy-to-flamingo"].data_plane] == [
-        "failover-udp-and-default-cipher-lbs"]
-    assert hops["dalmatian-to-epoxy"].data_plane == ()
+        "recycle-amphorae", "failover-udp-and-default-cipher-lbs"]
+    assert [s.step_id for s in hops["dalmatian-to-epoxy"].data_plane] == ["recycle-amphorae"]
 
 
 def test_amphora_image_facts_per_hop() -> None:
