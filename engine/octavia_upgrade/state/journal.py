@@ -84,7 +84,7 @@ class JournalStore(StoreBase):
             return [ProbeSample(*r) for r in conn.execute(q)]
 
     def record_probe_series(self, run_id: str, series: Iterable[ProbeSeries]) -> int:
-        """Write each series, replacing what this session wrote of it before.
+        """Write each series, replacing what was written of it before.
 
         A series is one probe target over one session of a run (``probe`` and
         ``started_at`` name it): the probe thread rewrites it as the run goes.

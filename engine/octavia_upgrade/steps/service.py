@@ -105,18 +105,9 @@ class Service(Kind):
                 states[svc] = "active" if res.rc == 0 else "inactive"
                 out.append(f"{svc}: {states[svc]}")
                 continue
-            key = f"{a.action}:{svc}"
-            res = t.run(key, timeout=t.remaining(deadline))
-            cmd = t.sent[-1]["sent"]
-            out.append(f"$ {cmd}\n{res.stdout}{res.stderr}".rstrip())
-            if res.timed_out:
-                return Outcome("timed_out", res.rc, "\n".join(out), res.stderr,
-                               {"services": states},
-                               message=f"{a.action} {svc} did not finish in time; "
-                                       "the command was stopped")
-            if res.rc != 0:
-                return Outcome("failed", res.rc, "\n".join(out), res.stderr, {"services": states},
-                               message=f"{a.action} {svc} failed (rc {res.rc})")
+            failed = self._act(t, a, svc, deadline, out, states)
+            if failed is not None:
+                return failed
             if t.has(f"verify:{svc}"):
                 want_active = a.action in ("start", "restart")
                 state = self._wait_state(t, svc, want_active, a.verify_timeout)
@@ -131,6 +122,21 @@ class Service(Kind):
         return Outcome("succeeded", 0, "\n".join(out), "", {"services": states},
                        evidence=[("services", {"action": a.action, "states": states})])
 
+    @staticmethod
+    def _act(t: TaskContext, a: ServiceArgs, svc: str, deadline: float | None,
+             out: list[str], states: dict[str, str]) -> Outcome | None:
+        """Send ``svc``'s action command; the step's outcome when it failed, else None."""
+        res = t.run(f"{a.action}:{svc}", timeout=t.remaining(deadline))
+        out.append(f"$ {t.sent[-1]['sent']}\n{res.stdout}{res.stderr}".rstrip())
+        if res.timed_out:
+            return Outcome("timed_out", res.rc, "\n".join(out), res.stderr, {"services": states},
+                           message=f"{a.action} {svc} did not finish in time; "
+                                   "the command was stopped")
+        if res.rc != 0:
+            return Outcome("failed", res.rc, "\n".join(out), res.stderr, {"services": states},
+                           message=f"{a.action} {svc} failed (rc {res.rc})")
+        return None
+
     def _run_overlapped(self, t: TaskContext, a: ServiceArgs) -> Outcome:
         out: list[str] = []
         states: dict[str, str] = {}
@@ -138,16 +144,9 @@ class Service(Kind):
         services = [c.key.split(":", 1)[1] for c in t.step.commands.get(t.host, ())
                     if c.key.startswith(f"{a.action}:")]
         for svc in services:
-            res = t.run(f"{a.action}:{svc}", timeout=t.remaining(deadline))
-            out.append(f"$ {t.sent[-1]['sent']}\n{res.stdout}{res.stderr}".rstrip())
-            if res.timed_out:
-                return Outcome("timed_out", res.rc, "\n".join(out), res.stderr,
-                               {"services": states},
-                               message=f"{a.action} {svc} did not finish in time; "
-                                       "the command was stopped")
-            if res.rc != 0:
-                return Outcome("failed", res.rc, "\n".join(out), res.stderr, {"services": states},
-                               message=f"{a.action} {svc} failed (rc {res.rc})")
+            failed = self._act(t, a, svc, deadline, out, states)
+            if failed is not None:
+                return failed
         for svc in services:
             state = self._wait_state(t, svc, True, a.verify_timeout)
             states[svc] = "active" if state else "inactive"
