@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -40,3 +41,49 @@ def test_a_downgrade_between_known_releases_is_still_refused() -> None:
     res = cli("plan", "--from", "epoxy", "--to", "caracal")
     assert res.returncode == 3
     assert "downgrade" in res.stderr and "Traceback" not in res.stderr
+
+
+def _example_inventory(tmp_path: Path) -> str:
+    inv = tmp_path / "inventory.yaml"
+    res = cli("example", "inventory", "-o", str(inv))
+    assert res.returncode == 0, res.stderr
+    return str(inv)
+
+
+def test_the_plan_report_names_the_change_record_it_is_submitted_under(tmp_path: Path) -> None:
+    inv = _example_inventory(tmp_path)
+    base = ["plan", "dalmatian-to-epoxy", "-i", inv, "--no-detect", "--change", "CHG0031337",
+            "--change-url", "https://change.example.org/CHG0031337"]
+    md = cli(*base, "-f", "markdown")
+    assert md.returncode == 0, md.stderr
+    assert ("| Change record | CHG0031337 (https://change.example.org/CHG0031337) |"
+            in md.stdout.splitlines())
+    html = cli(*base, "-f", "html")
+    assert '<a href="https://change.example.org/CHG0031337">CHG0031337</a>' in html.stdout
+    doc = json.loads(cli(*base, "-f", "json").stdout)
+    assert doc["summary"]["change_id"] == "CHG0031337"
+    assert doc["summary"]["change_url"] == "https://change.example.org/CHG0031337"
+    without = json.loads(cli("plan", "dalmatian-to-epoxy", "-i", inv, "--no-detect",
+                             "-f", "json").stdout)
+    assert without["summary"]["change_id"] is None
+    assert "Change record" not in cli("plan", "dalmatian-to-epoxy", "-i", inv,
+                                      "--no-detect", "-f", "markdown").stdout
+
+
+@pytest.mark.parametrize(("extra", "says"), [
+    (["--change-url", "https://change.example.org/1"], "--change-url needs --change ID"),
+    (["--change", "CHG1"], "--change goes into the plan report: use -f markdown, html or json"),
+    (["--change", "CHG1", "-f", "yaml"], "-f yaml has no place for it"),
+])
+def test_a_change_the_plan_cannot_carry_is_refused(tmp_path: Path, extra: list[str],
+                                                    says: str) -> None:
+    res = cli("plan", "dalmatian-to-epoxy", "-i", _example_inventory(tmp_path), "--no-detect",
+              *extra)
+    assert res.returncode == 2 and res.stdout == ""
+    assert says in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_chain_takes_no_change_record() -> None:
+    res = cli("plan", "--from", "caracal", "--to", "epoxy", "--change", "CHG1")
+    assert res.returncode == 2
+    assert "plan each hop with its own --change" in res.stderr

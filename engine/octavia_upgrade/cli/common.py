@@ -124,6 +124,22 @@ def console(args: argparse.Namespace, redactor: Any = None) -> Console:
                    redact=redactor.redact if redactor is not None else (lambda v: v))
 
 
+def add_change(p: argparse.ArgumentParser, what: str) -> None:
+    """``--change ID`` and ``--change-url URL`` (``run``, ``plan``); ``what``: where it shows."""
+    p.add_argument("--change", metavar="ID", dest="change_id",
+                   help=f"the change record (e.g. CHG0012345): {what}")
+    p.add_argument("--change-url", metavar="URL",
+                   help="link to the change record (needs --change)")
+
+
+def check_change(args: argparse.Namespace) -> None:
+    """Refuse ``--change-url`` without ``--change`` (exit 2)."""
+    if args.change_url and not args.change_id:
+        from octavia_upgrade.errors import InvalidInput
+
+        raise InvalidInput("--change-url needs --change ID (the change record's id)")
+
+
 def add_limit(p: argparse.ArgumentParser) -> None:
     """``--limit PATTERN``: an Ansible host pattern (``run``, ``plan``)."""
     p.add_argument("--limit", metavar="PATTERN",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from octavia_upgrade.cli.common import (add_inventory, add_limit, add_params, add_runbook,
-                                        inventory_source, runbook_path)
+from octavia_upgrade.cli.common import (add_change, add_inventory, add_limit, add_params,
+                                        add_runbook, check_change, inventory_source,
+                                        runbook_path)
 from octavia_upgrade.cli.output import (ROW_FORMATS, Column, add_output, dump, emit, emit_rows,
                                         render_rows, select)
 from octavia_upgrade.errors import InvalidInput
@@ -20,7 +21,9 @@ release (refused with exit 3 unless it is the runbook's `from`; skip with
 and batches it runs on, approvals, data-plane impact and estimated durations
 (from earlier runs of the same runbook); with -v, the exact command each
 host will run and how each host is reached (SSH login and port, sudo,
-bastions). markdown, html and json give the change-management plan report.
+bastions). markdown, html and json give the change-management plan report;
+--change ID (and --change-url URL) names the change record it is submitted
+under, as `run --change` does for the execution report.
 
 With --from SERIES --to SERIES: print the chain of sequential runbooks that
 upgrades between the two releases, with the facts that matter for each hop.
@@ -83,6 +86,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_limit(p)
     p.add_argument("--no-detect", action="store_true",
                    help="do not connect to the hosts to check the deployed release")
+    add_change(p, "the plan report (markdown, html, json) is submitted under it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
     if args.columns:
         raise InvalidInput("-c COLUMN selects columns of the chain (--from/--to); the plan "
                            "of a runbook has none")
+    check_change(args)
+    if args.change_id and args.format not in ("markdown", "html", "json"):
+        raise InvalidInput(f"--change goes into the plan report: use -f markdown, html or "
+                           f"json (-f {args.format} has no place for it)")
     import sys
 
     from octavia_upgrade import api
@@ -114,13 +122,13 @@ def run(args: argparse.Namespace) -> int:
                     detect=not args.no_detect, settings=config)
     for warning in (*warnings, *prep.warnings):
         print(f"warning: {warning}", file=sys.stderr)
-    emit(render(prep, args.format, args.verbose, prep.detected, _windows(config, prep)),
-         args.output)
+    emit(render(prep, args.format, args.verbose, prep.detected, _windows(config, prep),
+                change=(args.change_id, args.change_url)), args.output)
     return 0
 
 
 def render(prep, fmt: str, verbose: int = 0, detected=None,  # type: ignore[no-untyped-def]
-           windows=None) -> str:
+           windows=None, change: tuple[str | None, str | None] = (None, None)) -> str:
     from octavia_upgrade.session import secret_values
 
     redact = _redactor(secret_values(prep))
@@ -134,7 +142,8 @@ def render(prep, fmt: str, verbose: int = 0, detected=None,  # type: ignore[no-u
 
     return render_plan_report(prep.plan, fmt, inventory=prep.inventory, detected=detected,
                               runbook=prep.runbook, redact=redact,
-                              predicted_outage=prep.predicted_outage, windows=windows)
+                              predicted_outage=prep.predicted_outage, windows=windows,
+                              change_id=change[0], change_url=change[1])
 
 
 def _windows(config, prep):  # type: ignore[no-untyped-def]
@@ -153,6 +162,9 @@ def _redactor(values: list[str]):  # type: ignore[no-untyped-def]
 def _chain(args: argparse.Namespace) -> int:
     if not (args.from_ and args.to):
         raise InvalidInput("chain mode needs both --from SERIES and --to SERIES")
+    if args.change_id or args.change_url:
+        raise InvalidInput("--change goes into the plan report of one runbook; a chain's "
+                           "hops are separate changes (plan each hop with its own --change)")
     if args.runbook:
         raise InvalidInput("give either RUNBOOK or --from/--to, not both")
     if args.columns and args.format not in ROW_FORMATS:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from octavia_upgrade.cli.common import (add_inventory, add_limit, add_params, add_runbook,
-                                        inventory_source, runbook_path)
+from octavia_upgrade.cli.common import (add_change, add_inventory, add_limit, add_params,
+                                        add_runbook, check_change, inventory_source,
+                                        runbook_path)
 
 HELP = "execute a runbook (use --dry-run first); every step is recorded for resume"
 DESCRIPTION = """\
@@ -64,11 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-preflight", action="store_true",
                    help="do not check the plan's prerequisites before the first step (only "
                         "when a check is known to be wrong for this deployment; recorded)")
-    p.add_argument("--change", metavar="ID", dest="change_id",
-                   help="the change record this run executes (e.g. CHG0012345); recorded "
-                        "and shown in every report and event")
-    p.add_argument("--change-url", metavar="URL",
-                   help="link to the change record (needs --change)")
+    add_change(p, "the run executes it; recorded and shown in every report and event")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,10 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from octavia_upgrade.logs import Redactor
 
     params = parse_params(args)
-    if args.change_url and not args.change_id:
-        from octavia_upgrade.errors import InvalidInput
-
-        raise InvalidInput("--change-url needs --change ID (the change record's id)")
+    check_change(args)
     if args.dry_run:
         from octavia_upgrade.planview import render_table
         from octavia_upgrade.session import secret_values

@@ -66,6 +66,9 @@ class ChangeSummary:
     parameters: Mapping[str, Any]
     probes: tuple[str, ...]
     detected: Detected | None
+    #: The change record the plan is submitted under (``plan --change``).
+    change_id: str | None = None
+    change_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,8 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
                 provenance: Any = None, runbook: Any = None, inventory: Any = None,
                 predicted_outage: Any = None,
                 generated_at: datetime | str | None = None, windows: Any = None,
-                now: datetime | None = None) -> PlanReport:
+                now: datetime | None = None, change_id: str | None = None,
+                change_url: str | None = None) -> PlanReport:
     """The plan report for the change advisory board.
 
     Args:
@@ -198,6 +199,8 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
         predicted_outage: the outage to expect from earlier runs of the hop
             (:func:`octavia_upgrade.outagehistory.predict`); None: not looked up.
         generated_at: when the report was made (fixed in tests for stable output).
+        windows: the declared change windows (None: not asked).
+        change_id, change_url: the change record the plan is submitted under.
     """
     plan = _as_plan(plan)
     if inventory_summary is None and inventory is not None:
@@ -285,7 +288,7 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
         runbook=plan.runbook, description=description, references=references,
         from_release=src, to_release=dst, deployment=plan.deployment, flavor=plan.flavor,
         inventory_path=inv.path, hosts=hosts, parameters=dict(plan.params), probes=inv.probes,
-        detected=det,
+        detected=det, change_id=change_id, change_url=change_url,
     )
     return PlanReport(
         title=f"Octavia upgrade {src.label} → {dst.label} on {plan.deployment}",
