@@ -5,11 +5,6 @@ against a real run that waits at its outage gate and is approved from another pr
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -17,72 +12,23 @@ from typing import Any
 import pytest
 
 from simlab import Sim
-from test_team_e2e import GATE, finish, identity_conf, outage_runbook, wait_for_approval
+from teamkit import (GATE, finish, headless_browser, identity_conf, live_page_of,
+                     wait_for_approval, wait_until)
+from test_team_e2e import outage_runbook
 
 pytestmark = pytest.mark.lab
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-
-
-def _browser_missing() -> str | None:
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install '.[test]')"
-    if not CHROMIUM or not DRIVER:
-        return "chromium and chromium-driver are not installed (scripts/bootstrap installs them)"
-    return None
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    missing = _browser_missing()
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"the browser test must run in CI: {missing}")
-        pytest.skip(missing)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1400,1000"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(DRIVER)), options=opts)
-    try:
+    with headless_browser() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture
 def live_page(sim: Sim) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "octavia_upgrade", "serve", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "OCTAVIA_UPGRADE_STATE_DIR": str(sim.state_dir)})
-    try:
-        line = proc.stdout.readline()  # type: ignore[union-attr]
-        assert "serving the live page on http://127.0.0.1:" in line, line + proc.stderr.read()  # type: ignore[union-attr]
-        yield line.split(" on ", 1)[1].split()[0]
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=10)
-
-
-def wait_until(check: Any, timeout: float = 30, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-        except Exception:  # noqa: BLE001 - the page may be between two updates
-            value = None
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    with live_page_of(sim.state_dir) as url:
+        yield url
 
 
 def test_the_live_page_follows_a_run_through_its_approval_without_reloading(

@@ -7,24 +7,21 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from simlab import Sim
+from teamkit import (GATE, at, finish, gate_step, identity_conf, shown,
+                     wait_for_approval)
 
 pytestmark = pytest.mark.lab
-
-GATE = "approve-control-plane-outage"
 
 
 def outage_runbook(sim: Sim, **gate: Any) -> Path:
     return sim.runbook("team", [
-        {"id": GATE, "name": "Approve the outage", "kind": "approval",
-         "with": {"message": "Stop the Octavia API on every node?", "outage_gate": True,
-                  "data_plane_impact": "none: amphorae keep serving", **gate}},
+        gate_step(**gate),
         {"id": "stop-api", "name": "Stop the API", "kind": "service",
          "with": {"action": "stop", "services": ["api"]}},
         {"id": "start-api", "name": "Start the API", "kind": "service",
@@ -32,44 +29,10 @@ def outage_runbook(sim: Sim, **gate: Any) -> Path:
     ])
 
 
-def identity_conf(sim: Sim, name: str) -> str:
-    path = sim.tmp / f"{name.split('@')[0]}.conf"
-    path.write_text(f"[approvals]\nidentity = {name}\npoll_interval = 0.2\n")
-    return str(path)
-
-
-def wait_for_approval(sim: Sim, proc: Any, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read() + proc.stderr.read()
-        res = sim.cli("approvals", "-f", "json")
-        assert res.returncode == 0, res.stderr
-        waiting = json.loads(res.stdout)
-        if waiting:
-            return waiting[0]
-        time.sleep(0.3)
-    raise AssertionError("the run never waited for its approval")
-
-
-def finish(proc: Any, timeout: float = 60) -> tuple[int, str]:
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, out + err
-
-
 def waiting_dep(sim: Sim) -> str:
     import yaml
 
     return str(yaml.safe_load(sim.inventory.read_text())["deployment"])
-
-
-def shown(sim: Sim, run_id: str) -> dict[str, Any]:
-    res = sim.cli("show", run_id, "-f", "json")
-    assert res.returncode == 0, res.stderr
-    return json.loads(res.stdout)
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
 
 
 def test_the_outage_waits_for_another_identity_and_goes_on_within_a_second(sim: Sim) -> None:
@@ -193,8 +156,10 @@ def test_an_approval_expires_with_its_declared_outcome(sim: Sim) -> None:
 
 
 def test_pause_stops_before_the_next_step_and_continue_goes_on(sim: Sim) -> None:
+    go_on = sim.tmp / "first-may-end"  # the first step lasts until the pause is asked for
     rb = sim.runbook("pausing", [
-        {"id": "first", "name": "First", "kind": "sleep", "with": {"duration": "2s"}},
+        {"id": "first", "name": "First", "kind": "command", "timeout": "120s",
+         "with": {"command": f"while ! test -e {go_on}; do sleep 0.1; done"}},
         {"id": "second", "name": "Second", "kind": "sleep", "with": {"duration": "0s"}},
     ])
     proc = sim.popen("run", str(rb), "-i", str(sim.inventory))
@@ -210,6 +175,7 @@ def test_pause_stops_before_the_next_step_and_continue_goes_on(sim: Sim) -> None
         assert res.returncode == 0, res.stderr
         twice = sim.cli("pause", run_id)
         assert twice.returncode == 3 and "already paused by dave@noc" in twice.stderr
+        go_on.touch()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             events = [e["kind"] for e in shown(sim, run_id)["events"]]
@@ -264,7 +230,7 @@ def test_outside_the_change_window_a_run_refuses_to_start(sim: Sim) -> None:
 
 
 def test_the_outage_gate_refuses_to_pass_once_the_window_closed(sim: Sim) -> None:
-    from datetime import timedelta, timezone
+    from datetime import datetime, timedelta, timezone
 
     now = datetime.now(timezone.utc)
     fmt = "%Y%m%dT%H%M%SZ"

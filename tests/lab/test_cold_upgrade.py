@@ -170,9 +170,18 @@ def test_cold_upgrade_keeps_the_data_plane_up(lab, tmp_path: Path) -> None:
     run = _runs(state)[-1]
     doc = _report(state, run["id"])
     assert_ran_as_planned(json.loads(planned.stdout), doc, run["id"])
-    assert doc["probes"]  # lab-vip, and each TCP load balancer's VIP
-    for vip in doc["probes"]:
-        assert vip["samples"] > 10 and vip["failures"] == 0 and vip["availability"] == 100.0
+    vips = [p for p in doc["probes"] if p["kind"] == "vip"]
+    assert vips  # lab-vip, and each TCP load balancer's VIP
+    for vip in vips:
+        assert vip["samples"] > 10 and vip["failures"] == 0 and vip["availability"] == 100.0, vip
+    # the API, by contrast, is down during the outage: its probes see it, and the
+    # measured window runs from the first stop to the API answering on every host
+    apis = [p for p in doc["probes"] if p["kind"] == "api"]
+    assert {p["probe"] for p in apis} == {f"api@{h}" for h in ("node1", "node2", "node3")}
+    assert all(p["failures"] > 0 and p["availability"] < 100.0 for p in apis), apis
+    window = doc["outage"]
+    assert window["status"] == "measured" and 0 < window["duration"] < 600, window
+    assert window["api_hosts"] == ["node1", "node2", "node3"], window
     assert doc["evidence"]["loadbalancers"]["failed_over"] is False
     revs = doc["evidence"]["db_revisions"]
     assert any(r.get("after") == EPOXY_HEAD for r in revs), revs
