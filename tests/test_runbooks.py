@@ -395,8 +395,14 @@ def test_rollback_reinstalls_the_old_release_and_restores_the_backup(runbook: Ru
     # In the order the steps run.
     assert ids == ["rollback-stop-services", "rollback-packages", "rollback-no-backup",
                    "rollback-approve-restore", "rollback-restore-db", "rollback-db-revision",
-                   "rollback-start-services"]
+                   "rollback-start-services", "rollback-wait-api", "rollback-lb-snapshot-after"]
     assert runbook.step("rollback-packages").args.release == frm
+    # Once the old services are back, the API is awaited and the load-balancer
+    # objects are compared with those before the outage (Grenade's check).
+    for follow in ("rollback-wait-api", "rollback-lb-snapshot-after"):
+        assert runbook.step(follow).when.startswith("'rollback-start-services' in outputs")
+        assert runbook.step(follow).on_failure == "continue"
+    assert runbook.step("rollback-lb-snapshot-after").args.label == "after-rollback"
     # The tool restores the dump itself, after an approval --yes never gives.
     gate, restore = runbook.step("rollback-approve-restore"), runbook.step("rollback-restore-db")
     assert gate.kind == "approval" and gate.args.requires_human

@@ -152,8 +152,16 @@ def test_a_failed_migration_rolls_back_to_the_old_release(lab, tmp_path: Path) -
             "rollback-start-services"} <= reported
     lbs = doc["evidence"]["loadbalancers"]["loadbalancers"]  # recorded before the outage
     assert lbs and all(lb["before_provisioning"] == "ACTIVE" for lb in lbs)
+    # Grenade's check on the way back: every object as it was before the outage
+    objects = doc["evidence"]["objects"]
+    assert (objects["before_step"], objects["after_step"]) == (
+        "lb-snapshot-before", "rollback-lb-snapshot-after")
+    assert objects["before_counts"]["loadbalancer"] == len(api.loadbalancers())
+    assert objects["after_counts"] == objects["before_counts"]
+    assert objects["changes"] == [], objects["changes"]
     md = _cli(state, "report", run["id"]).stdout
     assert "Database restore" in md and backup["sha256"] in md
+    assert "### Load-balancer objects before and after" in md
 
 
 def test_cold_upgrade_keeps_the_data_plane_up(lab, tmp_path: Path) -> None:
@@ -183,6 +191,10 @@ def test_cold_upgrade_keeps_the_data_plane_up(lab, tmp_path: Path) -> None:
     assert window["status"] == "measured" and 0 < window["duration"] < 600, window
     assert window["api_hosts"] == ["node1", "node2", "node3"], window
     assert doc["evidence"]["loadbalancers"]["failed_over"] is False
+    objects = doc["evidence"]["objects"]
+    assert (objects["before_step"], objects["after_step"]) == (
+        "lb-snapshot-before", "lb-snapshot-after")
+    assert objects["after_counts"] == objects["before_counts"] and objects["changes"] == []
     revs = doc["evidence"]["db_revisions"]
     assert any(r.get("after") == EPOXY_HEAD for r in revs), revs
     det = json.loads(_cli(state, "detect", "-i", str(lab.inventory_file), "-f", "json").stdout)
