@@ -1,8 +1,9 @@
 """The engine on the real lab: refusals, faults with their outcomes, and a cold upgrade.
 
 These run at the end of the session (``lab_down_last``; this file sorts before
-test_down.py, which then takes the shared lab down) because the last test
-upgrades the shared lab from Dalmatian to Epoxy.
+test_down.py, which then takes the shared lab down) because the last two tests
+upgrade the shared lab: from Dalmatian to Epoxy (the data plane kept up), then
+from Epoxy to Flamingo with that hop's amphora failovers.
 """
 
 from __future__ import annotations
@@ -200,3 +201,76 @@ def test_cold_upgrade_keeps_the_data_plane_up(lab, tmp_path: Path) -> None:
     det = json.loads(_cli(state, "detect", "-i", str(lab.inventory_file), "-f", "json").stdout)
     assert det["release"] == "epoxy" and det["db_revision"] == EPOXY_HEAD
 
+
+
+def test_epoxy_to_flamingo_fails_over_only_the_udp_load_balancers(lab, tmp_path: Path) -> None:
+    """Scenario (a), end to end: the whole epoxy-to-flamingo runbook on the lab the cold
+    upgrade above left at Epoxy. Its failover step selects the UDP load balancers only;
+    each has its evidence, and the snapshots before and after are compared."""
+    from octavia_upgrade.catalog import load_catalog
+    from octavia_upgrade.lab import wheelhouse
+    from octavia_upgrade.lab.api import OctaviaApi
+
+    state = tmp_path / "state"
+    det = json.loads(_cli(state, "detect", "-i", str(lab.inventory_file), "-f", "json").stdout)
+    assert det["release"] == "epoxy", (
+        "this test continues from the cold upgrade above, which leaves the lab at Epoxy; "
+        f"the lab is at {det['release']}")
+    # What an operator does for the hop: install from Flamingo's packages and pins.
+    inventory = tmp_path / "inventory.yaml"
+    doc = yaml.safe_load(lab.inventory_file.read_text())
+    doc["vars"]["pip_args"] = wheelhouse.ensure("flamingo", log=lambda _m: None).pip_args()
+    inventory.write_text(yaml.safe_dump(doc, sort_keys=False))
+    api = OctaviaApi(lab.state()["apis"][0])
+
+    def amphorae() -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for a in api.amphorae():
+            if a.get("status") == "ALLOCATED" and a.get("loadbalancer_id"):
+                out.setdefault(a["loadbalancer_id"], set()).add(a["id"])
+        return out
+
+    lbs = {lb["id"]: lb for lb in lab.state()["loadbalancers"]}
+    udp = {i for i, lb in lbs.items() if lb["protocol"] == "UDP"}
+    assert udp and set(lbs) - udp, lbs  # some to fail over, some to leave alone
+    before = amphorae()
+    status_cmd = f"{sys.executable} -m octavia_upgrade lab status --dir {lab.dir} -f json"
+    res = _cli(state, "run", "epoxy-to-flamingo", "-i", str(inventory), "--yes",
+               "--param", f"backup_dir={tmp_path / 'backups'}",
+               "--param", f"loadbalancer_status_command={status_cmd}")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr
+    det = json.loads(_cli(state, "detect", "-i", str(inventory), "-f", "json").stdout)
+    assert det["release"] == "flamingo"
+    assert det["db_revision"] == load_catalog().get("flamingo").alembic_head
+
+    after = amphorae()
+    for lb_id, lb in lbs.items():
+        if lb_id in udp:
+            assert after[lb_id] and not after[lb_id] & before[lb_id], f"{lb['name']} kept it"
+        else:
+            assert after[lb_id] == before[lb_id], f"{lb['name']} is not UDP but failed over"
+        api.wait_lb(lb_id, "ACTIVE", "ONLINE", timeout=120)
+
+    run_id = _runs(state)[-1]["id"]
+    report = _report(state, run_id)
+    (fo,) = report["evidence"]["failovers"]
+    by_id = {r["id"]: r for r in fo["results"]}
+    assert set(by_id) == udp
+    for lb_id, r in by_id.items():
+        assert r["status"] == "succeeded" and r["duration"] > 0
+        assert (set(r["old_amphorae"]), set(r["new_amphorae"])) == (before[lb_id], after[lb_id])
+    assert fo["totals"]["succeeded"] == len(udp) and fo["totals"]["failed"] == 0
+    # The VIPs the lab serves (HTTP and TCP) never stopped answering.
+    vips = [p for p in report["probes"] if p["kind"] == "vip"]
+    assert vips and all(p["failures"] == 0 for p in vips), vips
+    # Before the outage and once the API is back: the same objects, the same statuses.
+    objects = report["evidence"]["objects"]
+    assert (objects["before_step"], objects["after_step"]) == (
+        "lb-snapshot-before", "lb-snapshot-after")
+    assert objects["after_counts"] == objects["before_counts"]
+    assert objects["changes"] == [], objects["changes"]
+    md = _cli(state, "report", run_id).stdout
+    section = md.split("### Amphora failovers", 1)[1].split("\n## ", 1)[0]
+    assert all(f"`{lb_id}`" in section for lb_id in udp)
+    assert not any(f"`{lb_id}`" in section for lb_id in set(lbs) - udp)
+    assert "### Load-balancer objects before and after" in md
