@@ -80,6 +80,17 @@ def wait_for_approval(team: Any, proc: Any, timeout: float = 60) -> dict[str, An
     raise AssertionError("the run never waited for its approval")
 
 
+@contextmanager
+def killed_if_left(proc: Any) -> Iterator[Any]:
+    """``proc``, killed by its PID on the way out if it is still running (a failed test)."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def finish(proc: Any, timeout: float = 60) -> tuple[int, str]:
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out + err

@@ -269,9 +269,14 @@ class Executor:
                 token = self.sink.attempt_started(ps, host_name, attempt)
                 started = time.time()
                 self.in_flight[token] = (ps, host_name, attempt, started)
+            ctx = self._context(host_name)
+            # This (step, host) was in flight when the run stopped and runs again: a
+            # kind that changes things through an API finds its own earlier request.
+            ctx["rerun_unknown"] = attempt == first and (
+                (ps.id, host_name) in self.previous.rerun_unknown)
             tc = TaskContext(step=ps, host=host_name,
                              runner=self.local if host_name == LOCAL else self.runners(host_name),
-                             ctx=self._context(host_name), approver=self._approve(ps),
+                             ctx=ctx, approver=self._approve(ps),
                              cancel=self.cancel, timeout=ps.timeout, local=self.local)
             try:
                 outcome = kind.run(tc)

@@ -20,7 +20,7 @@ import math
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,12 @@ def _udp(lab, ids: dict[str, str]) -> set[str]:
 
 def _at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _utc(text: str) -> datetime:
+    """An API time (Octavia's carry no zone: UTC)."""
+    at = _at(text)
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
 
 
 def test_the_flamingo_step_fails_over_only_the_udp_load_balancers_with_evidence(
@@ -258,3 +264,71 @@ def test_snapshots_before_and_after_and_a_canary_through_the_api(lab, fleet, tmp
                 api.wait_lb(ids["fo-tcp-c"], timeout=120)
                 api.delete(f"/v2/lbaas/listeners/{ls['id']}")
                 api.wait_lb(ids["fo-tcp-c"], timeout=120)
+
+
+def test_a_run_killed_mid_failover_resumes_without_failing_over_twice(lab, fleet,
+                                                                        tmp_path) -> None:
+    """SIGKILL while a failover is in flight (the workers frozen, so it stays
+    PENDING_UPDATE); `resume` reports the attempt unknown, finds the failover through
+    the API and waits for it instead of asking for another."""
+    import signal
+    import time
+
+    api, ids = fleet
+    lb_id = ids["fo-tcp-c"]
+    before = _amphorae(api)[lb_id]
+    nodes = [n["name"] for n in lab.status()["nodes"]]
+    state = tmp_path / "state"
+    rb = _runbook(lab, tmp_path, {
+        "id": "failover", "name": "Fail over one load balancer", "kind": "amphora_failover",
+        "data_plane_impact": "seconds per VIP",
+        "with": {"loadbalancers": [lb_id], "canary": 0, "max_concurrency": 1,
+                 "wait_timeout": "300s", "probe_vip": False}})
+    env = {**os.environ, "OCTAVIA_UPGRADE_STATE_DIR": str(state)}
+    for node in nodes:  # every worker: the failover is cast to any of them
+        lab.fault(node, "stuck-failover")
+    resumed = None
+    try:
+        run = subprocess.Popen([sys.executable, "-m", "octavia_upgrade", "run", str(rb),
+                                "-i", str(lab.inventory_file), "--yes"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, env=env)
+        deadline = time.monotonic() + 120
+        while api.loadbalancer(lb_id)["provisioning_status"] != "PENDING_UPDATE":
+            assert run.poll() is None, run.stdout.read()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the failover was never requested"
+            time.sleep(0.2)
+        run.send_signal(signal.SIGKILL)  # the engine dies with the failover in flight
+        run.communicate(timeout=30)
+        run_id = json.loads(_cli(state, "runs", "-f", "json").stdout)[0]["id"]
+        resumed = subprocess.Popen([sys.executable, "-m", "octavia_upgrade", "resume", run_id],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, env=env)
+        # the resumed step sees the load balancer still PENDING_UPDATE, and waits
+        time.sleep(5)
+        assert resumed.poll() is None, resumed.stdout.read()  # type: ignore[union-attr]
+        assert api.loadbalancer(lb_id)["provisioning_status"] == "PENDING_UPDATE"
+    finally:
+        for node in nodes:  # thawed, the worker carries out the failover it was given
+            lab.fault(node, "clear")
+    out, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, out
+    assert "outcome unknown; runs again and checks each load balancer through the API" in out
+    api.wait_lb(lb_id, "ACTIVE", "ONLINE", timeout=120)
+    after = _amphorae(api)[lb_id]
+    assert after and not after & before
+    # failed over exactly once: the amphorae made for it since the run began are
+    # one replacement of the ones it had
+    from octavia_upgrade.steps.amphora_failover import run_started
+
+    started = run_started(run_id) - timedelta(seconds=1)
+    made = [a for a in api.get(f"/v2/octavia/amphorae?loadbalancer_id={lb_id}")["amphorae"]
+            if a.get("created_at") and _utc(a["created_at"]) >= started]
+    assert len(made) == len(before), made
+    report = json.loads(_cli(state, "report", run_id, "-f", "json").stdout)
+    statuses = [r["status"] for r in report["steps"] if r["id"] == "failover"]
+    assert statuses == ["succeeded"], report["steps"]
+    fo = report["evidence"]["failovers"][-1]
+    (res,) = fo["results"]
+    assert (res["id"], res["status"], res["resumed"]) == (lb_id, "succeeded", True)
+    assert set(res["new_amphorae"]) == after

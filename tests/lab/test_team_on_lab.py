@@ -23,7 +23,7 @@ import yaml
 from octavia_upgrade.catalog import load_catalog
 from octavia_upgrade.lab.api import OctaviaApi
 from teamkit import (GATE, LabTeam, finish, gate_step, headless_browser, identity_conf,
-                     live_page_of, shown, wait_for_approval, wait_until)
+                     killed_if_left, live_page_of, shown, wait_for_approval, wait_until)
 from webhookrecv import Receiver
 
 pytestmark = pytest.mark.lab
@@ -89,7 +89,7 @@ def test_an_outage_on_the_lab_approved_by_another_identity_events_metrics_and_li
         proc = team.popen("--config-file", str(conf), "run", str(rb), "-i", str(team.inventory),
                           "--change", "CHG-LAB-21", "--change-url",
                           "https://itsm.example/CHG-LAB-21")
-        try:
+        with killed_if_left(proc):
             waiting = wait_for_approval(team, proc, timeout=120)
             run_id = waiting["run_id"]
             assert waiting["step_id"] == GATE and waiting["four_eyes"] is True
@@ -117,10 +117,6 @@ def test_an_outage_on_the_lab_approved_by_another_identity_events_metrics_and_li
                            run_id, GATE, "--comment", "on-call informed")
             assert bob.returncode == 0, bob.stderr
             rc, out = finish(proc, timeout=300)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
         assert rc == 0, out
         wait_until(lambda: browser.find_element(By.ID, "d-status").text == "succeeded",
                    what="the run to show as succeeded on the live page")
@@ -170,16 +166,12 @@ def test_a_rejection_on_the_lab_stops_nothing(lab, team: LabTeam) -> None:
         conf = team.tmp / "operator.conf"
         conf.write_text(f"[webhooks]\nurl = {rx.url}\nsecret = {SECRET}\n")
         proc = team.popen("--config-file", str(conf), "run", str(rb), "-i", str(team.inventory))
-        try:
+        with killed_if_left(proc):
             run_id = wait_for_approval(team, proc, timeout=120)["run_id"]
             res = team.cli("--config-file", identity_conf(team, "carol@noc"), "reject", run_id,
                            GATE, "--reason", "a P1 incident is open")
             assert res.returncode == 0, res.stderr
             rc, out = finish(proc, timeout=120)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
     assert rc == 1, out
     assert "rejected by carol@noc: a P1 incident is open" in out
     doc = shown(team, run_id)

@@ -155,10 +155,13 @@ class AmphoraFailover(Kind):
         active = [c for c in cands if c.provisioning_status == "ACTIVE"]
         fresh = [c for c in active if c.fresh]
         todo = [c for c in active if not c.fresh]
-        # Not ACTIVE with an amphora created during this run: a failover this step
-        # started before it stopped. Waited for, never requested again.
+        # Not ACTIVE with an amphora created during this run, or not ACTIVE when this
+        # step runs again after it was in flight as the run stopped (the worker may not
+        # have begun the failover it was asked for): a failover this step requested
+        # before it stopped. Waited for, never requested again.
+        resumed = bool(t.ctx.get("rerun_unknown"))
         in_flight = [c for c in cands if c.provisioning_status.startswith("PENDING_")
-                     and c.touched]
+                     and (c.touched or resumed)]
         blocked = [c for c in cands if c not in active and c not in in_flight]
         if blocked:
             names = ", ".join(f"{c.name or c.id} ({c.provisioning_status})" for c in blocked)
