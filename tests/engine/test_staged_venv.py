@@ -176,7 +176,17 @@ def test_a_tampered_staged_venv_is_refused_before_anything_changes(
 def test_not_enough_disk_for_the_staged_venv_is_refused(
         tmp_path: Path, layout: dict[str, Path], write_inventory: Callable[..., Path]) -> None:
     inv = _inventory(write_inventory, tmp_path, layout, stage_free_mb=1 << 40)
-    res = _run(tmp_path, _runbook(tmp_path, [RECORD, STAGE, VERIFY], []), inv)
+    rb = _runbook(tmp_path, [RECORD, STAGE, VERIFY], [])
+    # refused by the preflight, before the first step: exit 3, no step ran
+    res = _run(tmp_path, rb, inv)
+    out = res.stdout + res.stderr
+    assert res.returncode == 3, out
+    assert "preflight: 1 prerequisite missing; nothing was changed" in out
+    assert f"{1 << 40} MiB free where the epoxy code is staged (vars.stage_free_mb)" in out
+    assert "Traceback" not in out
+    assert not (layout["venvs"] / "octavia-2025.1").exists()
+    # and by the step itself, should the disk fill up after the preflight
+    res = _run(tmp_path, rb, inv, "--skip-preflight")
     out = res.stdout + res.stderr
     assert res.returncode == 3, out
     assert "MiB needed (vars.stage_free_mb)" in out and "Traceback" not in out

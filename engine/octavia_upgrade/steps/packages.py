@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from octavia_upgrade.commands import PlannedCommand
+from octavia_upgrade.commands import PlannedCommand, Prerequisite
 from octavia_upgrade.errors import InvalidInput
 from octavia_upgrade.model import Flavor, Host, Step
 from octavia_upgrade.steps.args import PackagesArgs
@@ -75,6 +75,23 @@ class Packages(Kind):
 
     def uses_outputs(self, args: Any) -> bool:
         return bool(args.action == "revert")
+
+    def prerequisites(self, step: Step, flavor: Flavor, ctx: dict[str, Any],
+                      host: Host | None) -> list[Prerequisite]:
+        """The flavor's ``packages`` checks; for ``stage``, also the free space the
+        staged code needs, so that a full disk refuses the run before anything changes
+        (the step checks it again when it runs)."""
+        out = super().prerequisites(step, flavor, ctx, host)
+        need = int(ctx["vars"].get("stage_free_mb", 0) or 0)
+        if step.args.action != "stage" or not need or "packages_free_mb" not in flavor.actions:
+            return out
+        target = target_release(step.args, ctx)
+        free = action(flavor, "packages_free_mb", ctx, target=target,
+                      packages=list(step.args.packages))
+        return [*out, Prerequisite(
+            host.name if host else "local",
+            f"{need} MiB free where the {target['series']} code is staged (vars.stage_free_mb)",
+            f'free=$({free}) && test "$free" -ge {need}')]
 
     def expand(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
                *, deferred: bool) -> list[PlannedCommand]:
