@@ -287,7 +287,7 @@ def test_a_run_killed_mid_failover_resumes_without_failing_over_twice(lab, fleet
     env = {**os.environ, "OCTAVIA_UPGRADE_STATE_DIR": str(state)}
     for node in nodes:  # every worker: the failover is cast to any of them
         lab.fault(node, "stuck-failover")
-    resumed = None
+    run = resumed = None
     try:
         run = subprocess.Popen([sys.executable, "-m", "octavia_upgrade", "run", str(rb),
                                 "-i", str(lab.inventory_file), "--yes"],
@@ -301,17 +301,29 @@ def test_a_run_killed_mid_failover_resumes_without_failing_over_twice(lab, fleet
         run.send_signal(signal.SIGKILL)  # the engine dies with the failover in flight
         run.communicate(timeout=30)
         run_id = json.loads(_cli(state, "runs", "-f", "json").stdout)[0]["id"]
-        resumed = subprocess.Popen([sys.executable, "-m", "octavia_upgrade", "resume", run_id],
+        resumed = subprocess.Popen([sys.executable, "-m", "octavia_upgrade", "resume", run_id,
+                                    "--yes"],
                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True, env=env)
         # the resumed step sees the load balancer still PENDING_UPDATE, and waits
         time.sleep(5)
         assert resumed.poll() is None, resumed.stdout.read()  # type: ignore[union-attr]
         assert api.loadbalancer(lb_id)["provisioning_status"] == "PENDING_UPDATE"
+    except BaseException:
+        for proc in (run, resumed):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        raise
     finally:
         for node in nodes:  # thawed, the worker carries out the failover it was given
             lab.fault(node, "clear")
-    out, _ = resumed.communicate(timeout=300)
+    try:
+        out, _ = resumed.communicate(timeout=300)
+    finally:
+        if resumed.poll() is None:  # stopped by its PID whatever happened
+            resumed.kill()
+            resumed.communicate()
     assert resumed.returncode == 0, out
     assert "outcome unknown; runs again and checks each load balancer through the API" in out
     api.wait_lb(lb_id, "ACTIVE", "ONLINE", timeout=120)
@@ -332,3 +344,6 @@ def test_a_run_killed_mid_failover_resumes_without_failing_over_twice(lab, fleet
     (res,) = fo["results"]
     assert (res["id"], res["status"], res["resumed"]) == (lb_id, "succeeded", True)
     assert set(res["new_amphorae"]) == after
+    md = _cli(state, "report", run_id, "-f", "markdown").stdout
+    assert f"| `{lb_id}` (resumed: waited for the failover requested before the run stopped) |" \
+        in md

@@ -152,7 +152,8 @@ def failovers(evidence: Iterable[Any]) -> tuple[FailoverStep, ...]:
                 duration=r.get("duration"), vip_probed=bool(vip.get("probed")),
                 vip_target=vip.get("target"), vip_samples=vip.get("samples"),
                 vip_availability=vip.get("availability"), vip_longest_gap=vip.get("longest_gap"),
-                vip_note=vip.get("note"), error=r.get("error") or None))
+                vip_note=vip.get("note"), error=r.get("error") or None,
+                resumed=bool(r.get("resumed"))))
         out.append(FailoverStep(
             step_id=str(field(e, "step_id")), host=field(e, "host") or "", api=d.get("api"),
             filter=tuple(d.get("filter") or ()), rate=dict(d.get("rate") or {}),

@@ -168,6 +168,8 @@ class FailoverResult:
     vip_longest_gap: float | None  # seconds
     vip_note: str | None
     error: str | None
+    #: Requested before the run stopped: the resumed step waited for it, never asked again.
+    resumed: bool = False
 
 
 @dataclass(frozen=True)
