@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from simlab import Sim
-from teamkit import (GATE, at, finish, gate_step, identity_conf, shown,
+from teamkit import (GATE, at, finish, gate_step, identity_conf, killed_if_left, shown,
                      wait_for_approval)
 
 pytestmark = pytest.mark.lab
@@ -402,3 +402,22 @@ def test_the_run_terminal_answers_as_its_operator_and_four_eyes_refuses_it(sim: 
     assert status is not None and os.waitstatus_to_exitcode(status) == 0, out
     (a,) = shown(sim, run_id)["approvals"]
     assert (a["identity"], a["how"]) == ("bob@example.org", "cli")  # olga's 'yes' not recorded
+
+
+def test_sigterm_while_the_run_waits_for_an_approval_stops_it_promptly(sim: Sim) -> None:
+    import signal
+
+    rb = outage_runbook(sim)
+    proc = sim.popen("run", str(rb), "-i", str(sim.inventory))
+    with killed_if_left(proc):
+        run_id = wait_for_approval(sim, proc)["run_id"]
+        proc.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        rc, out = finish(proc, timeout=30)
+        took = time.monotonic() - started
+    assert rc == 130, out  # interrupted (README exit codes)
+    assert took < 10, f"the run took {took:.1f}s to stop"
+    doc = shown(sim, run_id)
+    assert doc["run"]["status"] == "interrupted" and doc["lock"] is None
+    assert not [o for o in sim.ops() if o[1] == "stop"]
+    assert json.loads(sim.cli("approvals", "-f", "json").stdout) == []  # nothing waits now
