@@ -87,3 +87,15 @@ def test_a_chain_takes_no_change_record() -> None:
     res = cli("plan", "--from", "caracal", "--to", "epoxy", "--change", "CHG1")
     assert res.returncode == 2
     assert "plan each hop with its own --change" in res.stderr
+
+
+def test_a_staging_space_that_is_not_a_number_is_invalid_input(tmp_path: Path) -> None:
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text("apiVersion: octavia-upgrade/v1\nkind: Inventory\ndeployment: t\n"
+                   "flavor: venv\nvars: {stage_free_mb: lots}\nhosts:\n"
+                   "  n1: {address: 127.0.0.1, roles: [api, worker, health-manager, "
+                   "housekeeping, db-migrate]}\n")
+    res = cli("plan", "dalmatian-to-epoxy", "-i", str(inv), "--no-detect")
+    assert res.returncode == 2 and res.stdout == ""
+    assert "step 'stage-packages' on n1: vars.stage_free_mb: 'lots' is not a number of MiB" \
+        in res.stderr and "Traceback" not in res.stderr

@@ -82,8 +82,14 @@ class Packages(Kind):
         staged code needs, so that a full disk refuses the run before anything changes
         (the step checks it again when it runs)."""
         out = super().prerequisites(step, flavor, ctx, host)
-        need = int(ctx["vars"].get("stage_free_mb", 0) or 0)
-        if step.args.action != "stage" or not need or "packages_free_mb" not in flavor.actions:
+        if step.args.action != "stage" or "packages_free_mb" not in flavor.actions:
+            return out
+        raw = ctx["vars"].get("stage_free_mb", 0) or 0
+        try:
+            need = int(raw)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"vars.stage_free_mb: {raw!r} is not a number of MiB") from None
+        if not need:
             return out
         target = target_release(step.args, ctx)
         free = action(flavor, "packages_free_mb", ctx, target=target,
