@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from simlab import Sim
-from teamkit import (GATE, finish, headless_browser, identity_conf, live_page_of,
-                     wait_for_approval, wait_until)
+from teamkit import (GATE, finish, headless_browser, identity_conf, killed_if_left,
+                     live_page_of, wait_for_approval, wait_until)
 from test_team_e2e import outage_runbook
 
 pytestmark = pytest.mark.lab
@@ -37,7 +37,7 @@ def test_the_live_page_follows_a_run_through_its_approval_without_reloading(
 
     rb = outage_runbook(sim)
     proc = sim.popen("run", str(rb), "-i", str(sim.inventory), "--change", "CHG0099")
-    try:
+    with killed_if_left(proc):
         run_id = wait_for_approval(sim, proc)["run_id"]
         browser.get(live_page)
         wait_until(lambda: browser.find_element(By.CSS_SELECTOR, f'tr.run[data-run="{run_id}"]'),
@@ -61,10 +61,6 @@ def test_the_live_page_follows_a_run_through_its_approval_without_reloading(
                    what="the run to show as succeeded")
         wait_until(lambda: "erin@example.org" in browser.find_element(By.ID, "decisions").text,
                    what="the decision")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     # updated in place: the same document, never reloaded
     assert browser.execute_script("return window.__sameDocument;") == 42
     assert not browser.find_element(By.ID, "waiting-box").is_displayed()

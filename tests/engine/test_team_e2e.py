@@ -39,7 +39,7 @@ def test_the_outage_waits_for_another_identity_and_goes_on_within_a_second(sim: 
     rb = outage_runbook(sim, four_eyes=True)
     proc = sim.popen("run", str(rb), "-i", str(sim.inventory), "--change", "CHG0042",
                      "--change-url", "https://itsm.example/CHG0042")
-    try:
+    with killed_if_left(proc):
         waiting = wait_for_approval(sim, proc)
         run_id = waiting["run_id"]
         assert waiting["step_id"] == GATE and waiting["four_eyes"] is True
@@ -77,10 +77,6 @@ def test_the_outage_waits_for_another_identity_and_goes_on_within_a_second(sim: 
                         run_id, GATE)
         assert again.returncode == 3  # the run has gone on: nothing waits any more
         rc, out = finish(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert rc == 0, out
     assert "approved by bob@example.org" in out
     doc = shown(sim, run_id)
@@ -120,7 +116,7 @@ def test_the_outage_waits_for_another_identity_and_goes_on_within_a_second(sim: 
 def test_a_rejection_from_another_terminal_fails_the_step_with_its_reason(sim: Sim) -> None:
     rb = outage_runbook(sim)
     proc = sim.popen("run", str(rb), "-i", str(sim.inventory))
-    try:
+    with killed_if_left(proc):
         run_id = wait_for_approval(sim, proc)["run_id"]
         no_reason = sim.cli("reject", run_id, GATE)
         assert no_reason.returncode == 2 and "--reason" in no_reason.stderr
@@ -128,10 +124,6 @@ def test_a_rejection_from_another_terminal_fails_the_step_with_its_reason(sim: S
                       GATE, "--reason", "a P1 incident is open")
         assert res.returncode == 0, res.stderr
         rc, out = finish(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert rc == 1, out
     assert "rejected by carol@noc: a P1 incident is open" in out
     assert not [o for o in sim.ops() if o[1] == "stop"]
@@ -163,7 +155,7 @@ def test_pause_stops_before_the_next_step_and_continue_goes_on(sim: Sim) -> None
         {"id": "second", "name": "Second", "kind": "sleep", "with": {"duration": "0s"}},
     ])
     proc = sim.popen("run", str(rb), "-i", str(sim.inventory))
-    try:
+    with killed_if_left(proc):
         deadline = time.monotonic() + 60
         run_id = None
         while run_id is None and time.monotonic() < deadline:
@@ -191,10 +183,6 @@ def test_pause_stops_before_the_next_step_and_continue_goes_on(sim: Sim) -> None
         res = sim.cli("continue", run_id)
         assert res.returncode == 0 and "paused by dave@noc" in res.stdout, res.stderr
         rc, out = finish(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert rc == 0, out
     assert "PAUSED by dave@noc before step second" in out
     doc = shown(sim, run_id)
@@ -312,7 +300,7 @@ def test_events_reach_a_receiver_that_checks_the_hmac_and_a_dead_one_is_reported
 def test_two_distinct_approvers_are_needed_when_the_step_says_so(sim: Sim) -> None:
     rb = outage_runbook(sim, approvers=2)
     proc = sim.popen("run", str(rb), "-i", str(sim.inventory))
-    try:
+    with killed_if_left(proc):
         run_id = wait_for_approval(sim, proc)["run_id"]
         bob = identity_conf(sim, "bob@example.org")
         first = sim.cli("--config-file", bob, "approve", run_id, GATE)
@@ -327,10 +315,6 @@ def test_two_distinct_approvers_are_needed_when_the_step_says_so(sim: Sim) -> No
                          run_id, GATE)
         assert second.returncode == 0, second.stderr
         rc, out = finish(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert rc == 0, out
     assert "approved by bob@example.org, carol@example.org" in out
     ids = [a["identity"] for a in shown(sim, run_id)["approvals"]]
