@@ -308,3 +308,23 @@ def test_secret_parameter_never_reaches_logs_or_state(sim: Sim) -> None:
     with sqlite3.connect(sim.state_dir / "state.db") as db:
         dump = "\n".join(db.iterdump())
     assert secret not in dump
+
+
+def test_a_status_step_that_requires_running_fails_naming_what_is_down(sim: Sim) -> None:
+    rb = sim.runbook("running", [
+        {"id": "stop-housekeeping", "name": "Stop housekeeping", "kind": "service",
+         "targets": {"hosts": ["node2"]},
+         "with": {"action": "stop", "services": ["housekeeping"]}},
+        {"id": "verify-services", "name": "Every service is running", "kind": "service",
+         "with": {"action": "status", "services": ["housekeeping", "health-manager"],
+                  "require_running": True}},
+    ])
+    res = sim.cli("run", str(rb), "-i", str(sim.inventory), "--no-detect")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "not running on node2: housekeeping" in res.stdout + res.stderr
+    shown = json.loads(sim.cli("show", run_json(sim)[0]["id"], "-f", "json").stdout)
+    by = {(r["step_id"], r["host"]): r for r in shown["results"]}
+    assert by[("verify-services", "node2")]["status"] == "failed"
+    assert by[("verify-services", "node2")]["outputs"]["services"] == {
+        "housekeeping": "inactive", "health-manager": "active"}
+    assert by[("verify-services", "node1")]["status"] == "succeeded"

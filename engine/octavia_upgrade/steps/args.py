@@ -79,6 +79,8 @@ class ServiceArgs(Args):
     services: tuple[str, ...] = ()
     verify: bool = True
     verify_timeout: float = 60.0
+    #: ``status`` only: fail when a listed service is not running.
+    require_running: bool = False
 
     def default_timeout(self) -> float | None:
         return {"stop": 120.0, "status": 120.0}.get(self.action, 600.0)

@@ -119,8 +119,14 @@ class Service(Kind):
                                            f"{a.verify_timeout:.0f}s after {a.action}")
             else:
                 states[svc] = "active" if a.action in ("start", "restart") else "inactive"
+        evidence = [("services", {"action": a.action, "states": states})]
+        down = [svc for svc, state in states.items() if state != "active"]
+        if a.action == "status" and a.require_running and down:
+            return Outcome("failed", 1, "\n".join(out), "", {"services": states},
+                           evidence=evidence,
+                           message=f"not running on {t.host}: {', '.join(down)}")
         return Outcome("succeeded", 0, "\n".join(out), "", {"services": states},
-                       evidence=[("services", {"action": a.action, "states": states})])
+                       evidence=evidence)
 
     @staticmethod
     def _act(t: TaskContext, a: ServiceArgs, svc: str, deadline: float | None,
