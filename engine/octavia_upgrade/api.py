@@ -51,7 +51,7 @@ __all__ = ["Prepared", "RunResult", "plan", "resume", "run"]
 def plan(runbook: str, inventory: str | InventorySource, *,
          params: Mapping[str, Any] | None = None, limit: str | None = None,
          detect: bool = True, settings: Settings | None = None, store: Any = None,
-         pool: Any = None) -> Prepared:
+         pool: Any = None, preflight: bool = False) -> Prepared:
     """Load and validate a runbook and an inventory, and build the plan.
 
     Args:
@@ -75,6 +75,9 @@ def plan(runbook: str, inventory: str | InventorySource, *,
         store: an open state store to read that history from instead (left open).
         pool: connections for detection (``get(host)``), left open; by default
             opened and closed here.
+        preflight: with ``detect``, also send the plan's preflight checks (read-only
+            by contract) and keep their results in ``Prepared.preflight``; a missing
+            item does not refuse the plan, the plan report shows it.
 
     Returns:
         :class:`~octavia_upgrade.session.Prepared`: the loaded objects and ``.plan``.
@@ -86,7 +89,9 @@ def plan(runbook: str, inventory: str | InventorySource, *,
     from dataclasses import replace
 
     prep = prepare(runbook, inventory, dict(params or {}), limit=limit)
-    if detect:
+    if detect and preflight:
+        prep = _detect_and_check(prep, pool)
+    elif detect:
         prep = replace(prep, detected=_detect(prep, pool))
     if store is None and settings is None:
         return prep
@@ -265,6 +270,25 @@ def _check_window(settings: Settings, prep: Prepared) -> None:
     now = datetime.now(timezone.utc)
     if not windows.is_open(now):
         raise Refused(windows.closed_message(now, "the run may not start") + "; nothing ran")
+
+
+def _detect_and_check(prep: Prepared, pool: Any) -> Prepared:
+    """Detection, then every preflight check, over one set of connections."""
+    from dataclasses import replace
+
+    from octavia_upgrade.session.execution import open_connections
+    from octavia_upgrade.session.preflight import run_checks
+    from octavia_upgrade.transport import LocalTransport
+
+    own = pool is None
+    pool = open_connections(prep) if own else pool
+    try:
+        detected = _detect(prep, pool)
+        results = run_checks(prep.plan, pool.get, LocalTransport())
+    finally:
+        if own:
+            pool.close_all()
+    return replace(prep, detected=detected, preflight=tuple(results))
 
 
 def _detect(prep: Prepared, pool: Any) -> Any:

@@ -43,9 +43,13 @@ def test_prerequisites_are_in_the_plan_and_a_complete_deployment_passes(sim: Sim
     assert [(c["host"], c["description"]) for c in checks] == [
         (n, "unit sim-worker exists") for n in NODES]
     report = sim.cli("plan", str(rb), "-i", str(sim.inventory), "--no-detect", "-f", "markdown")
-    assert "node3: unit sim-worker exists" in report.stdout
+    assert ("| node3 | unit sim-worker exists | stop-worker, start-services | not checked |"
+            in report.stdout)
     as_json = sim.cli("plan", str(rb), "-i", str(sim.inventory), "--no-detect", "-f", "json")
-    assert "node3: unit sim-worker exists" in as_json.stdout
+    assert {"host": "node3", "description": "unit sim-worker exists",
+            "steps": ["stop-worker", "start-services"], "state": "not checked"}.items() <= next(
+        p for p in yaml.safe_load(as_json.stdout)["preflight"]
+        if (p["host"], p["description"]) == ("node3", "unit sim-worker exists")).items()
     res = sim.cli("run", str(rb), "-i", str(sim.inventory), "--yes")
     assert res.returncode == 0, res.stdout + res.stderr
     logged = sorted((sim.root / "checks.log").read_text().splitlines())
@@ -63,3 +67,26 @@ def test_skip_preflight_runs_without_the_checks(sim: Sim) -> None:
     run_id = run_json(sim)[0]["id"]
     report = sim.cli("report", run_id, "-f", "markdown")
     assert "preflight skipped (--skip-preflight)" in report.stdout, report.stderr
+
+
+def test_the_plan_report_gives_each_prerequisites_state_checked_read_only(sim: Sim) -> None:
+    import json
+
+    (sim.root / "node3" / "units" / "sim-worker").unlink()
+    rb = sim.runbook("pre-state", cold_upgrade_steps(sim.tmp / "backups"))
+    res = sim.cli("plan", str(rb), "-i", str(sim.inventory), "-f", "json")
+    assert res.returncode == 0, res.stderr  # the plan is made; the run would be refused
+    assert ("warning: preflight: node3: unit sim-worker exists is missing (rc 1: no unit "
+            "sim-worker); `run` refuses to start until it is there") in res.stderr
+    items = {(p["host"], p["description"]): p for p in json.loads(res.stdout)["preflight"]}
+    missing = items[("node3", "unit sim-worker exists")]
+    assert missing["state"] == "missing" and missing["why"].startswith("rc ")
+    assert missing["steps"] == ["stop-worker", "start-services"]
+    assert items[("node1", "unit sim-worker exists")]["state"] == "present"
+    assert {p["state"] for k, p in items.items() if k != ("node3", "unit sim-worker exists")} \
+        == {"present"}
+    md = sim.cli("plan", str(rb), "-i", str(sim.inventory), "-f", "markdown").stdout
+    assert "| node3 | unit sim-worker exists | stop-worker, start-services | **missing**: rc" in md
+    assert sim.ops() == [] and run_json(sim) == []  # checked, nothing changed or recorded
+    offline = sim.cli("plan", str(rb), "-i", str(sim.inventory), "--no-detect", "-f", "json")
+    assert {p["state"] for p in json.loads(offline.stdout)["preflight"]} == {"not checked"}

@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from octavia_upgrade import api
     from octavia_upgrade.cli.common import parse_params, settings
     from octavia_upgrade.errors import UpgradeError
+    from octavia_upgrade.session import secret_values
 
     params = parse_params(args)
     try:
@@ -119,9 +120,16 @@ def run(args: argparse.Namespace) -> int:
         config, warnings = None, [f"no duration estimates: {exc}"]
     prep = api.plan(runbook_path(args.runbook), inventory_source(args), params=params,
                     limit=args.limit,
-                    detect=not args.no_detect, settings=config)
+                    detect=not args.no_detect, settings=config, preflight=True)
+    redact = _redactor(secret_values(prep))
+    missing = [r for r in prep.preflight or () if not r.ok]
     for warning in (*warnings, *prep.warnings):
         print(f"warning: {warning}", file=sys.stderr)
+    for r in missing:  # a run would be refused (exit 3) until these are fixed
+        then = (f"needed only if {r.check.when}" if r.check.when
+                else "`run` refuses to start until it is there")
+        print(redact(f"warning: preflight: {r.check.host}: {r.check.description} is missing "
+                     f"({r.why}); {then}"), file=sys.stderr)
     emit(render(prep, args.format, args.verbose, prep.detected, _windows(config, prep),
                 change=(args.change_id, args.change_url)), args.output)
     return 0
@@ -143,7 +151,8 @@ def render(prep, fmt: str, verbose: int = 0, detected=None,  # type: ignore[no-u
     return render_plan_report(prep.plan, fmt, inventory=prep.inventory, detected=detected,
                               runbook=prep.runbook, redact=redact,
                               predicted_outage=prep.predicted_outage, windows=windows,
-                              change_id=change[0], change_url=change[1])
+                              change_id=change[0], change_url=change[1],
+                              preflight=prep.preflight)
 
 
 def _windows(config, prep):  # type: ignore[no-untyped-def]

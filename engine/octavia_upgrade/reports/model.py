@@ -45,6 +45,7 @@ from octavia_upgrade.reports.model_plan import (
     OutageWindow,
     PlannedCommandInfo,
     PlanReport,
+    PreflightItem,
     ProcedureStep,
     RecoveryPlan,
 )
@@ -96,7 +97,7 @@ __all__ = [
     "Deviation", "DowntimeWindow", "DurationComparison", "Estimate", "EventInfo", "EvidenceSet",
     "ExecutionReport", "Failover", "FailoverResult", "FailoverStep", "HostInfo", "HostResult", "HostVersions", "Impact",
     "ImpactStep", "LoadBalancerState", "LoadBalancers", "ObjectChange", "ObjectComparison", "OutageWindow", "PlanComparison",
-    "PlannedCommandInfo", "PlanReport", "ProbeStats", "ProcedureStep", "ProvenanceInfo", "RecoveryPlan", "ReleaseInfo",
+    "PlannedCommandInfo", "PlanReport", "PreflightItem", "ProbeStats", "ProcedureStep", "ProvenanceInfo", "RecoveryPlan", "ReleaseInfo",
     "RestoreResult",
     "RunInfo", "RunOutcome", "SCHEMA_VERSION", "StepRun", "Timeline", "TimelineRow",
     "UpgradeCheckResult", "iso",

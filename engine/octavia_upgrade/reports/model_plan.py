@@ -202,6 +202,22 @@ class Estimate:
 
 
 @dataclass(frozen=True)
+class PreflightItem:
+    """One prerequisite of the plan on one host, and its state when the plan was made."""
+
+    host: str
+    description: str
+    check: str
+    steps: tuple[str, ...]
+    #: present | missing | not checked (the plan was made without --detect)
+    state: str
+    #: Why it is missing (exit code, last line of output), "" otherwise.
+    why: str = ""
+    #: The steps run only under this condition: missing is then a warning.
+    when: str | None = None
+
+
+@dataclass(frozen=True)
 class PlanReport:
     title: str
     generated_at: str | None
@@ -209,6 +225,8 @@ class PlanReport:
     procedure: tuple[ProcedureStep, ...]
     impact: Impact
     prerequisites: tuple[str, ...]
+    #: Every preflight item per host, with its state (checked read-only by `plan`).
+    preflight: tuple[PreflightItem, ...]
     prechecks: tuple[str, ...]
     recovery: RecoveryPlan
     estimate: Estimate

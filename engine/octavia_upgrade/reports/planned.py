@@ -24,6 +24,7 @@ from octavia_upgrade.reports.model import (
     OutageWindow,
     PlannedCommandInfo,
     PlanReport,
+    PreflightItem,
     ProcedureStep,
     ProvenanceInfo,
     RecoveryPlan,
@@ -165,16 +166,28 @@ def _prerequisites(plan: Any, inv: InventorySummary, src: ReleaseInfo, dst: Rele
     if dst.octavia_status is False:
         out.append(f"{dst.label} has no octavia-status command: there is no automated "
                    "pre-upgrade check.")
-    checks = plan.preflight() if hasattr(plan, "preflight") else ()
-    if checks:
-        out.append(f"Preflight, before the first step (every item on its host; one missing "
-                   f"item refuses the run with nothing changed): "
-                   + "; ".join(f"{c.host}: {c.description} [{c.check}]" for c in checks) + ".")
+    if plan.preflight() if hasattr(plan, "preflight") else ():
+        out.append("Preflight, before the first step: every item below on its host (one "
+                   "missing item refuses the run with nothing changed).")
     if references:
         out.append("Release notes read: " + ", ".join(references) + ".")
     out.append(f"A new amphora image for {dst.label} is built and uploaded after the control "
                "plane upgrade; existing amphorae keep their image until they are failed over.")
     return out
+
+
+def _preflight_items(plan: Any, results: Any) -> tuple[PreflightItem, ...]:
+    """Every preflight item of ``plan``, with its state from ``results`` (None: not checked)."""
+    checks = plan.preflight() if hasattr(plan, "preflight") else ()
+    found = {(r.check.host, r.check.check): r for r in results or ()}
+    out = []
+    for c in checks:
+        r = found.get((c.host, c.check))
+        state = "not checked" if r is None else ("present" if r.ok else "missing")
+        out.append(PreflightItem(host=c.host, description=c.description, check=c.check,
+                                 steps=tuple(c.steps), state=state,
+                                 why="" if r is None else r.why, when=c.when))
+    return tuple(out)
 
 
 def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
@@ -183,7 +196,7 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
                 predicted_outage: Any = None,
                 generated_at: datetime | str | None = None, windows: Any = None,
                 now: datetime | None = None, change_id: str | None = None,
-                change_url: str | None = None) -> PlanReport:
+                change_url: str | None = None, preflight: Any = None) -> PlanReport:
     """The plan report for the change advisory board.
 
     Args:
@@ -201,6 +214,8 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
         generated_at: when the report was made (fixed in tests for stable output).
         windows: the declared change windows (None: not asked).
         change_id, change_url: the change record the plan is submitted under.
+        preflight: the results of the plan's preflight checks, run read-only while
+            planning (``session.preflight.run_checks``); None: not checked.
     """
     plan = _as_plan(plan)
     if inventory_summary is None and inventory is not None:
@@ -295,6 +310,7 @@ def plan_report(plan: Any, *, inventory_summary: InventorySummary | None = None,
         generated_at=iso(generated_at) if generated_at is not None else None,
         summary=summary, procedure=procedure, impact=impact,
         prerequisites=tuple(_prerequisites(plan, inv, src, dst, det, references)),
+        preflight=_preflight_items(plan, preflight),
         prechecks=prechecks, recovery=recovery, estimate=estimate,
         provenance=provenance_info(provenance, plan),
     )

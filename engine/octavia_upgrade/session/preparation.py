@@ -40,6 +40,8 @@ class Prepared:
     #: The outage to expect from earlier runs of the hop (an
     #: :class:`~octavia_upgrade.reports.model.OutagePrediction`; None: not looked up).
     predicted_outage: Any = None
+    #: The preflight checks' results when ``plan`` ran them (read-only); None: not run.
+    preflight: tuple[Any, ...] | None = None
 
 
 def parse_param_args(items: list[str] | None) -> dict[str, str]:
