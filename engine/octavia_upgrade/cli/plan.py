@@ -21,9 +21,12 @@ release (refused with exit 3 unless it is the runbook's `from`; skip with
 and batches it runs on, approvals, data-plane impact and estimated durations
 (from earlier runs of the same runbook); with -v, the exact command each
 host will run and how each host is reached (SSH login and port, sudo,
-bastions). markdown, html and json give the change-management plan report;
---change ID (and --change-url URL) names the change record it is submitted
-under, as `run --change` does for the execution report.
+bastions). With detection, the plan's preflight items are checked too (the
+checks only read): each missing one is a warning on stderr, and the plan
+report gives every item's state. markdown, html and json give the
+change-management plan report; --change ID (and --change-url URL) names the
+change record it is submitted under, as `run --change` does for the
+execution report.
 
 With --from SERIES --to SERIES: print the chain of sequential runbooks that
 upgrades between the two releases, with the facts that matter for each hop.

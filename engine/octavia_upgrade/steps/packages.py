@@ -50,6 +50,15 @@ def target_release(args: PackagesArgs, ctx: dict[str, Any]) -> dict[str, Any]:
     return to
 
 
+def stage_need_mb(ctx: dict[str, Any]) -> int:
+    """``vars.stage_free_mb``: the MiB staging needs where the new code goes (0: unchecked)."""
+    raw = ctx["vars"].get("stage_free_mb", 0) or 0
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"vars.stage_free_mb: {raw!r} is not a number of MiB") from None
+
+
 def recorded_expression(record_step: str) -> str:
     """The run-time expression for what the ``record`` step printed on this host."""
     return (f'((outputs[{record_step!r}] | default({{"hosts": {{}}}})).hosts[host.name]'
@@ -84,11 +93,7 @@ class Packages(Kind):
         out = super().prerequisites(step, flavor, ctx, host)
         if step.args.action != "stage" or "packages_free_mb" not in flavor.actions:
             return out
-        raw = ctx["vars"].get("stage_free_mb", 0) or 0
-        try:
-            need = int(raw)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"vars.stage_free_mb: {raw!r} is not a number of MiB") from None
+        need = stage_need_mb(ctx)
         if not need:
             return out
         target = target_release(step.args, ctx)
@@ -118,7 +123,7 @@ class Packages(Kind):
                 "record", action(flavor, "packages_record", ctx, packages=pkgs),
                 note="each line printed is kept as output `recorded` for the rollback")]
         if a.action == "stage":
-            need = ctx["vars"].get("stage_free_mb", 0)
+            need = stage_need_mb(ctx)
             return [PlannedCommand("free", action(flavor, "packages_free_mb", ctx, target=target,
                                                   packages=pkgs),
                                    note=f"MiB free; staging is refused below {need} "
@@ -179,7 +184,7 @@ class Packages(Kind):
         return out
 
     def _stage(self, t: TaskContext) -> Outcome:
-        need = int(t.ctx["vars"].get("stage_free_mb", 0) or 0)
+        need = stage_need_mb(t.ctx)
         res = t.run("free", timeout=60)
         text = res.stdout.strip().splitlines()[-1].strip() if res.stdout.strip() else ""
         if res.rc != 0 or not text.isdigit():
