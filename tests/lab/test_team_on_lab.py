@@ -66,6 +66,11 @@ def _outage_runbook(lab, team: LabTeam, **gate: Any) -> Path:  # type: ignore[no
                 "targets": {"roles": ["api"]},
                 "with": {"http": f"http://{{{{ host.address }}}}:{port}/", "timeout": "120s",
                          "interval": "250ms"}},
+               # The API probes sample every 0.2 s beside the run: a moment after
+               # wait-api lets them see every host answer before the run (and they) end,
+               # as the real runbooks' later steps do.
+               {"id": "settle", "name": "Let the probes see the API", "kind": "sleep",
+                "with": {"duration": "2s"}},
            ]}
     path = team.tmp / "team-outage.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
