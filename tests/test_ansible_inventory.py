@@ -256,3 +256,59 @@ def test_lint_checks_ansible_yaml_inventories_and_role_maps(tmp_path: Path) -> N
         "apiVersion: octavia-upgrade/v1\nkind: RoleMap\ngroups: {x: [apii]}\n")
     found = [(Path(d.path).name, d.line, d.rule) for d in lint_paths([str(tmp_path)]).diagnostics]
     assert found == [("map.yaml", 3, "unknown-role"), ("osa.yaml", 5, "ansible-port")]
+
+
+def test_group_vars_and_host_vars_folders_rank_as_ansible_ranks_them(tmp_path: Path) -> None:
+    (tmp_path / "hosts").write_text(
+        "[api_nodes]\nctl01 ansible_host=10.0.0.1 ansible_user=hostline\nctl02\n"
+        "[api_nodes:vars]\nansible_port=2222\noctavia_upgrade_config_file=/etc/file.conf\n"
+        "[all:vars]\nansible_user=file-all\n"
+        "[octavia-api:children]\napi_nodes\n")
+    gv, hv = tmp_path / "group_vars", tmp_path / "host_vars"
+    (gv / "api_nodes").mkdir(parents=True)
+    hv.mkdir()
+    (gv / "all.yml").write_text("ansible_user: folder-all\n"
+                                "octavia_upgrade_config_file: /etc/all.conf\n")
+    (gv / "api_nodes" / "10-port.yml").write_text("ansible_port: 2300\n")
+    (gv / "api_nodes" / "20-user.yaml").write_text("ansible_user: folder-api\n")
+    (gv / "api_nodes" / "30-port.yml").write_text("ansible_port: 2301\n")  # later file wins
+    (hv / "ctl01").write_text("ansible_host: 10.0.0.9\n")
+    (hv / "ctl02.json").write_text('{"ansible_host": "10.0.0.2", "ansible_port": 2400}')
+    inv = load(tmp_path / "hosts")
+    hosts = {h.name: h for h in inv.hosts}
+    ctl01, ctl02 = hosts["ctl01"], hosts["ctl02"]
+    # host_vars/ > the file's host vars > group_vars/GROUP > group_vars/all > the file's groups
+    assert (ctl01.address, ctl01.user, ctl01.port) == ("10.0.0.9", "hostline", 2301)
+    assert (ctl02.address, ctl02.user, ctl02.port) == ("10.0.0.2", "folder-api", 2400)
+    assert ctl01.vars["config_file"] == "/etc/all.conf"
+    assert inv.warnings == ()
+
+
+def test_vaulted_variables_files_and_values_are_skipped_with_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "hosts").write_text("[octavia-api]\nctl01 ansible_host=10.0.0.1\n")
+    gv = tmp_path / "group_vars"
+    gv.mkdir()
+    (gv / "all.yml").write_text(
+        "ansible_user: ops\n"
+        "octavia_upgrade_db_password: !vault |\n"
+        "  $ANSIBLE_VAULT;1.1;AES256\n  6231\n")
+    (gv / "octavia-api.yml").write_text("$ANSIBLE_VAULT;1.1;AES256\n3365\n")
+    inv = load(tmp_path / "hosts")
+    assert inv.hosts[0].user == "ops"
+    assert "db_password" not in inv.hosts[0].vars
+    assert f"{gv / 'all.yml'}: octavia_upgrade_db_password is vault-encrypted (!vault), " \
+           "not read" in inv.warnings
+    assert any(w.startswith(f"{gv / 'octavia-api.yml'}: vault-encrypted, not read")
+               for w in inv.warnings)
+
+
+def test_a_variables_file_that_is_not_a_mapping_is_an_input_error(tmp_path: Path) -> None:
+    (tmp_path / "hosts").write_text("[octavia-api]\nctl01 ansible_host=10.0.0.1\n")
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "host_vars" / "ctl01.yml").write_text("- a\n- b\n")
+    (tmp_path / "host_vars" / "ctl01").write_text("# nothing yet\n")  # empty: no variables
+    with pytest.raises(InvalidInput) as err:
+        load(tmp_path / "hosts")
+    (diag,) = err.value.diagnostics
+    assert (diag.path, diag.rule) == (str(tmp_path / "host_vars" / "ctl01.yml"),
+                                      "yaml-not-mapping")

@@ -3,8 +3,10 @@
 Only what an upgrade needs is read: group membership (``children``
 included), and the variables of each host after Ansible's precedence (the
 ``all`` group first, then parent groups before child groups, then the host's
-own variables). Nothing is templated or executed; dynamic inventory scripts
-and plugins, and ``group_vars/``/``host_vars/`` folders, are not read.
+own variables), with the ``group_vars/`` and ``host_vars/`` folders beside
+the file (:mod:`octavia_upgrade.ansible_varsdirs`). Nothing is templated or
+executed; dynamic inventory scripts and plugins are not run (their output,
+``ansible-inventory --list``, is read).
 
 Why not ansible-core's own loader: importing ``ansible.inventory.manager``
 costs about 0.5 s and pulls in all of ansible-core (measured in
@@ -45,6 +47,8 @@ class AnsibleHost:
     vars: Mapping[str, Any]
     groups: tuple[str, ...]
     pos: Pos
+    #: The host's own variables as the inventory states them (before group vars).
+    own_vars: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class AnsibleInventory:
     groups: Mapping[str, tuple[str, ...]]
     group_pos: Mapping[str, Pos] = field(default_factory=dict)
     group_vars: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: What was found and not read (vault-encrypted variables files).
+    warnings: tuple[str, ...] = ()
 
     def host(self, name: str) -> AnsibleHost:
         for h in self.hosts:
@@ -120,7 +126,8 @@ class _Collect:
             for g in groups:
                 merged.update(self.group_vars.get(g, {}))
             merged.update(self.host_vars[name])
-            hosts.append(AnsibleHost(name, merged, tuple(groups), self.host_pos[name]))
+            hosts.append(AnsibleHost(name, merged, tuple(groups), self.host_pos[name],
+                                     dict(self.host_vars[name])))
         return AnsibleInventory(self.path, tuple(hosts),
                                 {g: tuple(hs) for g, hs in members.items()},
                                 dict(self.group_pos), dict(self.group_vars))
@@ -381,19 +388,21 @@ MAX_INVENTORY_BYTES = 16 * 1024 * 1024
 def read(path: str | Path) -> AnsibleInventory:
     """An Ansible inventory file, told apart by its content: JSON (``ansible-inventory
     --list``, OpenStack-Ansible's ``openstack_inventory.json``), INI or YAML (the YAML
-    inventory format, aliases allowed, or the ``--list`` structure written as YAML).
+    inventory format, aliases allowed, or the ``--list`` structure written as YAML),
+    with the ``group_vars/`` and ``host_vars/`` folders beside it (``ansible_varsdirs``).
 
     Raises:
         InvalidInput: a file that cannot be read as any of them, with its position;
             OpenStack-Ansible's ``openstack_user_config.yml`` (``osa-user-config``).
     """
-    from octavia_upgrade import ansible_script, yamlpos
+    from octavia_upgrade import ansible_script, ansible_varsdirs, yamlpos
 
     name = str(path)
     raw = yamlpos.read_input(name, MAX_INVENTORY_BYTES)
     text = raw.decode("utf-8", errors="replace")
     if text.lstrip("\ufeff \t\r\n").startswith("{"):
-        return ansible_script.read_script(ansible_script.load_json(name, text))
+        return ansible_varsdirs.apply(
+            ansible_script.read_script(ansible_script.load_json(name, text)))
     if looks_like_ini(text):
         if "\0" in text:
             offset = text.index("\0")
@@ -403,14 +412,15 @@ def read(path: str | Path) -> AnsibleInventory:
                 name, line, col, "nul-byte", "a NUL character is not allowed in an inventory")])
         inv = read_ini(name, text)
         # Positions from the line scan carry no path yet.
-        return AnsibleInventory(inv.path, tuple(
-            AnsibleHost(h.name, h.vars, h.groups, _fix(h.pos, name)) for h in inv.hosts),
-            inv.groups, {g: _fix(p, name) for g, p in inv.group_pos.items()}, inv.group_vars)
+        return ansible_varsdirs.apply(AnsibleInventory(inv.path, tuple(
+            AnsibleHost(h.name, h.vars, h.groups, _fix(h.pos, name), h.own_vars)
+            for h in inv.hosts),
+            inv.groups, {g: _fix(p, name) for g, p in inv.group_pos.items()}, inv.group_vars))
     doc = yamlpos.loads(raw, name, max_alias_nodes=MAX_ALIAS_NODES)
     ansible_script.refuse_osa_user_config(doc)
     if ansible_script.is_script_format(doc.data):
-        return ansible_script.read_script(doc)
-    return read_yaml(doc)
+        return ansible_varsdirs.apply(ansible_script.read_script(doc))
+    return ansible_varsdirs.apply(read_yaml(doc))
 
 
 def looks_like_ini(text: str) -> bool:

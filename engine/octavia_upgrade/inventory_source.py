@@ -259,7 +259,7 @@ def from_ansible(source: InventorySource, fmt: str) -> model.Inventory:
     inv = model.Inventory(path=path, deployment=_deployment(deployment, "deployment"),
                           flavor=flavor, hosts=tuple(hosts), vars={**rmap.vars, **kolla_vars},
                           groups={g: m for g, m in groups.items() if m},
-                          warnings=reader.warnings())
+                          warnings=(*ans.warnings, *reader.warnings()))
     _check_unique_addresses(inv, path)
     return inv
 
