@@ -1,8 +1,10 @@
 .PHONY: demo test bootstrap lint clean
 
-# The main job: see README.md.
+# The main job: see README.md. `make demo FLAVOR=osa` lays the lab out as
+# OpenStack-Ansible does (docs/lab.md); the default is the venv style.
+FLAVOR ?= venv
 demo: bootstrap
-	.venv/bin/python -m octavia_upgrade.demo
+	.venv/bin/python -m octavia_upgrade.demo --flavor $(FLAVOR)
 
 # The test command CI runs (.ci/run).
 test:

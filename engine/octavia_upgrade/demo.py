@@ -1,7 +1,8 @@
 """The demo behind ``make demo``: a real cold upgrade of a rehearsal lab, end to end.
 
 1. bring a 3-node lab up at 2024.2 Dalmatian (real sshd nodes, real Octavia
-   services, MariaDB, RabbitMQ, a live load balancer and a haproxy VIP);
+   services, MariaDB, RabbitMQ, a live load balancer and a haproxy VIP), laid
+   out in the ``venv`` style or, with ``--flavor osa``, OpenStack-Ansible's;
 2. lint the ``dalmatian-to-epoxy`` runbook, detect the deployed release and
    write the plan report;
 3. run the runbook with approvals answered by ``--yes``: real package
@@ -124,7 +125,8 @@ def _lab_subnet() -> str:
     return LAB_SUBNET
 
 
-def run(root: Path | None = None) -> int:
+def run(root: Path | None = None, flavor: str = "venv", net: str | None = None) -> int:
+    """The demo in ``root`` (default: the current directory), its lab in ``flavor``'s style."""
     t0 = time.monotonic()
     root = (root or Path.cwd()).resolve()
     from octavia_upgrade.resources import runbooks_dir
@@ -135,8 +137,31 @@ def run(root: Path | None = None) -> int:
     if (demo.lab_dir / "lab.json").exists():
         print("==> a lab from an earlier demo exists: taking it down first", flush=True)
         demo.cli("lab", "down", "--dir", str(demo.lab_dir))
-    print(f"==> bringing up a 3-node lab at 2024.2 Dalmatian in {demo.lab_dir}", flush=True)
-    demo.cli("lab", "up", "--dir", str(demo.lab_dir), "--nodes", "3", "--release", FROM)
+    print(f"==> bringing up a 3-node lab at 2024.2 Dalmatian in {demo.lab_dir} "
+          f"(flavor {flavor})", flush=True)
+    demo.cli("lab", "up", "--dir", str(demo.lab_dir), "--nodes", "3", "--release", FROM,
+             "--flavor", flavor, *(("--net", net) if net else ()))
+    outputs, plan_md, plan_html = rehearse(demo)
+    elapsed = time.monotonic() - t0
+    ok = all(c[1] for c in demo.checks)
+    print("\n==> demo summary")
+    for what, good, _detail in demo.checks:
+        print(f"  {'PASS' if good else 'FAIL'}  {what}")
+    print(f"\nplan report:      {plan_md}\n                  {plan_html}")
+    print("execution report: " + "\n                  ".join(str(p) for p in outputs))
+    print(f"\nthe lab is still up for exploring: octavia-upgrade lab status --dir {demo.lab_dir}"
+          f"\n  (state: OCTAVIA_UPGRADE_STATE_DIR={demo.state_dir}); "
+          f"stop it with: octavia-upgrade lab down --dir {demo.lab_dir}")
+    print(f"\ndemo {'succeeded' if ok else 'FAILED'} in {elapsed / 60:.1f} min ({elapsed:.0f} s)")
+    return 0 if ok else 1
+
+
+def rehearse(demo: Demo) -> tuple[list[Path], Path, Path]:
+    """Everything after ``lab up``: lint, detect, plan, the run, the checks, the reports.
+
+    Returns the execution reports (md, html, json) and the plan reports (md, html);
+    each check is in ``demo.checks``.
+    """
     demo.reports_dir.mkdir(parents=True, exist_ok=True)
     demo.cli("lint", str(demo.runbook))
     demo.cli("detect", "-i", str(demo.inventory))
@@ -171,18 +196,7 @@ def run(root: Path | None = None) -> int:
         outputs.append(path)
     _as_planned(demo, plan_json, outputs[-1])
     _objects_unchanged(demo, outputs[-1])
-    elapsed = time.monotonic() - t0
-    ok = all(c[1] for c in demo.checks)
-    print("\n==> demo summary")
-    for what, good, _detail in demo.checks:
-        print(f"  {'PASS' if good else 'FAIL'}  {what}")
-    print(f"\nplan report:      {plan_md}\n                  {plan_html}")
-    print("execution report: " + "\n                  ".join(str(p) for p in outputs))
-    print(f"\nthe lab is still up for exploring: octavia-upgrade lab status --dir {demo.lab_dir}"
-          f"\n  (state: OCTAVIA_UPGRADE_STATE_DIR={demo.state_dir}); "
-          f"stop it with: octavia-upgrade lab down --dir {demo.lab_dir}")
-    print(f"\ndemo {'succeeded' if ok else 'FAILED'} in {elapsed / 60:.1f} min ({elapsed:.0f} s)")
-    return 0 if ok else 1
+    return outputs, plan_md, plan_html
 
 
 def _objects_unchanged(demo: Demo, report_json: Path) -> None:
@@ -236,5 +250,26 @@ def _lab_params(demo: Demo) -> list[str]:
     return out
 
 
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from octavia_upgrade.lab.styles import STYLES
+
+    p = argparse.ArgumentParser(
+        prog="python -m octavia_upgrade.demo",
+        description="The demo behind `make demo`: a 3-node lab at Dalmatian, a real "
+                    "dalmatian-to-epoxy run, the operator's checks and the reports "
+                    "(lab, state and reports under DIR/lab).")
+    p.add_argument("--flavor", default="venv", choices=tuple(STYLES),
+                   help="the lab's deployment style and the inventory's flavor "
+                        "(default venv; `make demo FLAVOR=osa`)")
+    p.add_argument("--dir", type=Path, default=None, metavar="DIR",
+                   help="where lab/ goes (default: the current directory)")
+    p.add_argument("--net", default=None, metavar="A.B.C",
+                   help="loopback /24 of the lab (default: lab up's, 127.42.0)")
+    args = p.parse_args(argv)
+    return run(args.dir, flavor=args.flavor, net=args.net)
+
+
 if __name__ == "__main__":
-    raise SystemExit(run())
+    raise SystemExit(main())

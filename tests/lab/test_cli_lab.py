@@ -13,6 +13,7 @@ from octavia_upgrade.cli import main
     (["lab", "up", "--release", "pike"], "cannot install Pike"),
     (["lab", "up", "--nodes", "9"], "--nodes must be between 1 and 5"),
     (["lab", "up", "--bare", "--nodes", "51"], "between 1 and 50"),
+    (["lab", "up", "--bare", "--flavor", "osa"], "--flavor needs Octavia"),
 ])
 def test_invalid_up_arguments_exit_2_before_doing_anything(argv, message, tmp_path, capsys):
     assert main([*argv, "--dir", str(tmp_path / "lab")]) == 2
@@ -52,3 +53,11 @@ def test_up_on_a_running_lab_is_refused_with_exit_3(lab, capsys):
     assert main(["lab", "up", "--dir", str(lab.dir)]) == 3
     assert "already up" in capsys.readouterr().err
     assert lab.state()["status"] == "up"
+
+
+def test_a_flavor_the_lab_cannot_lay_out_is_an_argument_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["lab", "up", "--flavor", "kolla", "--dir", str(tmp_path / "lab")])
+    assert exc.value.code == 2
+    assert "invalid choice: 'kolla' (choose from 'venv', 'osa')" in capsys.readouterr().err
+    assert not (tmp_path / "lab").exists()

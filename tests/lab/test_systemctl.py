@@ -67,3 +67,19 @@ def test_a_unit_that_died_is_failed_and_restart_recovers_it(lab):
     assert (res.rc, res.stdout.strip()) == (3, "failed")
     assert shell.run(f"systemctl restart {unit}").rc == 0
     assert shell.run(f"systemctl is-active --quiet {unit}").rc == 0
+
+
+def test_a_unit_file_decides_what_starts(tmp_path: Path, monkeypatch):
+    """The osa style's unit files: ExecStart (the last one) is what runs, split like a shell."""
+    monkeypatch.setattr(systemctl, "UNITS_DIR", str(tmp_path))
+    (tmp_path / "octavia-worker.service").write_text(
+        "[Service]\nExecStart=/bin/false\n"
+        "ExecStart=/openstack/venvs/octavia-2025.1/bin/octavia-worker --log-file 'a b'\n")
+    assert systemctl.command("octavia-worker") == [
+        "/openstack/venvs/octavia-2025.1/bin/octavia-worker", "--log-file", "a b"]
+    # No unit file: the venv style's console script and configuration.
+    assert systemctl.command("octavia-api")[:3] == [
+        "/opt/octavia/venv/bin/octavia-api", "--config-file", "/etc/octavia/octavia.conf"]
+    (tmp_path / "octavia-api.service").write_text("[Service]\nExecStart=octavia-api\n")
+    with pytest.raises(ValueError, match="no ExecStart= with an absolute path"):
+        systemctl.command("octavia-api")

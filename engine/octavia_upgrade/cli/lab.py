@@ -16,9 +16,10 @@ loopback addresses, each in its own mount namespace with its own Octavia venv
 running the five real services (managed by a systemctl stand-in), one MariaDB
 and one RabbitMQ, load balancers created through the real API and kept ONLINE
 by heartbeats, and a haproxy VIP. `lab up` writes DIR/inventory.yaml for the
-engine (flavor venv). Needs root. See docs/lab.md.
+engine, naming the flavor the nodes are laid out in. Needs root. See docs/lab.md.
 
-  lab up [--nodes 3] [--release dalmatian] [--loadbalancers 1] [--bare]
+  lab up [--nodes 3] [--release dalmatian] [--flavor venv|osa] [--loadbalancers 1]
+         [--bare]
   lab status [-f table|json|yaml|value|csv] [-c COLUMN]
              (value, csv and -c: one row per node, as in OpenStackClient)
   lab fault NODE unreachable | stuck-service UNIT | stuck-failover |
@@ -55,6 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                     help="number of nodes (default 3; up to 5, or 50 with --bare)")
     up.add_argument("--release", default="dalmatian", metavar="SERIES",
                     help="release to install (bobcat … hibiscus; default dalmatian)")
+    from octavia_upgrade.lab.styles import STYLES
+
+    up.add_argument("--flavor", default="venv", choices=tuple(STYLES),
+                    help="deployment style of the nodes, and the inventory's flavor: "
+                         + "; ".join(f"{k}: {v.summary}" for k, v in STYLES.items()))
     up.add_argument("--loadbalancers", type=int, default=1, metavar="N",
                     help="load balancers to create (default 1, up to 40): lab-lb1 HTTP on "
                          "the haproxy VIP, then UDP and TCP listeners, ACTIVE_STANDBY and "
@@ -98,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
     if args.lab_command == "up":
         _require_drivers()
         st = lab.up(nodes=args.nodes, release=args.release, bare=args.bare,
-                    net=args.net, name=args.name, loadbalancers=args.loadbalancers)
+                    net=args.net, name=args.name, loadbalancers=args.loadbalancers,
+                    flavor=args.flavor)
         print(f"inventory: {lab.inventory_file}")
         if not st.get("bare"):
             print(f"try: octavia-upgrade lab status --dir {args.dir}")
@@ -161,7 +168,7 @@ def render_status(data: dict) -> str:
 
     short = [u.removeprefix("octavia-") for u in UNITS]
     lines = [f"lab {data['dir']}: {data.get('status')}, release {data.get('release') or '-'}"
-             f", deployment {data.get('deployment')}"]
+             f", flavor {data.get('flavor') or 'venv'}, deployment {data.get('deployment')}"]
     rows = []
     for n in data["nodes"]:
         svc = n.get("services") or {}

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from octavia_upgrade.errors import LabError
 from octavia_upgrade.lab import octaviaconf as oc
+from octavia_upgrade.lab import styles
 from octavia_upgrade.lab.layout import NODE_PATHS, write_inventory, write_private
 from octavia_upgrade.lab.nodes import NodeSpec, RunningNode, default_specs
 
@@ -31,6 +32,11 @@ LB_NAME = "lab-lb1"
 WORKER_QUEUE = "octavia_provisioning_v2"
 
 
+def node_paths(st: dict[str, Any]) -> tuple[str, ...]:
+    """The folders each node of this lab owns: the common ones and its style's."""
+    return (*NODE_PATHS, *styles.style(st.get("flavor")).extra_paths)
+
+
 def node_specs(lab: Lab, st: dict[str, Any], binds: bool) -> list[NodeSpec]:
     """The lab's nodes; with ``binds``, each with its private folders and ``systemctl``."""
     specs = default_specs(len(st["nodes"]), net=st["net"])
@@ -39,7 +45,7 @@ def node_specs(lab: Lab, st: dict[str, Any], binds: bool) -> list[NodeSpec]:
     out = []
     for spec in specs:
         fs = lab.node_fs(spec.name)
-        b = {p: str(fs / p.lstrip("/")) for p in NODE_PATHS}
+        b = {p: str(fs / p.lstrip("/")) for p in node_paths(st)}
         b["/usr/bin/systemctl"] = str(lab.dir / "bin" / "systemctl")
         out.append(NodeSpec(spec.name, spec.address, spec.port, b, spec.env))
     return out
@@ -81,6 +87,8 @@ def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool,
     names = st["nodes"]
     wheelhouses = [wheelhouse.ensure(series, log=lab.progress)]
     cat = load_catalog()
+    lab_style = styles.style(st.get("flavor"))
+    venv = lab_style.venv(cat.get(series).version_id or series)
     nxt = cat.releases[cat.index(series) + 1] if cat.index(series) + 1 < len(
         cat.releases) else None
     if prepare_next and nxt is not None and \
@@ -110,7 +118,7 @@ def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool,
         stand_in.chmod(0o755)
         for n in names:
             fs = lab.node_fs(n)
-            for p in NODE_PATHS:
+            for p in node_paths(st):
                 (fs / p.lstrip("/")).mkdir(parents=True, exist_ok=True)
             certs = fs / "etc/octavia/certs"
             certs.mkdir(exist_ok=True)
@@ -148,17 +156,22 @@ def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool,
                            oc.db_defaults_file(db.user, db_password, db.port))
 
         first = names[0]
-        lab.progress(f"{first}: python3 -m venv {oc.VENV}; pip install "
+        lab.progress(f"{first}: python3 -m venv {venv}; pip install "
                        f"{' '.join(wheelhouses[0].requirements)} (offline)")
         version = services.install_venv(shells[first], install_args,
-                                        wheelhouses[0].requirements)
+                                        wheelhouses[0].requirements, venv=venv)
         lab.progress(f"{first}: Octavia {version} installed")
         for n in names[1:]:
-            services.clone_venv(lab.node_fs(first) / "opt/octavia/venv",
-                                lab.node_fs(n) / "opt/octavia/venv")
+            services.clone_venv(lab.node_fs(first) / venv.lstrip("/"),
+                                lab.node_fs(n) / venv.lstrip("/"))
         if len(names) > 1:
             lab.progress(f"venv copied to {', '.join(names[1:])} (same path in every node)")
-        current = services.db_upgrade(shells[first])
+        files = lab_style.node_files(venv)
+        for n in names:
+            styles.write_node_files(lab.node_fs(n), files)
+        if files:
+            lab.progress(f"{lab_style.name}: wrote {', '.join(sorted(files))} on every node")
+        current = services.db_upgrade(shells[first], venv=venv)
         lab.progress(f"{first}: octavia-db-manage upgrade head → {current}")
         st["octavia_version"] = version
         lab.save(st)
@@ -204,7 +217,7 @@ def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool,
                                         "protocol": spec.protocol, "topology": spec.topology,
                                         "vip": spec.vip, "served": spec.served})
             lab.save(st)
-        amp = amphora.launch(str(lab.dir), by_name[first].pid, f"{oc.VENV}/bin/python",
+        amp = amphora.launch(str(lab.dir), by_name[first].pid, f"{venv}/bin/python",
                              [a.base_url for a in apis], list(shared.health_managers),
                              heartbeat_key)
         st["amphora"] = amp.as_dict()
@@ -221,7 +234,7 @@ def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool,
                        f"(amphora {', '.join(a['id'] for a in amps)})")
 
         write_inventory(
-            lab.dir, nodes_api, st,
+            lab.dir, nodes_api, st, flavor=lab_style.flavor,
             vars={"pip_args": pip_args, "db_defaults_file": "/etc/octavia/backup.cnf",
                   # The API without keystone (noauth), for amphora_failover steps.
                   "octavia_api_endpoint": apis[0].base_url,

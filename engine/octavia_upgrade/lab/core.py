@@ -91,11 +91,16 @@ class Lab:
 
     def up(self, nodes: int = DEFAULT_NODES, release: str = DEFAULT_RELEASE, *,
            bare: bool = False, net: str = DEFAULT_NET, name: str | None = None,
-           prepare_next: bool = True, loadbalancers: int = 1) -> dict[str, Any]:
+           prepare_next: bool = True, loadbalancers: int = 1,
+           flavor: str = "venv") -> dict[str, Any]:
         """Bring the lab up; return its state. See ``docs/lab.md``.
 
+        ``flavor`` is the deployment style the nodes are laid out in
+        (:mod:`~octavia_upgrade.lab.styles`: ``venv`` or ``osa``); the
+        inventory names the shipped flavor of the same name.
+
         Raises:
-            InvalidInput: bad node count or release.
+            InvalidInput: bad node count, release or flavor.
             Refused: a lab is already up in this directory.
             LabError: something failed while starting (every started process is
                 stopped again; files stay in the directory for inspection).
@@ -113,6 +118,11 @@ class Lab:
             raise InvalidInput(f"--loadbalancers must be between 1 and {MAX_LOADBALANCERS}")
         if bare and loadbalancers != 1:
             raise InvalidInput("--loadbalancers needs Octavia: a --bare lab has none")
+        from octavia_upgrade.lab.styles import style
+
+        lab_style = style(flavor)
+        if bare and lab_style.name != "venv":
+            raise InvalidInput("--flavor needs Octavia: a --bare lab has none")
         rel = None if bare else wheelhouse.supported_release(release)
         reason = unavailable_reason()
         if reason:
@@ -127,6 +137,7 @@ class Lab:
         st: dict[str, Any] = {
             "name": name, "deployment": f"lab-{name}", "release": rel.series if rel else None,
             "bare": bare, "net": net, "nodes": [f"node{i + 1}" for i in range(nodes)],
+            "flavor": lab_style.name,
             "created_paths": [], "faults": {}, "status": "starting",
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
@@ -206,6 +217,7 @@ class Lab:
             out_nodes.append(entry)
         result: dict[str, Any] = {"dir": str(self.dir), "status": st.get("status"),
                                   "release": st.get("release"), "bare": st.get("bare"),
+                                  "flavor": st.get("flavor", "venv"),
                                   "deployment": st.get("deployment"), "nodes": out_nodes,
                                   "inventory": str(self.inventory_file)}
         if st.get("bare"):

@@ -138,8 +138,15 @@ def _nsenter(t: Target, script: str) -> subprocess.CompletedProcess[str]:
 
 
 def _node_venv(t: Target) -> Path:
-    """The host path of the venv the node's units start (a prepared upgrade makes
-    ``/opt/octavia/venv`` a link to ``/opt/octavia/venvs/octavia-<release>``)."""
+    """The host path of the venv the node's units start: the one the worker's unit
+    file names (the ``osa`` style), else ``/opt/octavia/venv`` (a prepared upgrade
+    makes it a link to ``/opt/octavia/venvs/octavia-<release>``)."""
+    unit = t.fs / "etc/systemd/system/octavia-worker.service"
+    if unit.is_file():
+        execs = [ln.split("=", 1)[1].split() for ln in unit.read_text().splitlines()
+                 if ln.startswith("ExecStart=")]
+        if execs and execs[-1]:
+            return t.fs / str(Path(execs[-1][0]).parent.parent).lstrip("/")
     venv = t.fs / "opt/octavia/venv"
     if venv.is_symlink():
         target = os.readlink(venv)
@@ -185,11 +192,25 @@ def fail_migration(t: Target, mode: str | None = None) -> dict[str, Any]:
     if mode not in (None, HALF_WAY):
         raise InvalidInput(f"fail-migration: unknown mode {mode!r}; give none (fail before "
                            f"any migration) or {HALF_WAY} (fail after the first one)")
-    site = _site_packages(t)
-    source = _HOOK_SOURCE.replace("{half_way}", repr(mode == HALF_WAY))
+    return hook_migrations(_site_packages(t), half_way=mode == HALF_WAY)
+
+
+def hook_migrations(site: Path, half_way: bool) -> dict[str, Any]:
+    """Make ``octavia-db-manage upgrade`` of the venv whose site-packages is ``site`` fail.
+
+    ``fail-migration`` hooks the venv the node's units start; a test that
+    needs the fault in a venv staged during a run hooks that one (the host
+    path of its site-packages) once it is built. :func:`unhook_migrations` undoes it.
+    """
+    source = _HOOK_SOURCE.replace("{half_way}", repr(half_way))
     (site / f"{_HOOK_MODULE}.py").write_text(source)
     (site / f"{_HOOK_MODULE}.pth").write_text(f"import {_HOOK_MODULE}\n")
-    return {"site_packages": str(site), "half_way": mode == HALF_WAY}
+    return {"site_packages": str(site), "half_way": half_way}
+
+
+def unhook_migrations(site: Path) -> None:
+    for suffix in (".pth", ".py"):
+        (site / f"{_HOOK_MODULE}{suffix}").unlink(missing_ok=True)
 
 
 def slow(t: Target, delay_text: str, nodes_nft: Any = None) -> dict[str, Any]:
@@ -288,9 +309,7 @@ def clear_one(t: Target | None, kind: str, record: dict[str, Any]) -> None:
                 if proc.alive():
                     _signal_main_thread(proc.pid, signal.SIGTERM)
     elif kind == "fail-migration":
-        site = Path(record["site_packages"])
-        for suffix in (".pth", ".py"):
-            (site / f"{_HOOK_MODULE}{suffix}").unlink(missing_ok=True)
+        unhook_migrations(Path(record["site_packages"]))
     elif kind == "slow":
         table = record["table"]
         listing = subprocess.run(["nft", "-a", "list", "chain", "ip", table, "output"],

@@ -89,7 +89,7 @@ def save_state(lab_dir: Path, st: dict[str, Any]) -> None:
 
 def write_inventory(lab_dir: Path, nodes: LabNodes, st: dict[str, Any], *,
                     vars: dict[str, Any], secrets: dict[str, str],
-                    probes: list[dict[str, Any]]) -> None:
+                    probes: list[dict[str, Any]], flavor: str = "venv") -> None:
     """Write ``inventory.yaml`` for the running nodes (mode 0600: it holds the secrets)."""
     import yaml
 
@@ -97,7 +97,7 @@ def write_inventory(lab_dir: Path, nodes: LabNodes, st: dict[str, Any], *,
 
     path = inventory_file(lab_dir)
     base = nodes.inventory_data(inventorydoc.roles_for(st["nodes"]),
-                                flavor="venv", deployment=st["deployment"])
+                                flavor=flavor, deployment=st["deployment"])
     doc = inventorydoc.build(base, vars=vars, secrets=secrets, probes=probes)
     text = inventorydoc.HEADER.format(path=path) + yaml.safe_dump(
         doc, sort_keys=False, default_flow_style=False)

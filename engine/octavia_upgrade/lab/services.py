@@ -22,37 +22,40 @@ from octavia_upgrade.lab.units import UNITS
 NODE_PYTHON = "/usr/bin/python3"
 
 
-def install_venv(shell: NodeShell, pip_args: str, requirements: Sequence[str]) -> str:
-    """Create ``/opt/octavia/venv`` on the node and install Octavia offline; return the version."""
+def install_venv(shell: NodeShell, pip_args: str, requirements: Sequence[str],
+                 venv: str = VENV) -> str:
+    """Create ``venv`` on the node and install Octavia offline; return the version."""
     reqs = " ".join(shlex.quote(r) for r in requirements)
-    shell.check(f"{NODE_PYTHON} -m venv {VENV}", timeout=120, what="python3 -m venv")
-    shell.check(f"{VENV}/bin/pip install --disable-pip-version-check -q {pip_args} {reqs}",
+    shell.check(f"mkdir -p {shlex.quote(str(Path(venv).parent))} && "
+                f"{NODE_PYTHON} -m venv {venv}", timeout=120, what="python3 -m venv")
+    shell.check(f"{venv}/bin/pip install --disable-pip-version-check -q {pip_args} {reqs}",
                 timeout=900, what="pip install octavia")
-    return installed_version(shell)
+    return installed_version(shell, venv=venv)
 
 
-def installed_version(shell: NodeShell, package: str = "octavia") -> str:
-    out = shell.check(f"{VENV}/bin/python -c 'import importlib.metadata as m; "
+def installed_version(shell: NodeShell, package: str = "octavia", venv: str = VENV) -> str:
+    out = shell.check(f"{venv}/bin/python -c 'import importlib.metadata as m; "
                       f"print(m.version(\"{package}\"))'", timeout=60)
     return out.strip()
 
 
 def clone_venv(source: Path, dest: Path) -> None:
-    """Copy a node's venv folder to another node's (host paths of their ``/opt/octavia``).
+    """Copy a node's venv folder to another node's (host paths of their private folders).
 
-    Every node sees its venv at the same path, ``/opt/octavia/venv``, so a
+    Every node sees its venv at the same path (``/opt/octavia/venv``), so a
     copy is byte for byte what ``pip`` would have written there: the
     shebangs and ``pyvenv.cfg`` name that path, not the host folder. Each node
     still owns its copy and upgrades it independently.
     """
     if dest.exists():
         shutil.rmtree(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cp", "-a", "--reflink=auto", str(source), str(dest)], check=True)
 
 
-def db_upgrade(shell: NodeShell) -> str:
+def db_upgrade(shell: NodeShell, venv: str = VENV) -> str:
     """``octavia-db-manage upgrade head`` on the node; return ``current`` afterwards."""
-    base = f"{VENV}/bin/octavia-db-manage --config-file {CONFIG_FILE}"
+    base = f"{venv}/bin/octavia-db-manage --config-file {CONFIG_FILE}"
     shell.check(f"{base} upgrade head", timeout=300, what="octavia-db-manage upgrade head")
     out = shell.check(f"{base} current", timeout=120)
     # oslo.log writes INFO lines to stdout too; the revision line is the last one.

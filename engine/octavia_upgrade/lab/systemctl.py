@@ -6,9 +6,10 @@ real commands (``systemctl stop octavia-api``). This script answers those
 commands for the five Octavia units the way systemd would for
 ``Type=simple`` units with ``KillMode=mixed``:
 
-* ``start``: launches ``/opt/octavia/venv/bin/<unit> --config-file
-  /etc/octavia/octavia.conf`` (plus ``--config-dir /etc/octavia/conf.d`` when
-  that folder exists) detached in its own session; PID file
+* ``start``: launches the ``ExecStart`` of ``/etc/systemd/system/<unit>.service``
+  when that file exists (the ``osa`` style), else ``/opt/octavia/venv/bin/<unit>
+  --config-file /etc/octavia/octavia.conf`` (plus ``--config-dir
+  /etc/octavia/conf.d`` when that folder exists), detached in its own session; PID file
   ``/run/octavia/<unit>.pid`` (``PID STARTTIME``), output appended to
   ``/var/log/octavia/<unit>.log``.
 * ``stop``: SIGTERM to the unit's main process, then waits up to
@@ -28,6 +29,7 @@ library, so it works on a node whatever is installed in the node's venv.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -46,6 +48,7 @@ CONFIG_FILE = "/etc/octavia/octavia.conf"
 CONFIG_DIR = "/etc/octavia/conf.d"
 RUN_DIR = "/run/octavia"
 LOG_DIR = "/var/log/octavia"
+UNITS_DIR = "/etc/systemd/system"
 
 # systemd's exit codes (LSB): 3 = not running, 4 = unknown unit, 5 = not loaded.
 EXIT_NOT_RUNNING = 3
@@ -118,19 +121,51 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+def command(unit: str) -> list[str]:
+    """What starting ``unit`` runs: its unit file's ``ExecStart`` when there is one.
+
+    A unit file ``/etc/systemd/system/UNIT.service`` (the lab's ``osa`` style
+    writes them, as OpenStack-Ansible does) is read at every start, so an edit
+    takes effect at the next start (systemd would want ``daemon-reload``
+    first; the flavors run it). Its last ``ExecStart=`` line wins, split as a
+    shell would (no variables). Without one: the venv's console script with
+    the node's configuration file (and ``conf.d`` when it exists).
+
+    Raises:
+        ValueError: the unit file has no usable ``ExecStart=``.
+    """
+    path = os.path.join(UNITS_DIR, f"{unit}.service")
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        argv = [os.path.join(VENV, "bin", unit), "--config-file", CONFIG_FILE]
+        if os.path.isdir(CONFIG_DIR):
+            argv += ["--config-dir", CONFIG_DIR]
+        return argv
+    execs = [ln.split("=", 1)[1].strip() for ln in lines
+             if ln.strip().startswith("ExecStart=")]
+    argv = shlex.split(execs[-1]) if execs else []
+    if not argv or not argv[0].startswith("/"):
+        raise ValueError(f"{path} has no ExecStart= with an absolute path")
+    return argv
+
+
 def start(unit: str) -> int:
     if main_pid(unit) is not None:
         return 0
     _forget_pending_stop(unit)
     os.makedirs(RUN_DIR, exist_ok=True)
     os.makedirs(LOG_DIR, exist_ok=True)
-    exe = os.path.join(VENV, "bin", unit)
+    try:
+        argv = command(unit)
+    except ValueError as exc:
+        print(f"Failed to start {unit}.service: {exc}", file=sys.stderr)
+        return 1
+    exe = argv[0]
     if not os.access(exe, os.X_OK):
         print(f"Failed to start {unit}.service: {exe} is not installed.", file=sys.stderr)
         return 1
-    argv = [exe, "--config-file", CONFIG_FILE]
-    if os.path.isdir(CONFIG_DIR):
-        argv += ["--config-dir", CONFIG_DIR]
     with open(os.path.join(LOG_DIR, f"{unit}.log"), "ab") as log, \
             open(os.devnull, "rb") as null:
         log.write(f"-- {time.strftime('%Y-%m-%d %H:%M:%S')} systemctl start {unit}\n".encode())
