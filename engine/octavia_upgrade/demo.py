@@ -125,7 +125,8 @@ def _lab_subnet() -> str:
     return LAB_SUBNET
 
 
-def run(root: Path | None = None, flavor: str = "venv", net: str | None = None) -> int:
+def run(root: Path | None = None, flavor: str = "venv", net: str | None = None,
+        login: str | None = None) -> int:
     """The demo in ``root`` (default: the current directory), its lab in ``flavor``'s style."""
     t0 = time.monotonic()
     root = (root or Path.cwd()).resolve()
@@ -140,7 +141,8 @@ def run(root: Path | None = None, flavor: str = "venv", net: str | None = None) 
     print(f"==> bringing up a 3-node lab at 2024.2 Dalmatian in {demo.lab_dir} "
           f"(flavor {flavor})", flush=True)
     demo.cli("lab", "up", "--dir", str(demo.lab_dir), "--nodes", "3", "--release", FROM,
-             "--flavor", flavor, *(("--net", net) if net else ()))
+             "--flavor", flavor, *(("--net", net) if net else ()),
+             *(("--login", login) if login else ()))
     outputs, plan_md, plan_html = rehearse(demo)
     elapsed = time.monotonic() - t0
     ok = all(c[1] for c in demo.checks)
@@ -267,8 +269,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="where lab/ goes (default: the current directory)")
     p.add_argument("--net", default=None, metavar="A.B.C",
                    help="loopback /24 of the lab (default: lab up's, 127.42.0)")
+    p.add_argument("--login", metavar="USER",
+                   help="run as the new user USER with sudo and a password (from "
+                        "OCTAVIA_UPGRADE_LAB_SUDO_PASSWORD), as production is reached: "
+                        "lab up --login")
     args = p.parse_args(argv)
-    return run(args.dir, flavor=args.flavor, net=args.net)
+    return run(args.dir, flavor=args.flavor, net=args.net, login=args.login)
 
 
 if __name__ == "__main__":

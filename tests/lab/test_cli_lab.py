@@ -61,3 +61,20 @@ def test_a_flavor_the_lab_cannot_lay_out_is_an_argument_error(tmp_path, capsys):
     assert exc.value.code == 2
     assert "invalid choice: 'kolla' (choose from 'venv', 'osa')" in capsys.readouterr().err
     assert not (tmp_path / "lab").exists()
+
+
+def test_login_needs_a_new_user_and_the_password_in_the_environment(tmp_path, capsys,
+                                                                     monkeypatch):
+    lab_dir = str(tmp_path / "lab")
+    monkeypatch.delenv("OCTAVIA_UPGRADE_LAB_SUDO_PASSWORD", raising=False)
+    assert main(["lab", "up", "--login", "ops1", "--dir", lab_dir]) == 2
+    assert "OCTAVIA_UPGRADE_LAB_SUDO_PASSWORD" in capsys.readouterr().err
+    monkeypatch.setenv("OCTAVIA_UPGRADE_LAB_SUDO_PASSWORD", "pw-not-shown-91")
+    assert main(["lab", "up", "--login", "root", "--dir", lab_dir]) == 2
+    assert "a new user name is needed" in capsys.readouterr().err
+    assert main(["lab", "up", "--login", "daemon", "--dir", lab_dir]) == 3  # exists here
+    err = capsys.readouterr().err
+    assert "the user already exists on this machine" in err and "pw-not-shown-91" not in err
+    assert main(["lab", "up", "--login", "ops1", "--bare", "--dir", lab_dir]) == 2
+    assert "--login is for a full lab" in capsys.readouterr().err
+    assert not (tmp_path / "lab").exists()

@@ -19,7 +19,7 @@ by heartbeats, and a haproxy VIP. `lab up` writes DIR/inventory.yaml for the
 engine, naming the flavor the nodes are laid out in. Needs root. See docs/lab.md.
 
   lab up [--nodes 3] [--release dalmatian] [--flavor venv|osa] [--loadbalancers 1]
-         [--bare]
+         [--login USER] [--bare]
   lab status [-f table|json|yaml|value|csv] [-c COLUMN]
              (value, csv and -c: one row per node, as in OpenStackClient)
   lab fault NODE unreachable | stuck-service UNIT | stuck-failover |
@@ -35,8 +35,9 @@ Every lab process runs with its working directory inside DIR; nothing is
 written to the folder the command runs from.
 
 exit codes: 0 ok, 1 the lab failed to start or a fault could not be made,
-2 invalid arguments, 3 refused (a lab is already up in DIR, not root, the
-PyMySQL driver missing: checked before anything starts), 70 internal error.
+2 invalid arguments (also --login without OCTAVIA_UPGRADE_LAB_SUDO_PASSWORD), 3
+refused (a lab is already up in DIR, not root, the PyMySQL driver missing, the
+--login user exists already: checked before anything starts), 70 internal error.
 """
 
 DEFAULT_DIR = "lab"
@@ -65,6 +66,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                     help="load balancers to create (default 1, up to 40): lab-lb1 HTTP on "
                          "the haproxy VIP, then UDP and TCP listeners, ACTIVE_STANDBY and "
                          "SINGLE, mixed in a fixed order (docs/lab.md)")
+    up.add_argument("--login", metavar="USER",
+                    help="the inventory logs in as USER (a new user the lab creates and "
+                         "removes) and runs every command through sudo with a password, "
+                         "read from OCTAVIA_UPGRADE_LAB_SUDO_PASSWORD at lab up and at every "
+                         "run (never written to a file)")
     up.add_argument("--bare", action="store_true",
                     help="sshd nodes only, no Octavia (benchmarks, up to 50 nodes)")
     up.add_argument("--name", help="lab name; the deployment is lab-NAME "
@@ -105,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         _require_drivers()
         st = lab.up(nodes=args.nodes, release=args.release, bare=args.bare,
                     net=args.net, name=args.name, loadbalancers=args.loadbalancers,
-                    flavor=args.flavor)
+                    flavor=args.flavor, login=args.login)
         print(f"inventory: {lab.inventory_file}")
         if not st.get("bare"):
             print(f"try: octavia-upgrade lab status --dir {args.dir}")

@@ -47,6 +47,10 @@ def node_specs(lab: Lab, st: dict[str, Any], binds: bool) -> list[NodeSpec]:
         fs = lab.node_fs(spec.name)
         b = {p: str(fs / p.lstrip("/")) for p in node_paths(st)}
         b["/usr/bin/systemctl"] = str(lab.dir / "bin" / "systemctl")
+        if st.get("login"):
+            from octavia_upgrade.lab.login import SUDOERS_DIR
+
+            b["/etc/sudoers.d"] = str(lab.dir / SUDOERS_DIR)
         out.append(NodeSpec(spec.name, spec.address, spec.port, b, spec.env))
     return out
 
@@ -76,7 +80,7 @@ def up_bare(lab: Lab, st: dict[str, Any]) -> None:
 
 
 def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool,
-            loadbalancers: int = 1) -> None:
+            loadbalancers: int = 1, login_password: str = "") -> None:
     """A full lab at release ``series`` (see the module's docstring)."""
     from octavia_upgrade.catalog import load_catalog
     from octavia_upgrade.lab import amphora, haproxy, rabbitmq, services, wheelhouse
@@ -125,7 +129,18 @@ def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool,
             shutil.copyfile(ca_pem, certs / "ca.pem")
             shutil.copyfile(ca_key, certs / "ca.key")
             (certs / "ca.key").chmod(0o600)
+        if st.get("login"):
+            from octavia_upgrade.lab import login
+
+            st["login"] = login.create(lab.dir, st["login"], login_password)
+            lab.save(st)
+            lab.progress(f"login user {st['login']['user']} created, sudo with a password "
+                         f"(from {login.PASSWORD_ENV}) on every node")
         running = start_nodes(lab, st, binds=True)
+        if st.get("login"):
+            from octavia_upgrade.lab import sshd
+
+            login.authorize(st["login"], sshd.public_key(lab.nodes_api().client_key))
         by_name = {r.name: r for r in running}
         nodes_api = lab.nodes_api()
         shells = {n: lab.node_shell(nodes_api, by_name[n]) for n in names}

@@ -92,12 +92,15 @@ class Lab:
     def up(self, nodes: int = DEFAULT_NODES, release: str = DEFAULT_RELEASE, *,
            bare: bool = False, net: str = DEFAULT_NET, name: str | None = None,
            prepare_next: bool = True, loadbalancers: int = 1,
-           flavor: str = "venv") -> dict[str, Any]:
+           flavor: str = "venv", login: str | None = None) -> dict[str, Any]:
         """Bring the lab up; return its state. See ``docs/lab.md``.
 
         ``flavor`` is the deployment style the nodes are laid out in
         (:mod:`~octavia_upgrade.lab.styles`: ``venv`` or ``osa``); the
-        inventory names the shipped flavor of the same name.
+        inventory names the shipped flavor of the same name. ``login``: the
+        engine logs in as this new user and runs every command through sudo
+        with the password of ``OCTAVIA_UPGRADE_LAB_SUDO_PASSWORD``
+        (:mod:`~octavia_upgrade.lab.login`).
 
         Raises:
             InvalidInput: bad node count, release or flavor.
@@ -123,6 +126,14 @@ class Lab:
         lab_style = style(flavor)
         if bare and lab_style.name != "venv":
             raise InvalidInput("--flavor needs Octavia: a --bare lab has none")
+        login_password = ""
+        if login is not None:
+            from octavia_upgrade.lab import login as lab_login
+
+            if bare:
+                raise InvalidInput("--login is for a full lab (its inventory runs the "
+                                   "upgrade): leave out --bare")
+            login_password = lab_login.check(login)
         rel = None if bare else wheelhouse.supported_release(release)
         reason = unavailable_reason()
         if reason:
@@ -138,6 +149,7 @@ class Lab:
             "name": name, "deployment": f"lab-{name}", "release": rel.series if rel else None,
             "bare": bare, "net": net, "nodes": [f"node{i + 1}" for i in range(nodes)],
             "flavor": lab_style.name,
+            **({"login": lab_login.planned(login)} if login is not None else {}),
             "created_paths": [], "faults": {}, "status": "starting",
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
@@ -147,7 +159,8 @@ class Lab:
                 bringup.up_bare(self, st)
             else:
                 assert rel is not None
-                bringup.up_full(self, st, rel.series, prepare_next, loadbalancers)
+                bringup.up_full(self, st, rel.series, prepare_next, loadbalancers,
+                                login_password=login_password)
         except BaseException as exc:
             self.progress(f"lab up failed: {exc}; stopping what was started")
             teardown.stop_everything(self.dir, self.state(), self.nodes_api())

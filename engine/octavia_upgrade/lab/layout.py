@@ -18,6 +18,7 @@ Layout of ``DIR``::
     haproxy/            the VIP and its members
     amphora/            the heartbeat sender
     faults/             fault relays and staging mounts
+    sudoers.d/          each node's /etc/sudoers.d (``lab up --login``)
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ NODE_PATHS = ("/etc/octavia", "/var/lib/octavia", "/var/log/octavia", "/run/octa
 
 #: What ``lab down`` removes from ``DIR`` once nothing runs any more.
 CREATED_DIRS = ("nodes", "ssh", "mariadb", "rabbitmq", "certs", "bin", "haproxy", "amphora",
-                "faults")
+                "faults", "sudoers.d")
 CREATED_FILES = ("nodes.json", "inventory.yaml", "lab.json", "lab.json.tmp")
 
 
@@ -98,6 +99,13 @@ def write_inventory(lab_dir: Path, nodes: LabNodes, st: dict[str, Any], *,
     path = inventory_file(lab_dir)
     base = nodes.inventory_data(inventorydoc.roles_for(st["nodes"]),
                                 flavor=flavor, deployment=st["deployment"])
+    if st.get("login"):
+        from octavia_upgrade.lab import login
+
+        fields = login.inventory_fields(st["login"]["user"])
+        for host in base["hosts"].values():
+            host["user"] = fields["user"]
+        base["become"] = fields["become"]
     doc = inventorydoc.build(base, vars=vars, secrets=secrets, probes=probes)
     text = inventorydoc.HEADER.format(path=path) + yaml.safe_dump(
         doc, sort_keys=False, default_flow_style=False)

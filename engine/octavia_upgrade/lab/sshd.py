@@ -37,7 +37,8 @@ def sshd_config(spec: NodeSpec, node_dir: Path, host_key: Path, authorized_keys:
         f"ListenAddress {spec.address}:{spec.port}",
         f"HostKey {host_key}",
         f"PidFile {node_dir / 'sshd.pid'}",
-        f"AuthorizedKeysFile {authorized_keys}",
+        # The lab's login user (lab up --login) has its key in its own home.
+        f"AuthorizedKeysFile {authorized_keys} %h/.ssh/octavia-lab-authorized_keys",
         "UsePAM no",
         "StrictModes no",
         "PermitRootLogin prohibit-password",

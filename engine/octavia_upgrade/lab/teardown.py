@@ -83,6 +83,10 @@ def stop_everything(lab_dir: Path, st: dict[str, Any], nodes: LabNodes) -> None:
         _killpg(p.pid, 9)  # whatever is left of the unit, main process or not
     # The nodes: sshd and anything else still inside their namespaces.
     nodes.stop()
+    if st.get("login"):
+        from octavia_upgrade.lab import login
+
+        login.remove(st["login"])
     if st.get("datapath"):
         DataPath.from_dict(st["datapath"]).stop()
     if st.get("rabbitmq"):
