@@ -68,7 +68,10 @@ class LabStyle:
 
 
 STYLES = {
-    "venv": LabStyle("venv", "venv", "Octavia in /opt/octavia/venv (the default)"),
+    # Every node has its own (empty) unit folder: a unit file of this machine's
+    # never decides what a venv node starts.
+    "venv": LabStyle("venv", "venv", "Octavia in /opt/octavia/venv (the default)",
+                     extra_paths=(UNITS_DIR,)),
     "osa": LabStyle("osa", "osa",
                     "OpenStack-Ansible on metal: /openstack/venvs/octavia-<tag>, "
                     "unit files naming it",
