@@ -46,6 +46,9 @@ def _point_pip_at(inventory: Path, series: str) -> None:
     inventory.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
+# Six real hops, then removing twelve venvs: 9-11 min on two cores. The suite's
+# 600 s per-test limit guards against hangs; this test gets more room, not less checking.
+@pytest.mark.timeout(1500)
 def test_bobcat_to_hibiscus_chain_upgrades_the_lab(tmp_path_factory: pytest.TempPathFactory) -> None:
     from fixtures.lab import lab_unavailable_reason
 
