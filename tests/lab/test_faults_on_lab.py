@@ -44,17 +44,10 @@ STAGE_DIR = "/opt/octavia/venvs"
 
 @pytest.fixture(scope="module")
 def fault_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    from fixtures.lab import lab_unavailable_reason
+    from fixtures.lab import own_lab
 
-    reason = lab_unavailable_reason()
-    if reason:
-        pytest.skip(f"rehearsal lab unavailable: {reason}")
-    lab = Lab(tmp_path_factory.mktemp("faults") / "lab", log=lambda _m: None)
-    try:
-        lab.up(nodes=3, release="dalmatian", net=NET, name="faults")
+    with own_lab(tmp_path_factory, "faults", NET) as lab:
         yield lab
-    finally:
-        lab.down(quiet=True)
 
 
 @pytest.fixture(scope="module")

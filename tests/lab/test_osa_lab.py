@@ -44,17 +44,10 @@ RUNBOOK = runbooks_dir() / "dalmatian-to-epoxy.yaml"
 
 @pytest.fixture(scope="module")
 def osa_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    from fixtures.lab import lab_unavailable_reason
+    from fixtures.lab import own_lab
 
-    reason = lab_unavailable_reason()
-    if reason:
-        pytest.skip(f"rehearsal lab unavailable: {reason}")
-    lab = Lab(tmp_path_factory.mktemp("osa") / "lab", log=lambda _m: None)
-    try:
-        lab.up(nodes=3, release="dalmatian", net=NET, name="osa", flavor="osa")
+    with own_lab(tmp_path_factory, "osa", NET, flavor="osa") as lab:
         yield lab
-    finally:
-        lab.down(quiet=True)
 
 
 def _cli(state: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:

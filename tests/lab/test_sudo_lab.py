@@ -34,19 +34,14 @@ USER = f"ouops{os.getpid() % 100000}"
 
 @pytest.fixture(scope="module")
 def sudo_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    from fixtures.lab import lab_unavailable_reason
+    from fixtures.lab import own_lab
 
-    reason = lab_unavailable_reason()
-    if reason:
-        pytest.skip(f"rehearsal lab unavailable: {reason}")
     mp = pytest.MonkeyPatch()
     mp.setenv(PASSWORD_ENV, PASSWORD)
-    lab = Lab(tmp_path_factory.mktemp("sudo") / "lab", log=lambda _m: None)
     try:
-        lab.up(nodes=3, release="dalmatian", net=NET, name="sudo", login=USER)
-        yield lab
+        with own_lab(tmp_path_factory, "sudo", NET, login=USER) as lab:
+            yield lab
     finally:
-        lab.down(quiet=True)
         mp.undo()
 
 
