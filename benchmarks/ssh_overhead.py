@@ -1,4 +1,5 @@
-"""Per-command SSH overhead: SshTransport (warm) vs ``ssh`` through a ControlMaster.
+"""Per-command SSH overhead: SshTransport (warm) vs untuned fabric and ``ssh`` through a
+ControlMaster.
 
 Starts one lab node (real sshd on 127.42.250.10, its own mount namespace),
 runs ``true`` N times through each path and prints the median latency.
@@ -18,6 +19,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import fabric
+import paramiko
 
 from octavia_upgrade.lab.nodes import LabNodes, default_specs, unavailable_reason
 from octavia_upgrade.model import Host, SshSettings
@@ -61,6 +65,20 @@ def main() -> int:
             warm_timeout = _time(lambda: transport.run("true", timeout=30), args.count)
             transport.close()
 
+            # fabric as it comes: Nagle on, output read by polling threads
+            plain = fabric.Connection(node.address, user="root", port=node.port,
+                                      connect_kwargs={"key_filename": [str(nodes.client_key)],
+                                                      "look_for_keys": False,
+                                                      "allow_agent": False})
+            plain.client.load_system_host_keys(str(nodes.known_hosts))
+            plain.client.set_missing_host_key_policy(paramiko.RejectPolicy())
+            try:
+                plain.run("true", hide=True, in_stream=False)
+                untuned = _time(lambda: plain.run("true", hide=True, in_stream=False),
+                                args.count)
+            finally:
+                plain.close()
+
             control = Path(tmp) / "cm.sock"
             base = ["ssh", "-F", "none", "-i", str(nodes.client_key), "-p", str(node.port),
                     "-o", f"UserKnownHostsFile={nodes.known_hosts}",
@@ -95,6 +113,7 @@ def main() -> int:
     print(f"  SshTransport, new connection each time       {_median_ms(connect)}")
     print(f"  SshTransport, warm connection                {_median_ms(warm)}")
     print(f"  SshTransport, warm, with timeout wrapper     {_median_ms(warm_timeout)}")
+    print(f"  fabric Connection.run, untuned, warm         {_median_ms(untuned)}")
     print(f"  ssh, new process + connection each time      {_median_ms(cold)}")
     print(f"  ssh through a ControlMaster                  {_median_ms(muxed)}")
     return 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import statistics
 import subprocess
 import threading
 import time
@@ -179,6 +178,29 @@ def test_megabytes_on_stdout_and_stderr_at_once(node1: SshTransport) -> None:
 
 
 @needs_nodes
+def test_output_whose_wake_up_is_lost_is_still_read(node1: SshTransport,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # paramiko wakes the reader through one pipe for both streams, and its set
+    # and clear race when both carry data: stderr can sit in its buffer with
+    # the pipe clear. Here stderr never wakes the reader at all (the worst
+    # case of that race). The command fills the window on stderr only and
+    # then waits for it to open: without a bounded sleep it ends at its
+    # deadline, cut off.
+    from octavia_upgrade.transport import channel as channel_module
+
+    real_init = channel_module.ChannelSession.__init__
+
+    def init_without_stderr_wake_up(self, channel, stdin, deadline):  # type: ignore[no-untyped-def]
+        real_init(self, channel, stdin, deadline)
+        channel.in_stderr_buffer._event = None  # paramiko's hook to set the pipe
+
+    monkeypatch.setattr(channel_module.ChannelSession, "__init__", init_without_stderr_wake_up)
+    result = node1.run("seq 1 900000 >&2; echo done", timeout=30)
+    assert (result.rc, result.timed_out, result.stdout) == (0, False, "done\n")
+    assert result.stderr == seq_text(900000)
+
+
+@needs_nodes
 def test_stdin_beyond_the_window_while_the_command_writes(node1: SshTransport) -> None:
     data = "".join(f"ligne {i} héllo wörld\n" for i in range(300000))  # ~7 MB
     assert len(data.encode()) > 3 * 2**21
@@ -256,35 +278,16 @@ def test_warm_connection_is_reused(node1: SshTransport) -> None:
 
 
 @needs_nodes
-def test_warm_command_is_much_faster_than_untuned_fabric(node1: SshTransport,
-                                                         lab_nodes: LabNodes) -> None:
-    import fabric
-    import paramiko
+def test_commands_are_sent_without_waiting_for_nagle(node1: SshTransport) -> None:
+    # Nagle's algorithm with the host's delayed ACK costs ~40 ms per command, and
+    # paramiko never turns it off: the transport does, on every direct connection.
+    # (How much faster that makes a command than untuned fabric is measured by
+    # benchmarks/ssh_overhead.py, not asserted here.)
+    import socket
 
-    node = lab_nodes.node("node1")
-    plain = fabric.Connection(node.address, user="root", port=node.port,
-                              connect_kwargs={"key_filename": [str(lab_nodes.client_key)],
-                                              "look_for_keys": False, "allow_agent": False})
-    plain.client.load_system_host_keys(str(lab_nodes.known_hosts))
-    plain.client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    try:
-        plain.run("true", hide=True, in_stream=False)
-        node1.run("true")
-        tuned, untuned = [], []
-        # Interleaved, so that load from elsewhere on the machine hits both alike.
-        for _ in range(15):
-            started = time.perf_counter()
-            node1.run("true", timeout=10)
-            tuned.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            plain.run("true", hide=True, in_stream=False)
-            untuned.append(time.perf_counter() - started)
-    finally:
-        plain.close()
-    # Untuned fabric pays Nagle + delayed ACK and 10 ms polling (~47 ms vs ~5 ms here).
-    assert statistics.median(tuned) < statistics.median(untuned) / 2, (
-        f"tuned {statistics.median(tuned) * 1000:.1f} ms, "
-        f"untuned {statistics.median(untuned) * 1000:.1f} ms")
+    node1.run("true")
+    sock = node1.connection.transport.sock
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
 @needs_nodes

@@ -18,6 +18,12 @@ _SEND_SIZE = 1 << 15
 #: Seconds between tries to send more stdin while the host's window is full:
 #: a window that opens again does not wake a poll on the channel.
 _SEND_RETRY = 0.001
+#: Longest sleep in one poll, in seconds. paramiko signals "stdout or stderr
+#: has data" through one pipe shared by both buffers, and its set and clear
+#: are not atomic across them: stderr arriving while stdout is emptied can
+#: leave the pipe clear with data buffered. Waking at least this often bounds
+#: such a lost wake-up to this delay instead of the command's deadline.
+_MAX_SLEEP = 0.05
 
 
 def remaining(deadline: float | None) -> float | None:
@@ -156,5 +162,6 @@ class ChannelSession:
             # (or the close) is still to come.
             self.channel.status_event.wait(left)
             return
-        self._poll.poll(None if left is None else math.ceil(left * 1000))
+        left = _MAX_SLEEP if left is None else min(left, _MAX_SLEEP)
+        self._poll.poll(math.ceil(left * 1000))
 
