@@ -68,10 +68,31 @@ class DbMigrate(Kind):
             out.status = "failed"
             out.message = (f"database is at {after} after the upgrade; "
                            f"{t.ctx['release']['to']['series']} expects {expected}")
-        elif not out.ok:
-            out.message = out.message or (f"octavia-db-manage {a.manage_args} failed "
-                                          f"(rc {out.rc}); database was at {before}")
+        elif not out.ok and not out.message:
+            cause = error_line(out.stdout + "\n" + out.stderr)
+            out.message = (f"octavia-db-manage {a.manage_args} failed (rc {out.rc})"
+                           + (f": {cause}" if cause else "")
+                           + f"; database was at {before}, reads {after} now")
+            if after == before and before is not None:
+                # MySQL and MariaDB commit DDL as it runs: a migration cut off before its
+                # revision was written may still have changed tables.
+                out.message += (" (its revision did not move, but the schema may have "
+                                "changed: MySQL and MariaDB apply DDL at once)")
         return out
+
+
+_ERROR = re.compile(r"\b((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Failure)): (.+)$")
+
+
+def error_line(output: str) -> str:
+    """The last ``SomeError: message`` line of a Python program's output (its
+    logging prefix dropped), at most 300 characters; empty if there is none."""
+    for line in reversed(output.splitlines()):
+        m = _ERROR.search(line)
+        if m:
+            text = f"{m.group(1)}: {m.group(2).strip()}"
+            return text if len(text) <= 300 else text[:297] + "..."
+    return ""
 
 
 KINDS = {"db_migrate": DbMigrate()}

@@ -102,7 +102,7 @@ class Packages(Kind):
         return [*out, Prerequisite(
             host.name if host else "local",
             f"{need} MiB free where the {target['series']} code is staged (vars.stage_free_mb)",
-            f'free=$({free}) && test "$free" -ge {need}')]
+            f'set -- $({free}) && test "$1" -ge {need}')]
 
     def expand(self, step: Step, flavor: Flavor, ctx: dict[str, Any], host: Host | None,
                *, deferred: bool) -> list[PlannedCommand]:
@@ -186,19 +186,21 @@ class Packages(Kind):
     def _stage(self, t: TaskContext) -> Outcome:
         need = stage_need_mb(t.ctx)
         res = t.run("free", timeout=60)
+        # "MiB" or "MiB FOLDER" (the folder the staged code goes to) on the last line
         text = res.stdout.strip().splitlines()[-1].strip() if res.stdout.strip() else ""
-        if res.rc != 0 or not text.isdigit():
+        mib, _, folder = text.partition(" ")
+        if res.rc != 0 or not mib.isdigit():
             out = result_outcome(res)
             out.status = "failed"
             out.message = f"could not read the free space for the staged code (rc {res.rc})"
             return out
-        free = int(text)
+        free, where = int(mib), f" in {folder.strip()}" if folder.strip() else ""
         if free < need:
             return Outcome("failed", res.rc, res.stdout, res.stderr,
                            {"free_mb": free, "need_mb": need, "refused": True},
                            evidence=[("staging_space", {"free_mb": free, "need_mb": need})],
-                           message=f"refused: {free} MiB free on {t.host} where the staged "
-                                   f"code goes, {need} MiB needed (vars.stage_free_mb); "
+                           message=f"refused: {free} MiB free on {t.host}{where}, where the "
+                                   f"staged code goes; {need} MiB needed (vars.stage_free_mb); "
                                    f"nothing was changed or stopped")
         out = result_outcome(t.run("stage", timeout=t.timeout))
         out.outputs.update({"free_mb": free, "need_mb": need})

@@ -54,12 +54,17 @@ class Wait(Kind):
         while True:
             tries += 1
             ok, last = self._probe(t, kind, target, a.expect_status, a.interval)
+            # A command is in the step's record already, and may be long: its answer is
+            # what the operator needs in the one-line message.
+            what = "the command" if kind == "command" else f"{kind} {target}"
             if ok:
                 return Outcome("succeeded", 0, last, "", {"tries": tries},
-                               message=f"{kind} {target} healthy after {plural(tries, 'check')}")
+                               message=f"{what} healthy after {plural(tries, 'check')}")
             if time.monotonic() >= end:
                 return Outcome("timed_out", None, last, "", {"tries": tries},
-                               message=f"{kind} {target} not healthy after {a.timeout:.0f}s: {last}")
+                               message=f"{what} not healthy after {a.timeout:.0f}s "
+                                       f"({plural(tries, 'check')}): "
+                                       + "; ".join(last.splitlines()))
             t.sleep(a.interval)
 
     @staticmethod
