@@ -30,7 +30,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from octavia_upgrade.errors import UpgradeError
+from octavia_upgrade.errors import Refused, UpgradeError
 from octavia_upgrade.session.execution import (RunResult, Services, execute_run,
                                                open_connections, open_run_store)
 from octavia_upgrade.session.preparation import (Prepared, masked_params, prepare, replan,
@@ -162,8 +162,9 @@ def run(runbook: str, inventory: str | InventorySource, *,
         InvalidInput: bad files or arguments; nothing ran.
         Refused: wrong deployed release, missing prerequisites
             (:class:`~octavia_upgrade.errors.PreflightFailed`, every one listed;
-            nothing recorded or changed), the deployment is locked by another run,
-            or the time is outside the allowed change windows.
+            nothing changed; the run is recorded with status ``refused``), the
+            deployment is locked by another run, or the time is outside the
+            allowed change windows.
     """
     given = dict(params or {})
     prep = with_absolute_paths(prepare(runbook, inventory, given, limit=limit))
@@ -175,13 +176,19 @@ def run(runbook: str, inventory: str | InventorySource, *,
     _check_window(settings, prep)
     pool = pool if pool is not None else open_connections(prep)
     own_store = store is None
+    options = {"detect": detect, "limit": limit, "yes": yes, "preflight": preflight,
+               "params": masked_params(prep.runbook, given)}
+    change = {"id": change_id, "url": change_url}
+    by = "detection"
     try:
         if detect:
             det = _detect(prep, pool)
             console.info(f"deployed release: {det.release} on "
                          f"{plural(len(det.hosts), 'host')}; database at {det.db_revision}")
+        by = "preflight"
         if preflight:
             _preflight(prep, pool, console, redactor)
+        by = ""
         if own_store:
             store = open_run_store(settings, redactor)
         else:
@@ -191,17 +198,16 @@ def run(runbook: str, inventory: str | InventorySource, *,
         history = store.step_duration_history(prep.runbook.metadata.name)
         if history:
             prep = replan(prep, history)
-    except BaseException:
+    except BaseException as exc:
         pool.close_all()
+        if by and isinstance(exc, Refused):
+            _record_refused(prep, settings, store, redactor, console, exc, by, options, change)
         if own_store and store is not None:
             store.close()
         raise
-    options = {"detect": detect, "limit": limit, "yes": yes, "preflight": preflight,
-               "params": masked_params(prep.runbook, given)}
     try:
         return execute_run(prep, Services(settings, store, console, redactor), yes=yes,
-                           pool=pool, options=options,
-                           change={"id": change_id, "url": change_url})
+                           pool=pool, options=options, change=change)
     finally:
         if own_store:
             store.close()
@@ -259,11 +265,42 @@ def resume(run_id: str, *, params: Mapping[str, Any] | None = None, yes: bool = 
             store.close()
 
 
+def _record_refused(prep: Prepared, settings: Settings, store: Any, redactor: Redactor,
+                    console: Console, refusal: Exception, by: str,
+                    options: Mapping[str, Any], change: Mapping[str, str | None]) -> None:
+    """Keep a run the deployment refused as evidence (status ``refused``); a
+    state database that cannot take it costs a warning, never the refusal."""
+    from octavia_upgrade.identity import current
+    from octavia_upgrade.session.execution import notify_refused, record_refused
+
+    own = store is None
+    run_id = None
+    try:
+        try:
+            if own:
+                store = open_run_store(settings, redactor)
+            run_id = record_refused(prep, store, refusal, by,
+                                    {**options, "operator": current(settings).name}, change)
+            console.info(f"recorded as run {run_id} (refused by the {by}; nothing ran): "
+                         f"`octavia-upgrade show {run_id}`")
+        except Exception as exc:  # noqa: BLE001 - the refusal itself must reach the operator
+            console.warn(f"the refusal could not be recorded in the state database: {exc}")
+        if run_id is not None:
+            try:
+                notify_refused(settings, store, console, redactor.redact, run_id, {
+                    "by": by, "message": str(refusal),
+                    "missing": len(getattr(refusal, "missing", None) or ())})
+            except Exception as exc:  # noqa: BLE001 - never in the way of the refusal
+                console.warn(f"the run-refused event could not be sent: {exc}")
+    finally:
+        if own and store is not None:
+            store.close()
+
+
 def _check_window(settings: Settings, prep: Prepared) -> None:
     """Refuse (exit 3) a run that would start outside the allowed change windows."""
     from datetime import datetime, timezone
 
-    from octavia_upgrade.errors import Refused
     from octavia_upgrade.windows import declared
 
     windows = declared(settings, prep.inventory)

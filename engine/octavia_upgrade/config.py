@@ -59,6 +59,11 @@ DATABASE_OPTS = [
     cfg.IntOpt("output_tail_bytes", default=4096, min=256, max=1048576,
                help="Bytes of each command's stdout and stderr kept in the run-state "
                     "database per step, host and attempt (the end of the output)."),
+    cfg.FloatOpt("wait_unreachable", default=120.0, min=0.0,
+                 help="Seconds a run waits for a PostgreSQL or MariaDB run-state database "
+                      "that stopped answering (restarted, failing over) before it stops; "
+                      "meanwhile no further step starts, and the console says so. 0: "
+                      "stop at once. Not used with SQLite."),
 ]
 
 SSH_OPTS = [
@@ -171,6 +176,8 @@ class Settings:
     database_connection: str | None = None
     lock_stale_after: timedelta = timedelta(minutes=10)
     state_output_tail_bytes: int = 4096
+    #: ``[database] wait_unreachable``: seconds a run waits for its database server.
+    database_wait_unreachable: float = 120.0
     ssh_connect_timeout: float = 10.0
     ssh_known_hosts: str | None = None
     ssh_strict_host_key_checking: bool = True
@@ -330,6 +337,7 @@ def load_config(config_files: list[str] | None = None,
         database_connection=value("database", "connection") or None,
         lock_stale_after=timedelta(minutes=value("database", "lock_stale_after")),
         state_output_tail_bytes=value("database", "output_tail_bytes"),
+        database_wait_unreachable=value("database", "wait_unreachable"),
         ssh_connect_timeout=value("ssh", "connect_timeout"),
         ssh_known_hosts=value("ssh", "known_hosts"),
         ssh_strict_host_key_checking=value("ssh", "strict_host_key_checking"),

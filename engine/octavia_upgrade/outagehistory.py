@@ -75,5 +75,5 @@ def outage_cell(row: Any) -> str:
         return "-"
     if w.status == "measured" and w.duration is not None:
         return f"{w.duration:.1f}s"
-    return {"open": "API still down", "api_never_down": "0s (API up)",
+    return {"open": "API still down", "api_never_down": "none seen",
             "not_probed": "not probed"}.get(w.status, w.status)

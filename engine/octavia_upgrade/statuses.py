@@ -26,7 +26,8 @@ else:  # pragma: no cover - Python 3.10
 class RunStatus(StrEnum):
     """A run's life: ``running`` until it ends; ``interrupted`` after SIGINT/SIGTERM
     (resumable); ``aborted`` when a failure policy stopped it; ``rolled_back``
-    after its rollback steps ran."""
+    after its rollback steps ran; ``refused`` when the deployed release or the
+    preflight refused it before its first step (nothing ran; not resumable)."""
 
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -34,6 +35,7 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"
     ABORTED = "aborted"
     ROLLED_BACK = "rolled_back"
+    REFUSED = "refused"
 
 
 class ResultStatus(StrEnum):
@@ -58,6 +60,6 @@ class Phase(StrEnum):
 
 #: Run statuses after which nothing more happens without ``resume``.
 FINAL_RUN_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.ABORTED,
-                      RunStatus.ROLLED_BACK)
+                      RunStatus.ROLLED_BACK, RunStatus.REFUSED)
 #: Results that count as done: a resumed run does not repeat them.
 DONE = (ResultStatus.SUCCEEDED, ResultStatus.SKIPPED)

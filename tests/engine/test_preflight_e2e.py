@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import yaml
 
 import pytest
@@ -25,13 +27,58 @@ def test_missing_prerequisites_on_two_hosts_are_all_listed_and_nothing_stops(sim
     assert "node3: unit sim-worker exists (needed by stop-worker, start-services)" in err
     assert "node1: backup folder" in err and "has room for the dump" in err
     assert "Traceback" not in err
-    # nothing ran, every service still runs, no run was recorded
+    # nothing ran, every service still runs
     assert sim.ops() == []
     for n in NODES:
         assert sorted(p.name for p in (sim.root / n / "run").iterdir()) == [
             "sim-api", "sim-driver-agent", "sim-health-manager", "sim-housekeeping",
             "sim-worker"]
-    assert run_json(sim) == []
+    # the attempt is kept as evidence: a refused run, no step result, no lock held
+    (run,) = run_json(sim)
+    assert run["status"] == "refused"
+    assert f"recorded as run {run['id']} (refused by the preflight; nothing ran)" in res.stdout
+    shown = json.loads(sim.cli("show", run["id"], "-f", "json").stdout)
+    assert shown["results"] == [] and shown["lock"] is None
+    (refused,) = [e for e in shown["events"] if e["kind"] == "refused"]
+    assert refused["data"]["by"] == "preflight"
+    assert {(m["host"], m["item"]) for m in refused["data"]["missing"]} >= {
+        ("node2", "unit sim-driver-agent exists"), ("node3", "unit sim-worker exists")}
+    report = sim.cli("report", run["id"])
+    assert report.returncode == 0, report.stderr
+    assert "refused by the preflight before the first step: preflight: 3 prerequisites " \
+        "missing; nothing was changed" in report.stdout
+    assert "did not run" not in report.stdout  # one line says so, not one per step
+    # there is nothing to resume: exit 3, the way forward named, still nothing ran
+    again = sim.cli("resume", run["id"], "--yes")
+    assert again.returncode == 3, again.stdout + again.stderr
+    assert f"run {run['id']} was refused before its first step and nothing ran" in again.stderr
+    assert sim.ops() == []
+
+
+def test_a_refused_run_is_announced_to_the_webhooks(sim: Sim) -> None:
+    from webhookrecv import Receiver, closed_port_url
+
+    (sim.root / "node3" / "units" / "sim-worker").unlink()
+    rb = sim.runbook("pre-hook", cold_upgrade_steps(sim.tmp / "backups"))
+    secret = "whsec-refused-0123"
+    with Receiver(secret) as rx:
+        conf = sim.tmp / "hooks.conf"
+        conf.write_text(f"[webhooks]\nurl = {rx.url}\nurl = {closed_port_url()}\n"
+                        f"secret = {secret}\nattempts = 1\ntimeout = 1\ndrain = 5\n")
+        res = sim.cli("--config-file", str(conf), "run", str(rb), "-i", str(sim.inventory),
+                      "--yes", "--change", "CHG0078")
+    assert res.returncode == 3, res.stdout + res.stderr
+    (run,) = run_json(sim)
+    assert run["status"] == "refused" and sim.ops() == []
+    assert rx.bad_signatures == 0 and rx.kinds() == ["run-refused"]
+    (event,) = rx.events
+    assert event["run"]["id"] == run["id"] and event["run"]["change"]["id"] == "CHG0078"
+    assert event["data"]["by"] == "preflight" and event["data"]["missing"] == 1
+    assert "node3: unit sim-worker exists" in event["data"]["message"]
+    # the dead receiver: on the console and recorded with the refused run
+    assert "event run-refused not delivered after 1 attempt(s)" in res.stdout + res.stderr
+    shown = json.loads(sim.cli("show", run["id"], "-f", "json").stdout)
+    assert any(e["kind"] == "webhook-failed" for e in shown["events"])
 
 
 def test_prerequisites_are_in_the_plan_and_a_complete_deployment_passes(sim: Sim) -> None:

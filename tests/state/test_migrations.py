@@ -246,6 +246,52 @@ def test_0005_adds_probe_series_beside_the_runs_already_recorded(state_db: Any) 
         engine.dispose()
 
 
+def test_0006_lets_a_run_be_recorded_refused_and_going_back_makes_it_failed(
+        state_db: Any) -> None:
+    """At 0005 the CHECK constraint rejects ``refused``; 0006 accepts it and keeps the
+    runs already there; going back to 0005 turns a refused run into a failed one."""
+    from datetime import datetime
+
+    from sqlalchemy import MetaData, Table, exc, text
+
+    def row(run_id: str, status: str) -> dict[str, Any]:
+        return {"id": run_id, "runbook_name": "rb", "runbook_path": "/rb.yaml",
+                "runbook_sha256": "f00", "runbook_revision": 1, "from_release": "dalmatian",
+                "to_release": "epoxy", "deployment": "lab", "user": "ops", "hostname": "h",
+                "pid": 1, "status": status, "started_at": datetime(2026, 12, 1),
+                "params": "{}", "provenance": "{}"}
+
+    engine = engine_for(state_db)
+    try:
+        with engine.connect() as conn:
+            command.upgrade(db.alembic_config(conn), "0005")
+            runs = Table("runs", MetaData(), autoload_with=conn)
+            conn.execute(runs.insert(), row("20261201-000000-aaaa", "succeeded"))
+            conn.commit()
+
+            def stored(run_id: str, status: str) -> bool:
+                try:
+                    conn.execute(runs.insert(), row(run_id, status))
+                    conn.commit()
+                    return True
+                except (exc.IntegrityError, exc.OperationalError):  # MariaDB: 4025
+                    conn.rollback()
+                    return False
+
+            assert not stored("20261201-000000-bbbb", "refused")  # 0005's constraint
+            command.upgrade(db.alembic_config(conn), "0006")
+            conn.commit()
+            assert stored("20261201-000000-bbbb", "refused")
+            assert not stored("20261201-000000-cccc", "bogus")  # still a constraint
+            command.downgrade(db.alembic_config(conn), "0005")
+            conn.commit()
+            got = dict(conn.execute(text("SELECT id, status FROM runs")).all())
+            assert got == {"20261201-000000-aaaa": "succeeded",
+                           "20261201-000000-bbbb": "failed"}
+    finally:
+        engine.dispose()
+
+
 def test_0004_keeps_approvals_recorded_at_0003_as_approved_by_their_user(state_db: Any) -> None:
     """Approvals recorded before 0004 read back approved, with no identity or request."""
     from datetime import datetime

@@ -261,6 +261,45 @@ def test_lock_race_between_processes_exactly_one_wins(state_db: Any, peers: Any)
     assert holder["pid"] in [p.proc.pid for p in contenders]
 
 
+def test_a_second_process_waits_while_the_first_sets_up_a_new_sqlite_file(
+        tmp_path: Path) -> None:
+    """Two commands started together on a new state directory: the first switches
+    the file to WAL, a write lock that SQLite's busy timeout does not cover. The
+    second waits for it, then opens the database, instead of failing at once with
+    "database is locked" (as a peer of the lock race once did)."""
+    import fcntl
+    import sqlite3
+    import time
+
+    state = tmp_path / "state"
+    state.mkdir()
+    db = state / "state.db"
+    db.touch()
+    # the first process, half-way through opening: its set-up lock and SQLite's write lock
+    fd = os.open(f"{db}.migrate-lock", os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    first = sqlite3.connect(db, isolation_level=None)
+    first.execute("BEGIN IMMEDIATE")
+    second = subprocess.Popen([sys.executable, str(PEER), "-", str(state)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2.0)  # the second has started and reached the new file
+        assert second.poll() is None, second.communicate()[1]  # waiting, not failed
+        first.execute("ROLLBACK")
+        first.execute("PRAGMA journal_mode = WAL")
+        first.close()
+        os.close(fd)
+        assert second.stdout.readline().strip() == "ready"  # type: ignore[union-attr]
+        second.stdin.close()  # type: ignore[union-attr]
+        assert second.wait(timeout=20) == 0
+    finally:
+        if second.poll() is None:
+            second.kill()
+            second.wait()
+    assert db.read_bytes()[18:20] == b"\x02\x02"  # WAL, as every state database is
+
+
 def dead_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()

@@ -13,8 +13,9 @@ DESCRIPTION = """\
 Load and validate the runbook (a shipped runbook's name such as
 dalmatian-to-epoxy, or a file) and the inventory, detect the deployed release
 (refused with exit 3 unless every host and the database are at the runbook's
-`from`), take the deployment lock (exit 3 naming the holder when another run
-has it), then execute the plan step by step. Every (step, host, attempt) is
+`from`), check the prerequisites (preflight, below), take the deployment
+lock (exit 3 naming the holder when another run has it), then execute the
+plan step by step. Every (step, host, attempt) is
 committed to the state database before the next starts; the JSON log is in
 the state directory.
 
@@ -39,8 +40,13 @@ Preflight: after detection and before the first step, every prerequisite
 the plan lists (containers/units of the services acted on, client tools,
 backup credentials and free disk, images, ...) is checked on every host in
 parallel; when any is missing, all of them are listed with their host and
-the run is refused (exit 3) with nothing changed and nothing recorded.
---skip-preflight turns this off (recorded with the run).
+the run is refused (exit 3) with nothing changed. --skip-preflight turns
+this off (recorded with the run).
+
+A run refused by the detection or the preflight is kept as evidence: `runs`
+lists it as `refused`, `show` and `report` say why (every missing item), and
+it cannot be resumed (start a new run once the cause is put right). Nothing
+ran and no lock was taken.
 
 SIGINT/SIGTERM (Ctrl-C) stops promptly: no further command starts, the
 commands still running are abandoned and recorded as 'unknown' (the tool

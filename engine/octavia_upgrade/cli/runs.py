@@ -15,8 +15,10 @@ List the runs recorded in the state database ([DEFAULT] state_dir or
 your prompt: id, runbook, deployment, status, start and end (UTC), and the
 control-plane outage as measured: from the first stop command sent to an
 Octavia service to the first moment, once the services were being started
-again, that the API answered on every API host ("not probed" for runs whose API was not probed, "API still down" when it
-never answered on every host again while probed).
+again, that the API answered on every API host ("not probed" for runs whose
+API was not probed, "API still down" when it never answered on every host
+again while probed, "none seen" when it answered every probe: an outage
+shorter than the probes' interval is not seen).
 Use `octavia-upgrade show RUN_ID` for one run's steps.
 
 -f value|csv and -c COLUMN work as in OpenStackClient, e.g. the newest run's id:

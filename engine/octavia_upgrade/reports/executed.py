@@ -46,12 +46,12 @@ from octavia_upgrade.statuses import DONE, Phase, ResultStatus, RunStatus
 BAD = (ResultStatus.FAILED, ResultStatus.TIMED_OUT, ResultStatus.UNREACHABLE,
        ResultStatus.UNKNOWN, ResultStatus.ABORTED)
 #: How deviations are ordered: what most needs attention first.
-_DEVIATION_ORDER = ("failed", "timed_out", "unreachable", "unknown", "aborted", "running",
-                    "rolled_back", "max_failures", "interrupted", "resumed", "lock_broken",
-                    "retried", "not_run", "skipped")
+_DEVIATION_ORDER = ("refused", "failed", "timed_out", "unreachable", "unknown", "aborted",
+                    "running", "rolled_back", "max_failures", "interrupted", "resumed",
+                    "lock_broken", "retried", "not_run", "skipped")
 _EVENT_DEVIATIONS = {"resumed": "resumed", "interrupted": "interrupted",
                      "rollback-started": "rolled_back", "lock-broken": "lock_broken",
-                     "max-failures": "max_failures"}
+                     "max-failures": "max_failures", "refused": "refused"}
 
 
 def _release(run: Any, plan: Mapping[str, Any] | None, which: str) -> ReleaseInfo:
@@ -174,6 +174,11 @@ def _deviations(run: Any, steps: Sequence[StepRun], events: Sequence[Any],
             continue
         seen_rollback |= kind == "rolled_back"
         data = field(e, "data") or {}
+        if kind == "refused":  # its own words: the message lists every missing item
+            out.append(Deviation(kind, None, None, iso(field(e, "at")),
+                                 f"refused by the {data.get('by', 'deployment check')} before "
+                                 f"the first step: {data.get('message', '')}"))
+            continue
         step_id = data.get("step_id") if isinstance(data, Mapping) else None
         detail = ", ".join(f"{k}={v}" for k, v in sorted(data.items())) if isinstance(
             data, Mapping) and data else ""
@@ -209,6 +214,10 @@ def _outcome(run: Any, steps: Sequence[StepRun], deviations: Sequence[Deviation]
         last = steps[-1].id if steps else "the start"
         text = (f"stopped at {last}; continue with `octavia-upgrade resume "
                 f"{field(run, 'id')}`.")
+    elif status == RunStatus.REFUSED:
+        why = next((d.message for d in deviations if d.kind == "refused"),
+                   "refused before the first step")
+        text = f"{why}; nothing ran."
     elif status == RunStatus.RUNNING:
         text = ("no end recorded: the run is still going, or the engine stopped without "
                 "recording one (see `octavia-upgrade show`).")
@@ -347,7 +356,10 @@ def execution_report(run: Any, results: Sequence[Any], approvals: Sequence[Any] 
     events = sorted(events, key=lambda e: to_datetime(field(e, "at")) or 0)  # type: ignore[arg-type, return-value]
     steps = _steps(results, planned, order)
     comparison = _comparison(run, plan, steps)
-    deviations = _deviations(run, steps, events, comparison.not_run)
+    # A refused run ran nothing: its one deviation says so, not one per planned step.
+    deviations = _deviations(run, steps, events,
+                             () if field(run, "status") == RunStatus.REFUSED
+                             else comparison.not_run)
     downtime = ev.downtime(evidence, results)
     src, dst = _release(run, plan, "from"), _release(run, plan, "to")
     info = RunInfo(

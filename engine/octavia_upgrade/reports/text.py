@@ -191,7 +191,8 @@ def outage_text(o: Mapping[str, Any] | None) -> str:
         return (f"API not answering on every API host again after the first stop {first}, "
                 "up to the end of probing")
     if status == "api_never_down":
-        return f"the API answered on every API host throughout (first stop {first})"
+        return (f"none seen: the API answered every probe on every API host from the first "
+                f"stop {first} on (an outage shorter than the probes' interval is not seen)")
     return f"not measured: the API was not probed (first stop {first})"
 
 

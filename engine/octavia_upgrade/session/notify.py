@@ -4,9 +4,10 @@
 events operators subscribe to: ``run-started``, ``approval-waiting``,
 ``approved``, ``rejected``, ``approval-expired``, ``outage-started``,
 ``outage-ended`` (with its length), ``step-failed``, ``paused``,
-``run-finished``. Each event carries the run (id, deployment, runbook,
-releases, change record, operator) and its own data, secrets masked; the
-parameters are never included.
+``run-finished``, and ``run-refused`` for a run refused before its first
+step (:func:`refused_event`). Each event carries the run (id, deployment,
+runbook, releases, change record, operator) and its own data, secrets
+masked; the parameters are never included.
 
 The outage is the control plane's: from the start of the first main step
 that stops a service to the end of the last start/restart step after it (the
@@ -28,7 +29,10 @@ PASSED_ON = frozenset({"approval-waiting", "approved", "rejected", "approval-exp
                        "paused", "refused-outside-window", "run-started", "resumed",
                        "run-finished"})
 #: Attempt statuses that fail a step.
-FAILED = frozenset({ResultStatus.FAILED, ResultStatus.TIMED_OUT, ResultStatus.UNREACHABLE})
+FAILED = frozenset({ResultStatus.FAILED, ResultStatus.TIMED_OUT, ResultStatus.UNREACHABLE,
+                    ResultStatus.UNKNOWN})
+#: Attempt statuses after which the step is never retried (the engine stops at once).
+FINAL_AT_ONCE = frozenset({ResultStatus.UNREACHABLE, ResultStatus.UNKNOWN})
 
 
 def outage_bounds(plan: Any) -> tuple[str, str | None] | None:
@@ -103,8 +107,9 @@ class Notifier:
                 self._end_outage(True)
 
     def _attempt_finished(self, data: dict[str, Any]) -> None:
-        if data.get("status") in FAILED and int(data.get("attempt", 1)) >= \
-                self.attempts.get(str(data.get("step_id")), 1):
+        status = data.get("status")
+        if status in FAILED and (status in FINAL_AT_ONCE or int(data.get("attempt", 1)) >=
+                                 self.attempts.get(str(data.get("step_id")), 1)):
             self.emit("step-failed", {k: data.get(k) for k in (
                 "step_id", "host", "status", "attempt", "message")})
 
@@ -125,6 +130,13 @@ class Notifier:
                 d(event)
             except Exception:  # noqa: BLE001 - one broken receiver does not stop the others
                 pass
+
+
+def refused_event(run: dict[str, Any], data: Any, redact: Callable[[Any], Any]) -> dict[str, Any]:
+    """The ``run-refused`` event: a run that detection or the preflight refused
+    before its first step (``data``: ``by``, ``message``, ``missing``)."""
+    return redact({"event": "run-refused", "at": _iso(time.time()), "run": run,
+                   "data": dict(data)})
 
 
 def _iso(ts: float) -> str:

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ SUPPORTED = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg",
 _MIGRATION_LOCK = "octavia_upgrade_migrate"
 #: The newest migration in ``migrations/versions`` (tests check it against
 #: alembic's own answer): lets :func:`migrate` skip importing alembic.
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 
 
 def default_url(state_dir: Path) -> str:
@@ -109,6 +110,7 @@ def make_engine(url: URL) -> Engine:
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         _create_private(url.database)
+        _wal_once(url.database)
     return engine
 
 
@@ -119,6 +121,36 @@ def _create_private(db: str | None) -> None:
         return
     with contextlib.suppress(OSError):  # no folder yet: SQLite reports it on connect
         os.close(os.open(db, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+def _is_wal(db: str) -> bool:
+    """Whether the file's header says WAL (bytes 18 and 19 are 2; see SQLite's file format)."""
+    try:
+        with open(db, "rb") as f:
+            head = f.read(20)
+    except OSError:
+        return False
+    return len(head) == 20 and head[18] == 2 and head[19] == 2
+
+
+def _wal_once(db: str | None) -> None:
+    """Switch a new SQLite file to WAL, one process at a time.
+
+    Changing the journal mode takes the write lock without waiting (SQLite's
+    busy timeout does not apply to it), so processes opening a new state
+    database together failed at once with "database is locked". Done here
+    under the migration's file lock, every later connection finds WAL and its
+    own ``PRAGMA journal_mode = WAL`` changes nothing.
+    """
+    if not db or db == ":memory:" or db.startswith("file:") or _is_wal(db):
+        return
+    with contextlib.suppress(OSError, sqlite3.Error), _file_lock(db):
+        # An error here (no folder, not a database) is reported by the first real connection.
+        con = sqlite3.connect(db, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        try:
+            con.execute("PRAGMA journal_mode = WAL").fetchall()
+        finally:
+            con.close()
 
 
 def describe_error(error: BaseException, url: str | URL) -> str:
@@ -147,6 +179,17 @@ def prepare_state_dir(state_dir: Path) -> None:
 
 
 @contextlib.contextmanager
+def _file_lock(db: str) -> Iterator[None]:
+    """An exclusive lock on ``DB.migrate-lock`` beside an SQLite file, between processes."""
+    fd = os.open(f"{db}.migrate-lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
 def _migration_lock(engine: Engine, conn: Any) -> Iterator[None]:
     """Serialise self-migration between processes that open a fresh database at once."""
     backend = engine.url.get_backend_name()
@@ -155,12 +198,8 @@ def _migration_lock(engine: Engine, conn: Any) -> Iterator[None]:
         if not db or db == ":memory:":
             yield
             return
-        fd = os.open(f"{db}.migrate-lock", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with _file_lock(db):
             yield
-        finally:
-            os.close(fd)
     elif backend == "postgresql":
         from sqlalchemy import text
 
@@ -247,7 +286,18 @@ def migrate(engine: Engine) -> None:
                              f"(newest known: {head}); upgrade octavia-upgrade")
         with _migration_lock(engine, conn), _sqlite_transactional_ddl(conn):
             command.upgrade(alembic_config(conn), "head")
+            _check_foreign_keys(conn)
             conn.commit()
+
+
+def _check_foreign_keys(conn: Any) -> None:
+    """On SQLite, where migrations run with foreign keys off: refuse to commit orphans."""
+    if conn.dialect.name != "sqlite":
+        return
+    orphans = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if orphans:
+        raise StateError(f"the state database migration would leave {len(orphans)} row(s) "
+                         f"pointing at nothing (first: {tuple(orphans[0])}); nothing was changed")
 
 
 @contextlib.contextmanager
@@ -259,6 +309,10 @@ def _sqlite_transactional_ddl(conn: Any) -> Iterator[None]:
     and every later start failed with "table runs already exists". SQLite
     itself rolls back DDL like anything else: drive the transaction by hand,
     then give the pooled connection its usual behaviour back.
+
+    Foreign keys are off meanwhile (a pragma SQLite ignores inside a
+    transaction): batch mode copies a table and drops the old one, which
+    would otherwise fail on every row that refers to it.
     """
     if conn.dialect.name != "sqlite":
         yield
@@ -268,11 +322,13 @@ def _sqlite_transactional_ddl(conn: Any) -> Iterator[None]:
     saved = raw.isolation_level
     raw.isolation_level = None
     try:
+        conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
         conn.exec_driver_sql("BEGIN IMMEDIATE")
         yield
     finally:
         if raw.in_transaction:
             raw.rollback()
+        conn.exec_driver_sql("PRAGMA foreign_keys = ON")
         raw.isolation_level = saved
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
@@ -71,12 +73,20 @@ class StoreBase:
         self.tail_bytes = tail_bytes
         #: Where every recorded time comes from (aware UTC); tests replace it.
         self.clock = clock
+        #: Seconds a call waits for a database server that does not answer (restarted,
+        #: failing over) before it fails; 0: fail at once. A run sets it; SQLite never
+        #: waits (a local file either opens or does not).
+        self.wait_unreachable = 0.0
+        #: Told when the server stops answering and when it answers again.
+        self.on_unreachable: Callable[[str], None] | None = None
+        self._outage_lock = threading.Lock()
+        self._down_since: float | None = None
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[Connection]:
         """One committed transaction; database errors become StateError."""
         try:
-            with self.engine.begin() as conn:
+            with self._connect() as conn, conn.begin():
                 yield conn
         except exc.IntegrityError:
             raise
@@ -85,6 +95,50 @@ class StoreBase:
             raise StateError(f"{what}: {db.describe_error(e, self.engine.url)}") from None
         except OSError as e:
             raise StateError(f"state database I/O error: {e}") from None
+
+    def _connect(self) -> Connection:
+        """A connection, waiting up to ``wait_unreachable`` s for a server that is down.
+
+        The pool tests a connection before handing it out (``pool_pre_ping``), so
+        one a restarted server closed is replaced here rather than failing later.
+        Every thread of a run (steps, lock heartbeat, probes) may wait here; the
+        operator is told once that the server is down and once that it is back.
+        """
+        waited_since = None
+        while True:
+            try:
+                conn = self.engine.connect()
+            except (exc.OperationalError, exc.InterfaceError) as e:
+                if self.wait_unreachable <= 0 or self.engine.dialect.name == "sqlite":
+                    raise
+                now = time.monotonic()
+                waited_since = now if waited_since is None else waited_since
+                with self._outage_lock:
+                    first = self._down_since is None
+                    if first:
+                        self._down_since = now
+                if first:
+                    self._tell(f"the state database does not answer: "
+                               f"{db.describe_error(e, self.engine.url)}; no step starts "
+                               f"until it does; waiting up to {self.wait_unreachable:.0f}s")
+                if now - waited_since >= self.wait_unreachable:
+                    raise
+                time.sleep(1.0)
+                continue
+            if waited_since is not None:
+                with self._outage_lock:
+                    down_since, self._down_since = self._down_since, None
+                if down_since is not None:
+                    self._tell(f"the state database {self.url} answers again after "
+                               f"{time.monotonic() - down_since:.0f}s")
+            return conn
+
+    def _tell(self, message: str) -> None:
+        if self.on_unreachable is not None:
+            try:
+                self.on_unreachable(message)
+            except Exception:  # noqa: BLE001 - telling must never cost the write
+                pass
 
     def close(self) -> None:
         self.engine.dispose()

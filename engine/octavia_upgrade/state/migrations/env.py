@@ -17,6 +17,13 @@ target_metadata = METADATA
 
 
 def _configure_and_run(connection) -> None:  # type: ignore[no-untyped-def]
+    if connection.dialect.name == "sqlite" and \
+            not connection.connection.dbapi_connection.in_transaction:
+        # Batch mode copies a table and drops the old one: with foreign keys
+        # on, that fails on every row referring to it. ``state.migrate`` turns
+        # them off itself (and on again, after checking for orphans); this
+        # covers a connection handed over outside a transaction.
+        connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
