@@ -242,6 +242,31 @@ def test_an_unreachable_host_is_not_retried_and_drops_out(tmp_path: Path) -> Non
     assert sink.status("stop-worker", "ctl3") == "succeeded"
 
 
+def test_a_connection_lost_mid_command_is_unknown_never_retried_and_told_once(
+        tmp_path: Path) -> None:
+    from octavia_upgrade.errors import ConnectionLost
+    from octavia_upgrade.session.notify import Notifier
+
+    plan, ctx = make_plan(tmp_path, [stop("api", retry={"attempts": 3}), stop("worker")])
+    pool = FakePool(ctl2=Host("ctl2").on(r".", ConnectionLost(
+        "ctl2: the connection closed before the command reported its exit status; its "
+        "outcome is unknown")))
+    res, sink = execute(plan, ctx, pool)
+    assert res.status == "failed" and res.failed == {"ctl2": "stop-api"}
+    # sent once: it may have run, so it is neither retried nor called unreachable
+    assert [a for s, h, a, _o in sink.attempts if h == "ctl2"] == [1]
+    assert sink.status("stop-api", "ctl2") == "unknown"
+    events: list[dict[str, Any]] = []
+    notifier = Notifier(plan, {"id": RUN_ID}, [events.append])
+    for step_id, host, attempt, outcome in sink.attempts:
+        notifier("attempt-finished", {"step_id": step_id, "host": host, "attempt": attempt,
+                                      "status": str(outcome.status),
+                                      "message": outcome.message})
+    failed = [e["data"] for e in events if e["event"] == "step-failed"]
+    assert [(d["step_id"], d["host"], d["status"]) for d in failed] == [
+        ("stop-api", "ctl2", "unknown")]
+
+
 def test_a_timed_out_command_aborts_and_finally_still_runs(tmp_path: Path) -> None:
     plan, ctx = make_plan(
         tmp_path, [stop("api"), stop("worker")],

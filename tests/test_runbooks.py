@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from octavia_upgrade.commands import RUN_ID_TOKEN
 
@@ -592,7 +593,14 @@ def _sim_deployment(tmp_path: Path, write_inventory):  # type: ignore[no-untyped
     (root / "status-output").write_text(
         "oslo_config.cfg.NoSuchOptError: no such option oslo_policy in group [DEFAULT]\n")
     inv = write_inventory(tmp_path, flavor=str(sim_dir / "sim.yaml"), deployment="rb-e2e",
-                          vars={"sim": str(sim_dir / "sim.sh"), "root": str(root)})
+                          vars={"sim": str(sim_dir / "sim.sh"), "root": str(root),
+                                "config_file": str(root / "node1" / "octavia.conf")})
+    # The simulation has no RabbitMQ: node1's sshd stands in for it (wait-message-bus
+    # only needs a port that accepts connections, read from the node's configuration).
+    data = yaml.safe_load(inv.read_text())
+    node1 = data["hosts"]["node1"]
+    (root / "node1" / "octavia.conf").write_text(conf.replace(
+        "127.0.0.1:5672", f"{node1['address']}:{node1.get('port', 22)}"))
     env = {**os.environ, "OCTAVIA_UPGRADE_STATE_DIR": str(tmp_path / "state")}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -807,6 +815,14 @@ def test_an_interrupted_prepare_phase_stopped_nothing_and_resumes(
         assert (root / n / "run" / "sim-api").exists()
     (root / "slow-stage").unlink()
     run_id = json.loads(cli("runs", "-f", "json").stdout)[0]["id"]
+    # the killed engine's staging still runs on the nodes: nothing runs beside it
+    res = cli("resume", run_id, "--yes")
+    assert res.returncode == 3, res.stdout[-3000:] + res.stderr
+    assert "still running" in res.stderr and "step stage-packages (attempt 1) on node" in \
+        res.stderr, res.stderr
+    from stoppedrun import stop_named
+
+    assert stop_named(res.stderr)
     res = cli("resume", run_id, "--yes")  # stage-packages is idempotent: staged again
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr
     for n in ("node1", "node2", "node3"):

@@ -33,7 +33,8 @@ from typing import Any, Protocol
 
 from octavia_upgrade import steps as kinds
 from octavia_upgrade import templating
-from octavia_upgrade.errors import ConnectionFailure, Interrupted, Refused, UpgradeError
+from octavia_upgrade.errors import (ConnectionFailure, ConnectionLost, Interrupted, Refused,
+                                     UpgradeError)
 from octavia_upgrade.plan import LOCAL, Plan, PlannedStep
 from octavia_upgrade.statuses import DONE, ResultStatus, RunStatus
 from octavia_upgrade.steps.base import Approval, Outcome, Runner, TaskContext
@@ -277,13 +278,19 @@ class Executor:
             tc = TaskContext(step=ps, host=host_name,
                              runner=self.local if host_name == LOCAL else self.runners(host_name),
                              ctx=ctx, approver=self._approve(ps),
-                             cancel=self.cancel, timeout=ps.timeout, local=self.local)
+                             cancel=self.cancel, timeout=ps.timeout, local=self.local,
+                             attempt=attempt)
             try:
                 outcome = kind.run(tc)
             except (KeyboardInterrupt, Interrupted):
                 raise Interrupted("interrupted") from None
             except Refused:
                 raise
+            except ConnectionLost as exc:
+                # The command was sent and the connection went: it may have run to its
+                # end on the host. Recorded unknown, as a crash of the engine would be,
+                # so that `resume` re-runs it only where that is safe or confirmed.
+                outcome = Outcome(ResultStatus.UNKNOWN, message=str(exc))
             except ConnectionFailure as exc:
                 outcome = Outcome(ResultStatus.UNREACHABLE, message=str(exc))
             except UpgradeError as exc:
@@ -302,8 +309,8 @@ class Executor:
                 entry["hosts"][host_name] = outcome.outputs
                 if len(entry) == 1 or ps.placement != "hosts":
                     entry.update(outcome.outputs)
-            if outcome.ok or outcome.status == ResultStatus.UNREACHABLE:
-                break
+            if outcome.ok or outcome.status in (ResultStatus.UNREACHABLE, ResultStatus.UNKNOWN):
+                break  # a retry would run again what may have run
         return outcome
 
     def _record_skip(self, ps: PlannedStep, host: str, message: str) -> None:

@@ -22,6 +22,7 @@ import pytest
 
 from plancheck import assert_ran_as_planned
 from simlab import NODES, Sim
+from stoppedrun import stop_named
 
 pytestmark = pytest.mark.lab
 
@@ -227,7 +228,9 @@ def test_kill9_then_resume_does_not_rerun_confirmed_steps(sim: Sim) -> None:
         {"id": "one", "name": "One", "kind": "command",
          "with": {"command": f"echo one {{{{ host.name }}}} >> {log}"}},
         {"id": "two", "name": "Two", "kind": "command", "targets": {"hosts": ["node1"]},
-         "with": {"command": f"echo two >> {log}; sleep 4"}},
+         # the first attempt sleeps a minute, a re-run does not
+         "with": {"command": f"echo two >> {log}; [ -e {log}.slept ] || "
+                             f"{{ touch {log}.slept; sleep 60; }}; echo two-done >> {log}"}},
         {"id": "three", "name": "Three", "kind": "command",
          "with": {"command": f"echo three {{{{ host.name }}}} >> {log}"}},
     ])
@@ -244,9 +247,19 @@ def test_kill9_then_resume_does_not_rerun_confirmed_steps(sim: Sim) -> None:
     res = sim.cli("resume", run_id)
     assert res.returncode == 3, res.stdout + res.stderr
     assert "two" in res.stderr and "unknown" in res.stderr
+    # the killed engine's `sleep 60` runs on on node1: confirmed or not, nothing runs
+    # again beside it; the refusal names the step, the host and the processes
+    res = sim.cli("resume", run_id, "--yes")
+    assert res.returncode == 3, res.stdout + res.stderr
+    assert "still running" in res.stderr and "step two (attempt 1) on node1" in res.stderr
+    assert "sleep 60" in res.stderr, res.stderr
+    assert log.read_text().split().count("two") == 1  # the refusal ran nothing
+    assert stop_named(res.stderr)  # what an operator does: stop them by their PIDs
     res = sim.cli("resume", run_id, "--yes")
     assert res.returncode == 0, res.stdout + res.stderr
+    assert "no command of the stopped run is still running on node1" in res.stdout
     words = log.read_text().split()
+    assert words.count("two-done") == 1  # the re-run's: the first `two` never ended
     assert words.count("one") == 3  # succeeded before the crash: not run again
     assert words.count("two") == 2  # unknown, re-run after confirmation
     assert words.count("three") == 3

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from octavia_upgrade import inflight
 from octavia_upgrade.lab import systemctl
 from octavia_upgrade.lab.procs import Proc
 
@@ -83,3 +84,26 @@ def test_a_unit_file_decides_what_starts(tmp_path: Path, monkeypatch):
     (tmp_path / "octavia-api.service").write_text("[Service]\nExecStart=octavia-api\n")
     with pytest.raises(ValueError, match="no ExecStart= with an absolute path"):
         systemctl.command("octavia-api")
+
+
+@pytest.mark.lab
+def test_a_started_unit_does_not_carry_the_run_marker_of_its_caller(lab):
+    """As under systemd, a unit a step starts is not one of the step's processes:
+    ``resume`` must not wait for a service that runs for as long as it is up."""
+    shell = lab.shell("node1")
+    unit = "octavia-housekeeping"
+    marker = inflight.marker("run-env-check", "node1", "start-services", 1)
+    res = shell.run(f"export {inflight.ENV}={marker}; systemctl restart {unit}")
+    assert res.rc == 0, res
+    started = _pid(shell, unit)
+    assert started.alive()
+    environ = shell.check(f"tr '\\000' '\\n' < /proc/{started.pid}/environ")
+    assert "PATH=" in environ and inflight.ENV not in environ
+    found = inflight.parse(shell.check(inflight.search_command("run-env-check")),
+                           "run-env-check")
+    assert found == []
+    # The search itself still finds a process that does carry it.
+    res = shell.run(f"export {inflight.ENV}={marker}; sleep 30 & "
+                    f"{inflight.search_command('run-env-check')}; kill $!")
+    assert {(p.host, p.step) for p in inflight.parse(res.stdout, "run-env-check")} == \
+        {("node1", "start-services")}, res

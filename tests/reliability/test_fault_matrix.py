@@ -23,6 +23,7 @@ import pytest
 import yaml
 from helpers import deviations, latest, no_traceback, runs, shown, tmpfs, wait_for
 from simlab import Sim
+from stoppedrun import stop_named, wait_for_commands_of
 
 pytestmark = pytest.mark.lab
 
@@ -57,7 +58,10 @@ def test_node_unreachable_before_the_run_is_refused_in_detect(sim: Sim, lab_node
     assert res.returncode == 3, res.stdout + res.stderr
     assert "node3" in res.stderr and ("unreachable" in res.stderr or "timed out" in res.stderr)
     assert not (sim.root / "x.log").exists() and sim.ops() == []
-    assert runs(sim) == []  # refused before a run (or a lock) existed
+    # refused before any step: kept as a refused run, no lock left behind
+    (run,) = runs(sim)
+    assert run["status"] == "refused"
+    assert shown(sim, run["id"])["lock"] is None and shown(sim, run["id"])["results"] == []
 
 
 def test_node_unreachable_mid_run_aborts_and_leaves_other_nodes_alone(sim: Sim,
@@ -91,6 +95,72 @@ def test_node_unreachable_mid_run_aborts_and_leaves_other_nodes_alone(sim: Sim,
     assert ("unreachable", "during", "node3") in deviations(sim, run["id"])
 
 
+def test_sshd_killed_mid_command_leaves_it_unknown_and_resume_asks(sim: Sim,
+                                                                   lab_nodes: Any) -> None:
+    """node3's sshd dies (listener and sessions, SIGKILL) while a non-idempotent command
+    runs there, and starts again 2 s later. The engine cannot know whether the command
+    ran to its end (here it does: the node kept running it), so the (step, host) is
+    ``unknown``, the run stops; ``resume`` refuses to run it again unconfirmed, and
+    ``resume --yes`` runs it again and finishes."""
+    import threading
+
+    log = sim.root / "k.log"
+    started = sim.root / "node3-started"
+    rb = sim.runbook("sshd-killed", [
+        cmd("before", log),
+        cmd("during", log, extra=f"; [ {{{{ host.name }}}} != node3 ] || {{ touch {started}; "
+            "sleep 3; }; echo done {{ host.name }} >> " + str(log)),
+        cmd("after", log),
+    ])
+    restarted: list[Any] = []
+
+    def kill_then_start() -> None:
+        wait_for(started.exists, timeout=60)
+        lab_nodes.kill_sshd("node3")
+        time.sleep(2)
+        restarted.append(lab_nodes.start_sshd("node3"))
+
+    killer = threading.Thread(target=kill_then_start, daemon=True)
+    killer.start()
+    try:
+        res = sim.cli("run", str(rb), "-i", str(sim.inventory), "--no-detect")
+    finally:
+        killer.join(timeout=90)
+        if not lab_nodes.node("node3").alive():
+            lab_nodes.start_sshd("node3")
+    no_traceback(res)
+    assert restarted, "node3's sshd was never killed and started again"
+    assert res.returncode == 1, res.stdout + res.stderr
+    (run,) = runs(sim)
+    assert run["status"] == "failed"
+    by = {(r["step_id"], r["host"]): r for r in shown(sim, run["id"])["results"]}
+    lost = by[("during", "node3")]
+    assert lost["status"] == "unknown", lost
+    # what the operator reads: where, and that it may or may not have run
+    assert lost["message"].startswith("node3 (root@"), lost["message"]
+    assert ("the connection closed before the command reported its exit status"
+            in lost["message"] or "connection lost while running a command" in lost["message"])
+    assert lost["message"].endswith("its outcome is unknown"), lost["message"]
+    assert ("unknown", "during", "node3") in deviations(sim, run["id"])
+    assert not any(k[0] == "after" for k in by)
+    # the command did run to its end on node3, as the engine could not know
+    wait_for(lambda: "done node3" in lines(log), timeout=30)
+    # resume does not run it again unconfirmed: exit 3, named, nothing executed
+    before = lines(log)
+    refused = sim.cli("resume", run["id"])
+    no_traceback(refused)
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert "during" in refused.stderr and "node3" in refused.stderr
+    assert lines(log) == before
+    # confirmed, it runs again on node3 only, then the rest
+    again = sim.cli("resume", run["id"], "--yes")
+    no_traceback(again)
+    assert again.returncode == 0, again.stdout + again.stderr
+    after = lines(log)[len(before):]
+    assert after[0] == "during node3" and sorted(after[1:]) == [
+        "after node1", "after node2", "after node3", "done node3"], after
+
+
 def test_ssh_authentication_failure_is_refused_and_recorded(sim: Sim, tmp_path: Path) -> None:
     wrong = tmp_path / "wrong_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong)],
@@ -102,11 +172,13 @@ def test_ssh_authentication_failure_is_refused_and_recorded(sim: Sim, tmp_path: 
     no_traceback(res)
     assert res.returncode == 3, res.stdout + res.stderr
     assert "node2" in res.stderr and "authentication failed" in res.stderr
-    assert not log.exists() and runs(sim) == []
+    assert not log.exists()
+    (refused,) = runs(sim)  # kept as evidence: refused by the detection, nothing ran
+    assert refused["status"] == "refused"
     # with the check skipped, the run records the host as unreachable and stops
     res = sim.cli("run", str(rb), "-i", str(sim.inventory), "--no-detect")
     assert res.returncode == 1, res.stdout + res.stderr
-    (run,) = runs(sim)
+    (_, run) = runs(sim)
     by = latest(sim, run["id"])
     assert by[("a", "node2")] == "unreachable"
     msg = next(r["message"] for r in shown(sim, run["id"])["results"] if r["host"] == "node2")
@@ -138,7 +210,8 @@ def test_changed_host_key_is_refused_and_never_accepted(sim: Sim, tmp_path: Path
     assert res.returncode == 1
     assert "node2" not in {ln.split()[1] for ln in lines(log)}  # nothing ran there
     assert known.read_bytes() == before  # never accepted, never rewritten
-    (run,) = runs(sim)
+    (refused, run) = runs(sim)  # the first one refused by the detection
+    assert refused["status"] == "refused"
     assert latest(sim, run["id"])[("a", "node2")] == "unreachable"
     assert ("unreachable", "a", "node2") in deviations(sim, run["id"])
 
@@ -387,6 +460,11 @@ def test_sigterm_mid_step_then_resume_and_a_crash_during_resume(sim: Sim) -> Non
     res = sim.cli("resume", run_id)
     assert res.returncode == 3 and "slow on node2" in res.stderr, res.stderr
     assert lines(log).count("slow node2") == 1
+    # confirmed, but its 30 s command still runs on node2: nothing runs beside it
+    res = sim.cli("resume", run_id, "--yes")
+    assert res.returncode == 3 and "step slow (attempt 1) on node2" in res.stderr, res.stderr
+    assert "sleep 30" in res.stderr and lines(log).count("slow node2") == 1
+    assert stop_named(res.stderr)
     # confirmed, then killed during "three": the run must not look finished meanwhile
     (sim.root / "slow-started").unlink()
     proc = sim.popen("resume", run_id, "--yes")
@@ -408,6 +486,7 @@ def test_sigterm_mid_step_then_resume_and_a_crash_during_resume(sim: Sim) -> Non
         store.close()
     done = {h for (step, h), st in latest(sim, run_id).items()
             if step == "three" and st == "succeeded"}
+    wait_for_commands_of(run_id)  # three's `sleep 3`, sent before the kill
     res = sim.cli("resume", run_id, "--yes")
     assert res.returncode == 0, res.stdout + res.stderr
     got = lines(log)

@@ -18,8 +18,10 @@ its login user or sudo, a variable, a flavor) is refused with exit 3 and a
 diff; so is a run recorded by a tool version with another plan format
 (finish it with that version). A (step, host) that was in flight when the
 process died has an unknown outcome: it runs again only if the step is
-marked idempotent, or if you confirm (or pass --yes). Secret parameters are
-never stored: give them again with --param.
+marked idempotent, or if you confirm (or pass --yes), and never while a
+process it started still runs on its host: resume looks for the stopped
+run's commands on those hosts first and refuses (exit 3) naming their PIDs.
+Secret parameters are never stored: give them again with --param.
 """
 
 

@@ -9,7 +9,9 @@ commands for the five Octavia units the way systemd would for
 * ``start``: launches the ``ExecStart`` of ``/etc/systemd/system/<unit>.service``
   when that file exists (the ``osa`` style), else ``/opt/octavia/venv/bin/<unit>
   --config-file /etc/octavia/octavia.conf`` (plus ``--config-dir
-  /etc/octavia/conf.d`` when that folder exists), detached in its own session; PID file
+  /etc/octavia/conf.d`` when that folder exists), detached in its own session
+  with the environment systemd would give it (the caller's own exports, such as
+  the run's ``OCTAVIA_UPGRADE_ATTEMPT``, are dropped); PID file
   ``/run/octavia/<unit>.pid`` (``PID STARTTIME``), output appended to
   ``/var/log/octavia/<unit>.log``.
 * ``stop``: SIGTERM to the unit's main process, then waits up to
@@ -170,7 +172,7 @@ def start(unit: str) -> int:
             open(os.devnull, "rb") as null:
         log.write(f"-- {time.strftime('%Y-%m-%d %H:%M:%S')} systemctl start {unit}\n".encode())
         log.flush()
-        proc = subprocess.Popen(argv, stdin=null, stdout=log, stderr=log,
+        proc = subprocess.Popen(argv, stdin=null, stdout=log, stderr=log, env=_service_env(),
                                 start_new_session=True, close_fds=True, cwd="/")
     fields = _stat(proc.pid)
     with open(_pidfile(unit) + ".tmp", "w", encoding="utf-8") as f:
@@ -186,6 +188,19 @@ def start(unit: str) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _service_env() -> dict[str, str]:
+    """The environment a started unit gets: the node's, without the caller's run marker.
+
+    systemd starts a unit from PID 1 with the manager's environment, never the
+    environment of the ``systemctl`` that asked. The node's session environment
+    stands in for the manager's here; what a caller exported for itself is
+    dropped, above all ``OCTAVIA_UPGRADE_ATTEMPT``: a service carrying it would
+    look like a command of a stopped run still going, and ``resume`` would wait
+    for it for as long as the service runs.
+    """
+    return {k: v for k, v in os.environ.items() if not k.startswith("OCTAVIA_UPGRADE_")}
 
 
 def stop(unit: str, timeout: float) -> int:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from octavia_upgrade import __version__
 from octavia_upgrade import executor as _executor
 from octavia_upgrade.console import Console
-from octavia_upgrade.errors import Refused
+from octavia_upgrade.errors import Refused, StateError
 from octavia_upgrade.executor import Executor, Previous, operator_identity
 from octavia_upgrade.plan import LOCAL, run_contexts
 from octavia_upgrade.wording import plural
@@ -73,8 +73,11 @@ def open_run_store(settings: Any, redactor: Any) -> Any:
 
     redactor.add(*settings.secret_values())
     redactor.add_url(settings.database_url)
-    return open_store(settings.database_url, settings.state_dir, redactor=redactor,
-                      tail_bytes=settings.state_output_tail_bytes)
+    store = open_store(settings.database_url, settings.state_dir, redactor=redactor,
+                       tail_bytes=settings.state_output_tail_bytes)
+    # A run outlives a database server's restart or failover: it waits for it.
+    store.wait_unreachable = getattr(settings, "database_wait_unreachable", 0.0)
+    return store
 
 
 def _begin(prep: Prepared, svc: Services, run_id: str | None, user: str, hostname: str,
@@ -87,36 +90,67 @@ def _begin(prep: Prepared, svc: Services, run_id: str | None, user: str, hostnam
     """
     if run_id is not None:
         return run_id
-    from octavia_upgrade.reports.provenance import collect
     from octavia_upgrade.state import new_run_id
 
     store = svc.store
     run_id = new_run_id()
     store.acquire_lock(prep.inventory.deployment, run_id, user, hostname, os.getpid())
     try:
-        store.create_run(
-            run_id=run_id, runbook_name=prep.runbook.metadata.name,
-            runbook_path=str(Path(prep.runbook.path).resolve()),
-            runbook_sha256=prep.runbook.sha256,
-            runbook_revision=prep.runbook.metadata.revision,
-            from_release=prep.runbook.metadata.from_, to_release=prep.runbook.metadata.to,
-            deployment=prep.inventory.deployment,
-            inventory_path=str(Path(prep.inventory.path).resolve()),
-            inventory_options=prep.source.options() if prep.source else None,
-            user=user, hostname=hostname, pid=os.getpid(), params=dict(prep.plan.params),
-            plan=prep.plan.to_dict(), tool_version=__version__,
-            catalog_version=prep.catalog.version,
-            provenance=collect(prep.runbook.path, runbook_name=prep.runbook.metadata.name,
-                               revision=prep.runbook.metadata.revision,
-                               sha256=prep.runbook.sha256,
-                               catalog_version=prep.catalog.version).to_dict(),
-            options=dict(options or {}),
-            change_id=change.get("id"), change_url=change.get("url"),
-        )
+        _create_run(prep, store, run_id, user, hostname, options, change)
     except BaseException:
         store.release_lock(prep.inventory.deployment, run_id)
         raise
     return run_id
+
+
+def record_refused(prep: Prepared, store: Any, refusal: Exception, by: str,
+                   options: Mapping[str, Any] | None,
+                   change: Mapping[str, str | None]) -> str:
+    """Record a run refused before its first step (``by``: detection | preflight).
+
+    Kept as evidence: what was asked, by whom, when, and why it was refused
+    (the message and every missing prerequisite, in a ``refused`` event).
+    Nothing ran, so no lock is taken and nothing can be resumed. Returns its id.
+    """
+    from octavia_upgrade.errors import PreflightFailed
+    from octavia_upgrade.state import new_run_id
+
+    run_id = new_run_id()
+    user, hostname = operator_identity()
+    _create_run(prep, store, run_id, user, hostname, options, change)
+    missing = ([{"host": h, "item": d, "steps": list(st), "why": w}
+                for h, d, st, w in refusal.missing]
+               if isinstance(refusal, PreflightFailed) else [])
+    store.record_event(run_id, "refused", {"by": by, "message": str(refusal),
+                                           "missing": missing})
+    store.set_run_status(run_id, RunStatus.REFUSED)
+    return run_id
+
+
+def _create_run(prep: Prepared, store: Any, run_id: str, user: str, hostname: str,
+                options: Mapping[str, Any] | None, change: Mapping[str, str | None]) -> None:
+    """Record ``prep`` as the new run ``run_id`` (status running)."""
+    from octavia_upgrade.reports.provenance import collect
+
+    store.create_run(
+        run_id=run_id, runbook_name=prep.runbook.metadata.name,
+        runbook_path=str(Path(prep.runbook.path).resolve()),
+        runbook_sha256=prep.runbook.sha256,
+        runbook_revision=prep.runbook.metadata.revision,
+        from_release=prep.runbook.metadata.from_, to_release=prep.runbook.metadata.to,
+        deployment=prep.inventory.deployment,
+        inventory_path=str(Path(prep.inventory.path).resolve()),
+        inventory_options=prep.source.options() if prep.source else None,
+        user=user, hostname=hostname, pid=os.getpid(), params=dict(prep.plan.params),
+        plan=prep.plan.to_dict(), tool_version=__version__,
+        catalog_version=prep.catalog.version,
+        provenance=collect(prep.runbook.path, runbook_name=prep.runbook.metadata.name,
+                           revision=prep.runbook.metadata.revision,
+                           sha256=prep.runbook.sha256,
+                           catalog_version=prep.catalog.version).to_dict(),
+        options=dict(options or {}),
+        change_id=change.get("id"), change_url=change.get("url"),
+    )
 
 
 def _build_executor(prep: Prepared, run_id: str, pool: Any, sink: RunSink, sig: SignalState,
@@ -141,17 +175,9 @@ def _notifications(prep: Prepared, svc: Services, sink: RunSink, run: Any,
     config = webhooks.from_settings(svc.settings)
     sender = None
     if config is not None:
-        def failed(f: webhooks.Failure) -> None:
-            svc.console.warn(f"webhook {f.url}: event {f.event} not delivered after "
-                             f"{f.attempts} attempt(s): {f.error}")
-            svc.store.record_event(run.id, "webhook-failed", {
-                "url": f.url, "event": f.event, "error": f.error, "attempts": f.attempts})
-
-        sender = webhooks.WebhookSender(config, on_failure=failed)
-    doc = {"id": run.id, "deployment": run.deployment, "runbook": run.runbook_name,
-           "from": run.from_release, "to": run.to_release,
-           "change": {"id": run.change_id, "url": run.change_url},
-           "operator": (run.options or {}).get("operator") or f"{run.user}@{run.hostname}"}
+        sender = webhooks.WebhookSender(
+            config, on_failure=lambda f: _webhook_failed(svc.console, svc.store, run.id, f))
+    doc = run_document(run)
     from octavia_upgrade.metrics import TextfileWriter
 
     metrics = TextfileWriter(svc.settings.metrics_path, svc.store, run.id, svc.console.warn,
@@ -162,6 +188,40 @@ def _notifications(prep: Prepared, svc: Services, sink: RunSink, run: Any,
     sink.listen = notifier
     notifier("resumed" if resuming else "run-started", {"pid": os.getpid()})
     return notifier, sender
+
+
+def run_document(run: Any) -> dict[str, Any]:
+    """The run as every webhook event carries it (no parameters, no secrets)."""
+    return {"id": run.id, "deployment": run.deployment, "runbook": run.runbook_name,
+            "from": run.from_release, "to": run.to_release,
+            "change": {"id": run.change_id, "url": run.change_url},
+            "operator": (run.options or {}).get("operator") or f"{run.user}@{run.hostname}"}
+
+
+def notify_refused(settings: Any, store: Any, console: Console, redact: Any, run_id: str,
+                   data: Mapping[str, Any]) -> None:
+    """Send the ``run-refused`` event of a run refused before its first step (no
+    URL configured: nothing); a receiver that fails is reported as for a run."""
+    from octavia_upgrade import webhooks
+    from octavia_upgrade.session.notify import refused_event
+
+    config = webhooks.from_settings(settings)
+    if config is None:
+        return
+    sender = webhooks.WebhookSender(
+        config, on_failure=lambda f: _webhook_failed(console, store, run_id, f))
+    sender.send(refused_event(run_document(store.get_run(run_id)), data, redact))
+    left = sender.close()
+    if left:
+        console.warn(f"webhooks: {left} event(s) still undelivered")
+
+
+def _webhook_failed(console: Console, store: Any, run_id: str, f: Any) -> None:
+    """A delivery that still failed: on the console, and a ``webhook-failed`` event."""
+    console.warn(f"webhook {f.url}: event {f.event} not delivered after "
+                 f"{f.attempts} attempt(s): {f.error}")
+    store.record_event(run_id, "webhook-failed", {
+        "url": f.url, "event": f.event, "error": f.error, "attempts": f.attempts})
 
 
 def _close_sender(sender: Any, store: Any, run_id: str, console: Console) -> None:
@@ -194,13 +254,18 @@ def start_probes(prep: Prepared, store: Any, run_id: str, console: Console) -> A
 
 
 def _cleanup(console: Console, *actions: Callable[[], Any] | None) -> None:
+    """Run every clean-up even when one fails; each distinct failure said once."""
+    failed: dict[str, int] = {}
     for act in actions:
         if act is None:
             continue
         try:
             act()
         except Exception as exc:  # noqa: BLE001 - report and go on with the rest
-            console.error(f"while finishing the run: {exc}")
+            failed[str(exc)] = failed.get(str(exc), 0) + 1
+    for message, times in failed.items():
+        console.error(f"while finishing the run{f' ({times} clean-ups)' if times > 1 else ''}: "
+                      f"{message}")
 
 
 def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None = None,
@@ -235,6 +300,7 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
     if pool is None:
         pool = open_connections(prep)
     log = logs.run_logger(svc.settings.state_dir, run_id, redactor=svc.redactor)
+    store.on_unreachable = console.warn
     sig = SignalState()
     restore = install_signals(sig, console)
     sink = RunSink(store, run_id, log, console, prep.plan,
@@ -276,6 +342,12 @@ def execute_run(prep: Prepared, svc: Services, *, yes: bool, run_id: str | None 
     except Refused as exc:  # the outage gate outside the change window
         result = RunResult(RunStatus.FAILED, message=str(exc), run_id=run_id)
         raise
+    except StateError as exc:  # the state database away past [database] wait_unreachable
+        result = RunResult(RunStatus.FAILED, message=f"the run's state could not be recorded: "
+                           f"{exc}", run_id=run_id)
+        raise StateError(f"{exc}. Run {run_id} stopped there: no further step was started; "
+                         f"how each attempt ended is in {log.path}. Once the state database "
+                         f"answers again: octavia-upgrade resume {run_id}") from None
     finally:
         status = (result.status if result.status in (
             RunStatus.SUCCEEDED, RunStatus.ROLLED_BACK, RunStatus.INTERRUPTED)

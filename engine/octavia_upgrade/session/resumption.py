@@ -67,6 +67,55 @@ def previous_state(store: Any, run_id: str, plan: Plan, *, yes: bool, console: C
     )
 
 
+def refuse_while_running(prep: Prepared, previous: Previous, run_id: str, pool: Any,
+                         console: Console) -> Any:
+    """Refuse while a command of the stopped run still runs where an attempt's
+    outcome is unknown (``inflight.py``); the connection pool, opened here when
+    there was something to look for and ``pool`` was None.
+
+    A host that cannot be asked costs a warning: the run then meets it as it is.
+
+    Raises:
+        Refused: the stopped run's processes, with step, host, PID and command.
+    """
+    from octavia_upgrade import inflight
+    from octavia_upgrade.errors import TransportError
+    from octavia_upgrade.plan import LOCAL
+    from octavia_upgrade.session.execution import open_connections
+    from octavia_upgrade.transport import LocalTransport
+
+    hosts = sorted({h for (_s, h), st in previous.status.items() if st == ResultStatus.UNKNOWN})
+    if not hosts:
+        return pool
+    own = pool is None
+    pool = open_connections(prep) if own else pool
+    found = []
+    try:
+        for host in hosts:
+            try:
+                runner = LocalTransport() if host == LOCAL else pool.get(host)
+                processes = inflight.still_running(runner, run_id, host)
+            except TransportError as exc:
+                console.warn(f"could not look on {host} for commands of the stopped run "
+                             f"still running: {exc}")
+                continue
+            if processes:
+                found.append(inflight.describe(host, processes))
+    except BaseException:
+        if own:
+            pool.close_all()
+        raise
+    if found:
+        if own:
+            pool.close_all()
+        raise Refused(f"run {run_id}: commands it sent before it stopped are still running, "
+                      f"and running their steps again now would run them twice at once: "
+                      f"{'; '.join(found)}. Wait until they end (or stop them), then resume")
+    console.info(f"  no command of the stopped run is still running on "
+                 f"{', '.join(hosts)}")
+    return pool
+
+
 def ps_kind(plan: Plan, step_id: str) -> str | None:
     try:
         return plan.step(step_id).kind
@@ -140,6 +189,10 @@ def resume_run(store: Any, settings: Any, run_id: str, *, params: Mapping[str, A
         return RunResult(RunStatus.SUCCEEDED,
                          message="already finished successfully; nothing to resume",
                          run_id=run_id, executed=False)
+    if run.status == RunStatus.REFUSED:
+        raise Refused(f"run {run_id} was refused before its first step and nothing ran, so "
+                      f"there is nothing to resume: see why with `octavia-upgrade show "
+                      f"{run_id}`, put it right, then start a new run")
     path = check_runbook(run)
     overrides = resume_overrides(run, params)
     if not run.inventory_path:
@@ -160,6 +213,7 @@ def resume_run(store: Any, settings: Any, run_id: str, *, params: Mapping[str, A
     try:
         previous = previous_state(store, run_id, prep.plan, yes=yes, console=console,
                                   confirm=confirm)
+        pool = refuse_while_running(prep, previous, run_id, pool, console)
     except UpgradeError:
         store.release_lock(prep.inventory.deployment, run_id)
         raise

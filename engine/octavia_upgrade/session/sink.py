@@ -49,17 +49,28 @@ class RunSink:
 
     def attempt_finished(self, token: int, step: PlannedStep, host: str, attempt: int,
                          outcome: Outcome, started: float, ended: float) -> None:
-        with self._lock:
-            for kind, data in outcome.evidence:
-                self.store.record_evidence(self.run_id, step.id, host, kind, data)
-            self.store.record_end(token, outcome.status, outcome.rc, outcome.stdout,
-                                  outcome.stderr, outcome.outputs, outcome.artifacts,
-                                  outcome.message, commands=outcome.commands)
+        from octavia_upgrade.errors import StateError
+
+        unrecorded = None
+        try:
+            with self._lock:
+                for kind, data in outcome.evidence:
+                    self.store.record_evidence(self.run_id, step.id, host, kind, data)
+                self.store.record_end(token, outcome.status, outcome.rc, outcome.stdout,
+                                      outcome.stderr, outcome.outputs, outcome.artifacts,
+                                      outcome.message, commands=outcome.commands)
+        except StateError as exc:
+            # The state database is away past its wait: the log and the console still
+            # say how the attempt ended (the database will call it unknown on resume).
+            unrecorded = exc
         self.log.info("attempt-finished", step_id=step.id, host=host, attempt=attempt,
                       status=outcome.status, rc=outcome.rc, duration=round(ended - started, 3),
-                      message=outcome.message, commands=self.logged_commands(outcome))
+                      message=outcome.message, commands=self.logged_commands(outcome),
+                      **({"recorded": False} if unrecorded else {}))
         self.console.result(host, outcome.status, ended - started, attempt, outcome.message,
                             outcome.stdout + ("\n" + outcome.stderr if outcome.stderr else ""))
+        if unrecorded is not None:
+            raise unrecorded
         self.listen("attempt-finished", {"step_id": step.id, "host": host, "attempt": attempt,
                                          "status": outcome.status, "phase": step.phase,
                                          "started": started, "ended": ended,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
-from octavia_upgrade import templating
+from octavia_upgrade import inflight, templating
 from octavia_upgrade.commands import RUN_ID_TOKEN, PlannedCommand, Prerequisite
 from octavia_upgrade.model import Flavor, Host, Inventory, Step
 
@@ -88,6 +88,8 @@ class TaskContext:
     #: Runs a command on the operator machine (for http/tcp waits, local steps).
     local: Runner | None = None
     sent: list[dict[str, Any]] = field(default_factory=list)
+    #: This attempt's number, carried by every command (``inflight.ENV``).
+    attempt: int = 1
 
     @property
     def args(self) -> Any:
@@ -125,8 +127,13 @@ class TaskContext:
         """Send planned command ``key`` to this task's host and record it."""
         c = self.planned(key)
         env = {k: (templating.render_value(v, self.ctx) if c.render else self.fill(v))
-               for k, v in c.env.items()} or None
-        return self.runner.run(self.record(key), timeout=timeout, env=env, stdin=stdin)
+               for k, v in c.env.items()}
+        run_id = (self.ctx.get("run") or {}).get("id")
+        if run_id is not None:
+            # so that `resume` finds what this attempt left running (inflight.py)
+            env[inflight.ENV] = inflight.marker(str(run_id), self.host, self.step.id,
+                                                  self.attempt)
+        return self.runner.run(self.record(key), timeout=timeout, env=env or None, stdin=stdin)
 
     def fill(self, text: str) -> str:
         """``text`` with the run's id for the plan's :data:`RUN_ID_TOKEN`."""
