@@ -12,6 +12,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,6 @@ from plancheck import assert_ran_as_planned
 pytestmark = [pytest.mark.lab, pytest.mark.lab_down_last]
 
 EPOXY_HEAD = "fabf4983846b"
-EPOXY_FIRST = "3097e55493ae"  # the first of Epoxy's migrations
 DALMATIAN_HEAD = "db2a73e82626"
 
 
@@ -49,7 +50,13 @@ def test_a_runbook_from_another_release_is_refused(lab, tmp_path: Path) -> None:
                "-i", str(lab.inventory_file), "--yes")
     assert res.returncode == 3, res.stdout + res.stderr
     assert "upgrades from caracal" in res.stderr and "runs dalmatian" in res.stderr
-    assert _runs(tmp_path / "state") == []  # nothing was recorded, nothing ran
+    # nothing ran; the attempt is kept as a refused run, with the detection's reason
+    (run,) = _runs(tmp_path / "state")
+    assert run["status"] == "refused" and run["runbook"]["name"] == "caracal-to-dalmatian"
+    doc = _report(tmp_path / "state", run["id"])
+    assert doc["steps"] == []
+    assert doc["outcome"]["summary"].startswith("refused by the detection before the first "
+                                                "step: caracal-to-dalmatian upgrades from")
 
 
 def test_a_service_that_will_not_stop_times_out_and_the_run_stops(lab, tmp_path: Path) -> None:
@@ -88,15 +95,52 @@ def test_a_service_that_will_not_stop_times_out_and_the_run_stops(lab, tmp_path:
     assert shell.run("systemctl is-active octavia-housekeeping").rc == 0
 
 
-def test_a_failed_migration_rolls_back_to_the_old_release(lab, tmp_path: Path) -> None:
-    """Scenario: Dalmatian → Epoxy, the migration breaks half way; the rollback
-    restores the verified dump after the operator's approval at a terminal,
-    and the Dalmatian control plane and every load balancer are back."""
+def _tables(lab) -> list[str]:  # type: ignore[no-untyped-def]
+    import pymysql
+
+    db = lab.state()["mariadb"]
+    conn = pymysql.connect(host="127.0.0.1", port=int(db["port"]), user=db["user"],
+                           password=db["password"], database=db["database"])
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW TABLES")
+            return [row[0] for row in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def _restart_database_when_held(lab, hold: Path, done: list[str]) -> threading.Thread:  # type: ignore[no-untyped-def]
+    """Once the migration waits at ``hold``: restart MariaDB, then let it go on."""
+    def act() -> None:
+        deadline = time.monotonic() + 1200
+        while not hold.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if hold.exists():
+            done.append(lab.restart_database())
+            done.append(_tables(lab))  # the first migration's DDL, committed
+            hold.unlink()
+
+    thread = threading.Thread(target=act, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_mariadb_restarted_during_the_migration_rolls_back_to_the_old_release(
+        lab, tmp_path: Path) -> None:
+    """Scenario: Dalmatian → Epoxy; MariaDB restarts while ``octavia-db-manage upgrade
+    head`` is between two migrations (``lab fault node1 fail-migration hold`` makes
+    it wait there on its open connection; ``lab database restart`` cuts it). The
+    migration fails, the rollback restores the verified dump after the operator's
+    approval at a terminal, and the Dalmatian control plane and every load
+    balancer are back."""
     from terminal import run_at_terminal
 
     state = tmp_path / "state"
     status_cmd = f"{sys.executable} -m octavia_upgrade lab status --dir {lab.dir} -f json"
-    lab.fault("node1", "fail-migration", "half-way")
+    lab.fault("node1", "fail-migration", "hold")
+    hold = Path(lab.state()["faults"]["node1"]["fail-migration"]["hold"])
+    restarted: list[str] = []
+    watcher = _restart_database_when_held(lab, hold, restarted)
     try:
         # The guide's order: the fault hooks the venv the services run, which an in-place
         # install keeps (a prepared upgrade migrates with the staged venv instead).
@@ -109,7 +153,9 @@ def test_a_failed_migration_rolls_back_to_the_old_release(lab, tmp_path: Path) -
             {**os.environ, "OCTAVIA_UPGRADE_STATE_DIR": str(state)}, timeout=1500)
     finally:
         lab.fault("node1", "clear")
+        watcher.join(timeout=5)
     out = res.stdout + res.stderr
+    assert restarted, "MariaDB was never restarted\n" + out[-3000:]
     assert res.returncode == 1, out[-3000:]
     assert "APPROVAL NEEDED (rollback-approve-restore)" in out
     run = _runs(state)[-1]
@@ -118,8 +164,18 @@ def test_a_failed_migration_rolls_back_to_the_old_release(lab, tmp_path: Path) -
     by = {(r["step_id"], r["host"]): r for r in shown["results"]}
     upgrade = by[("db-upgrade", "node1")]
     assert upgrade["status"] == "failed"
-    # the migration left the schema half way: one Epoxy migration applied
-    assert upgrade["outputs"]["after"] == EPOXY_FIRST
+    # what the operator reads: the migration lost its database server, and the revision
+    # cannot be trusted. Octavia commits each migration on its own; the first one's DDL
+    # ran (MariaDB commits DDL at once) but the restart cut its revision's commit, so the
+    # database reads Dalmatian on a changed schema: only the dump puts it right.
+    assert upgrade["message"].startswith(
+        "octavia-db-manage upgrade head failed (rc 1): sqlalchemy.exc.OperationalError: "
+        "(pymysql.err.OperationalError) (2013, 'Lost connection to MySQL server during "
+        "query')"), upgrade["message"]
+    assert upgrade["outputs"]["after"] == upgrade["outputs"]["before"] == DALMATIAN_HEAD
+    # Epoxy's first migration (3097e55493ae, add sg_id to vip) had created its table
+    assert "vip_security_group" in restarted[1]
+    assert "its revision did not move, but the schema may have changed" in upgrade["message"]
     approvals = {a["step_id"]: a["how"] for a in shown["approvals"]}
     assert approvals["rollback-approve-restore"] == "prompt"  # never --yes
     restore = by[("rollback-restore-db", "node1")]
@@ -127,6 +183,7 @@ def test_a_failed_migration_rolls_back_to_the_old_release(lab, tmp_path: Path) -
     assert restore["status"] == "succeeded", restore
     assert restore["outputs"]["sha256"] == restore["outputs"]["recorded_sha256"] == backup["sha256"]
     assert restore["outputs"]["revision"] == DALMATIAN_HEAD
+    assert "vip_security_group" not in _tables(lab)  # the dump put Dalmatian's schema back
     assert by[("rollback-db-revision", "node1")]["outputs"]["revision"] == DALMATIAN_HEAD
     for node in ("node1", "node2", "node3"):
         assert by[("rollback-start-services", node)]["status"] == "succeeded"

@@ -46,7 +46,7 @@ RUNBOOK = runbooks_dir() / "dalmatian-to-epoxy.yaml"
 def osa_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     from fixtures.lab import own_lab
 
-    with own_lab(tmp_path_factory, "osa", NET, flavor="osa") as lab:
+    with own_lab(tmp_path_factory, "osa", NET, nodes=2, flavor="osa") as lab:
         yield lab
 
 

@@ -39,7 +39,7 @@ def sudo_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     mp = pytest.MonkeyPatch()
     mp.setenv(PASSWORD_ENV, PASSWORD)
     try:
-        with own_lab(tmp_path_factory, "sudo", NET, login=USER) as lab:
+        with own_lab(tmp_path_factory, "sudo", NET, nodes=2, login=USER) as lab:
             yield lab
     finally:
         mp.undo()

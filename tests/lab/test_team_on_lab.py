@@ -60,6 +60,10 @@ def _outage_runbook(lab, team: LabTeam, **gate: Any) -> Path:  # type: ignore[no
                gate_step(**gate),
                {"id": "stop-api", "name": "Stop the API", "kind": "service",
                 "targets": {"roles": ["api"]}, "with": {"action": "stop", "services": ["api"]}},
+               # The real runbooks migrate the database here: a moment with the API
+               # down, so that the probes (every 0.2 s) sample it down whatever the load.
+               {"id": "hold", "name": "Keep the API down for a moment", "kind": "sleep",
+                "with": {"duration": "2s"}},
                {"id": "start-api", "name": "Start the API", "kind": "service",
                 "targets": {"roles": ["api"]}, "with": {"action": "start", "services": ["api"]}},
                {"id": "wait-api", "name": "Wait until every API answers", "kind": "wait",

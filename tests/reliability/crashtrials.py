@@ -33,20 +33,17 @@ Checks, each one a reason for the trial to count as incorrect:
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import signal
-import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from trialloop import (RERUNNABLE, Engine, KillPoint, StateReader, Trial, drive, pick_kill,
+                       state_checks)
 
 HERE = Path(__file__).resolve().parent
 SIM_DIR = HERE.parent / "engine" / "sim"
@@ -57,9 +54,6 @@ UNITS = ("sim-api", "sim-worker", "sim-health-manager", "sim-housekeeping", "sim
 SERVICES = ("housekeeping", "health-manager", "api", "worker", "driver-agent")
 DALMATIAN = {"octavia": "15.1.0", "lib": "3.6.0", "head": "db2a73e82626"}
 EPOXY_HEAD = "fabf4983846b"
-
-#: Step kinds the engine re-runs after a crash without asking (session.RERUNNABLE_KINDS).
-RERUNNABLE = ("approval", "assert", "sleep", "wait", "upgrade_check", "config_check")
 
 
 def _mark(step_id: str, root: Path, pause: float) -> str:
@@ -110,7 +104,7 @@ def step_of(host: str, action: str, args: list[str]) -> str | None:
 
 
 @dataclass
-class Deployment:
+class Deployment(StateReader):
     """One trial's simulated control plane, inventory, runbook and state directory."""
 
     root: Path
@@ -176,152 +170,26 @@ class Deployment:
                 return
             time.sleep(0.05)
 
-    def db(self) -> sqlite3.Connection:
-        return sqlite3.connect(f"file:{self.state_dir / 'state.db'}?mode=ro", uri=True)
-
-    def runs(self) -> list[tuple[str, str]]:
-        if not (self.state_dir / "state.db").exists():
-            return []
-        with self.db() as con:
-            try:
-                return list(con.execute("SELECT id, status FROM runs ORDER BY started_at"))
-            except sqlite3.OperationalError:  # killed before the tables existed
-                return []
-
-    def attempts(self, run_id: str) -> list[tuple[str, str, int, str]]:
-        """(step, host, attempt, status) in the order they started."""
-        with self.db() as con:
-            return list(con.execute(
-                "SELECT step_id, host, attempt, status FROM step_results WHERE run_id = ? "
-                "ORDER BY id", (run_id,)))
-
-    def latest(self, run_id: str) -> dict[tuple[str, str], str]:
-        out: dict[tuple[str, str], str] = {}
-        for step, host, _n, status in self.attempts(run_id):
-            out[(step, host)] = status
-        return out
-
-    def lock_holder(self) -> str | None:
-        if not (self.state_dir / "state.db").exists():
-            return None
-        with self.db() as con:
-            try:
-                row = con.execute("SELECT run_id FROM locks WHERE deployment = ?",
-                                  (self.name,)).fetchone()
-            except sqlite3.OperationalError:
-                return None
-        return row[0] if row else None
-
-    def log_entries(self, run_id: str) -> list[dict[str, Any]]:
-        path = self.state_dir / "logs" / f"{run_id}.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
     def rerunnable(self, step_id: str) -> bool:
         step = self.steps[step_id]
         return bool(step.get("idempotent")) or step["kind"] in RERUNNABLE
 
+    # -- what the trial loop asks (trialloop.py) --------------------------------
 
-# --------------------------------------------------------------------------- running
+    timeout = 240.0
+    yes = False
 
+    def run_args(self) -> list[str]:
+        return ["run", str(self.runbook), "-i", str(self.inventory)]
 
-class Engine:
-    """Starts ``octavia-upgrade`` in its own process group and stops it by that id."""
+    def kill_ready(self, point: KillPoint) -> None:
+        raise ValueError(f"no kill point {point.mode} on the simulated control plane")
 
-    def __init__(self, dep: Deployment) -> None:
-        self.dep = dep
-        self.env = {**os.environ, "OCTAVIA_UPGRADE_STATE_DIR": str(dep.state_dir)}
-
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([sys.executable, "-m", "octavia_upgrade", *args],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, text=True, env=self.env,
-                                start_new_session=True)
-
-    def run(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        proc = self.popen(*args)
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            kill_group(proc)
-            out, err = proc.communicate()
-            return subprocess.CompletedProcess(proc.args, -1, out, err + "\n[timed out]")
-        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-
-
-def kill_group(proc: subprocess.Popen[str]) -> None:
-    """SIGKILL the engine and anything it started (its own process group)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
+    def after_kill(self) -> None:
         pass
 
 
-@dataclass(frozen=True)
-class KillPoint:
-    mode: str  # "started" | "finished" | "delay"
-    value: float  # k-th attempt, or seconds
-
-    def describe(self) -> str:
-        if self.mode == "delay":
-            return f"after {self.value:.2f}s"
-        return f"after attempt #{int(self.value)} {self.mode}"
-
-
-def pick_kill(rng: random.Random, attempts_in_run: int, run_seconds: float) -> KillPoint:
-    mode = rng.choice(("started", "started", "finished", "delay"))
-    if mode == "delay":
-        return KillPoint(mode, rng.uniform(0.0, run_seconds))
-    return KillPoint(mode, float(rng.randint(1, attempts_in_run)))
-
-
-def _count_events(dep: Deployment, event: str) -> int:
-    n = 0
-    for path in (dep.state_dir / "logs").glob("*.jsonl"):
-        try:
-            text = path.read_text()
-        except OSError:
-            continue
-        n += text.count(f'"event": "{event}"') + text.count(f'"event":"{event}"')
-    return n
-
-
-def kill_at(proc: subprocess.Popen[str], dep: Deployment, point: KillPoint,
-            timeout: float = 120) -> tuple[bool, str]:
-    """Kill ``proc`` at ``point``: (killed, stderr); not killed if it ended on its own first."""
-    event = {"started": "attempt-started", "finished": "attempt-finished"}.get(point.mode)
-    base = _count_events(dep, event) if event else 0
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if proc.poll() is not None:
-            return False, proc.communicate()[1]
-        if event is None:
-            if time.monotonic() - t0 >= point.value:
-                break
-        elif _count_events(dep, event) - base >= point.value:
-            break
-        time.sleep(0.005)
-    kill_group(proc)
-    return True, proc.communicate()[1]
-
-
 # --------------------------------------------------------------------------- a trial
-
-
-@dataclass
-class Trial:
-    number: int
-    kills: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    refusals: int = 0
-    unknown: int = 0
-    unlocks: int = 0
-    seconds: float = 0.0
-
-    @property
-    def correct(self) -> bool:
-        return not self.problems
 
 
 def run_trial(number: int, base: Path, nodes: Any, rng: random.Random, *,
@@ -330,162 +198,16 @@ def run_trial(number: int, base: Path, nodes: Any, rng: random.Random, *,
     t0 = time.monotonic()
     trial = Trial(number)
     dep = Deployment.create(base, nodes, f"crash-{number}-{os.getpid()}")
-    eng = Engine(dep)
-    kills_left = rng.choice((1, 1, 2, 3))
-    run_id: str | None = None
-    confirmed = False  # pass --yes on the next resume
-    expect_unknown: set[tuple[str, str]] = set()
-    protected: dict[tuple[str, str], int] = {}  # recorded done → executions at that time
-    last_rc: int | None = None
-    for _round in range(12):
-        if run_id is None:
-            args = ["run", str(dep.runbook), "-i", str(dep.inventory)]
-        else:
-            args = ["resume", run_id] + (["--yes"] if confirmed else [])
-        proc = eng.popen(*args)
-        if kills_left:
-            kills_left -= 1
-            point = pick_kill(rng, attempts_in_run, run_seconds)
-            killed, err = kill_at(proc, dep, point)
-            if killed:
-                trial.kills.append(point.describe())
-            else:
-                last_rc = proc.returncode
-        else:
-            out, err = proc.communicate(timeout=240)
-            last_rc = proc.returncode
-            killed = False
-        if not killed and last_rc != 0:
-            trial.problems.append(f"{args[0]} exited {last_rc} without a kill: "
-                                  f"{err.strip()[-500:]!r}")
-            break
-        runs = dep.runs()
-        if not runs:
-            # killed before the run was recorded: maybe after taking the lock
-            if dep.lock_holder() is not None:
-                res = eng.run("run", str(dep.runbook), "-i", str(dep.inventory))
-                if res.returncode != 3 or "unlock" not in res.stderr:
-                    trial.problems.append(f"stale lock without a run: run gave {res.returncode}"
-                                          f" {res.stderr.strip()!r}, expected a refusal")
-                res = eng.run("unlock", dep.name)
-                trial.unlocks += 1
-                if res.returncode != 0:
-                    trial.problems.append(f"unlock of a stale lock failed: {res.stderr}")
-                    break
-            continue
-        run_id = runs[0][0]
-        if not killed:
-            break
-        # -- after a kill: what the state says, and what resume must do with it
-        dep.settle()
-        latest = dep.latest(run_id)
-        execs = dep.executions()
-        for key, status in latest.items():
-            if status in ("succeeded", "skipped") and key not in protected:
-                protected[key] = execs[key]
-        in_flight = {k for k, s in latest.items() if s == "running"}
-        trial.unknown += len(in_flight)
-        expect_unknown |= in_flight
-        # an unknown left by an earlier kill stays unknown until it runs again
-        undecided = {k for k, s in latest.items() if s in ("running", "unknown")}
-        must_confirm = sorted(k for k in undecided if not dep.rerunnable(k[0]))
-        confirmed = False
-        if must_confirm:
-            before_ops = execs
-            before_attempts = len(dep.attempts(run_id))
-            res = eng.run("resume", run_id)
-            trial.refusals += 1
-            named = any(f"step {s} on {h}" in res.stderr for s, h in must_confirm)
-            if res.returncode != 3 or "unknown" not in res.stderr or not named:
-                trial.problems.append(f"resume without --yes of unknown {must_confirm} gave "
-                                      f"{res.returncode}: {res.stderr.strip()!r}")
-            if dep.executions() != before_ops or len(dep.attempts(run_id)) != before_attempts:
-                trial.problems.append("a refused resume executed something")
-            now = dep.latest(run_id)
-            if any(now.get(k) != "unknown" for k in undecided):
-                trial.problems.append(f"in-flight {sorted(in_flight)} not recorded unknown "
-                                      "by the refused resume")
-            if dep.lock_holder() is not None:
-                trial.problems.append("a refused resume left the deployment locked")
-            confirmed = True
-        elif in_flight and kills_left == 0:
-            # the next resume completes: its output must report every unknown
-            proc = eng.popen("resume", run_id)
-            out, err = proc.communicate(timeout=240)
-            last_rc = proc.returncode
-            for s, h in sorted(in_flight):
-                if f"{s} on {h}: outcome unknown" not in out:
-                    trial.problems.append(f"resume did not report {s} on {h} as unknown")
-            if last_rc != 0:
-                trial.problems.append(f"resume exited {last_rc}: {err.strip()[-300:]!r}")
-            break
-    else:
-        trial.problems.append("the run did not finish after 12 rounds")
-    if run_id is None:
+    drive(trial, dep, rng, rng.choice((1, 1, 2, 3)),
+          lambda: pick_kill(rng, attempts_in_run, run_seconds))
+    if trial.run_id is None:
         trial.problems.append("no run was ever recorded")
     elif not trial.problems:
-        _final_checks(dep, run_id, trial, expect_unknown, protected, last_rc)
+        state_checks(dep, trial, dep.steps)
+        if (dep.root / "db-revision").read_text().strip() != EPOXY_HEAD:
+            trial.problems.append("the database is not at the Epoxy head")
     trial.seconds = time.monotonic() - t0
     return trial
-
-
-def _final_checks(dep: Deployment, run_id: str, trial: Trial,
-                  expect_unknown: set[tuple[str, str]],
-                  protected: dict[tuple[str, str], int], last_rc: int | None) -> None:
-    from octavia_upgrade.state import open_store
-
-    problems = trial.problems
-    runs = dict(dep.runs())
-    if runs.get(run_id) != "succeeded" or last_rc != 0:
-        problems.append(f"the run ended {runs.get(run_id)} (exit {last_rc})")
-    if (dep.root / "db-revision").read_text().strip() != EPOXY_HEAD:
-        problems.append("the database is not at the Epoxy head")
-    execs = dep.executions()
-    for key, seen in protected.items():
-        if execs[key] != seen:
-            problems.append(f"{key[0]} on {key[1]} was recorded done, then ran again "
-                            f"({seen} → {execs[key]} executions)")
-    attempts = dep.attempts(run_id)
-    by_key: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    for step, host, n, status in attempts:
-        by_key.setdefault((step, host), []).append((n, status))
-    for key in expect_unknown:
-        rows = by_key.get(key, [])
-        if not any(s == "unknown" for _n, s in rows):
-            problems.append(f"{key[0]} on {key[1]} was in flight but is not recorded unknown")
-        if not rows or rows[-1][1] != "succeeded":
-            problems.append(f"{key[0]} on {key[1]} was in flight and did not run again")
-    for key, rows in by_key.items():
-        done = [i for i, (_n, s) in enumerate(rows) if s in ("succeeded", "skipped")]
-        if len(done) != 1 or done[0] != len(rows) - 1:
-            problems.append(f"{key[0]} on {key[1]}: attempts {rows}")
-        if execs[key] > sum(1 for _n, s in rows if s != "skipped"):
-            problems.append(f"{key[0]} on {key[1]} executed {execs[key]} times for "
-                            f"{len(rows)} attempts")
-    missing = [k for k in dep.steps if not any(k == s for s, _h in by_key)]
-    if missing:
-        problems.append(f"steps never recorded: {missing}")
-    store = open_store(None, dep.state_dir)
-    try:
-        problems += [f"integrity: {p}" for p in store.integrity_check()]
-    finally:
-        store.close()
-    log = dep.log_entries(run_id)
-    started = {(e.get("step_id"), e.get("host")) for e in log if e["event"] == "attempt-started"}
-    finished = {(e.get("step_id"), e.get("host"), e.get("attempt")) for e in log
-                if e["event"] == "attempt-finished"}
-    unknown_logged = {(e.get("step_id"), e.get("host")) for e in log
-                      if e["event"] == "attempt-unknown"}
-    for key in expect_unknown:
-        if key not in unknown_logged:
-            problems.append(f"{key[0]} on {key[1]} was in flight; the JSON log does not say "
-                            "its outcome became unknown")
-    for key in execs:
-        if key not in started:
-            problems.append(f"{key[0]} on {key[1]} executed but the JSON log has no entry")
-    for step, host, n, status in attempts:
-        if status not in ("running", "unknown") and (step, host, n) not in finished:
-            problems.append(f"{step} on {host} attempt {n} ({status}) is not in the JSON log")
 
 
 def calibrate(base: Path, nodes: Any) -> tuple[int, float]:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from octavia_upgrade.cli.output import Column
 
-HELP = "rehearsal lab: a real Octavia control plane on this machine (up|status|down|fault)"
+HELP = ("rehearsal lab: a real Octavia control plane on this machine "
+        "(up|status|down|fault|snapshot|reset)")
 DESCRIPTION = """\
 A rehearsal control plane on one machine, built on real parts: N sshd nodes on
 loopback addresses, each in its own mount namespace with its own Octavia venv
@@ -19,12 +20,13 @@ by heartbeats, and a haproxy VIP. `lab up` writes DIR/inventory.yaml for the
 engine, naming the flavor the nodes are laid out in. Needs root. See docs/lab.md.
 
   lab up [--nodes 3] [--release dalmatian] [--flavor venv|osa] [--loadbalancers 1]
-         [--login USER] [--bare]
+         [--login USER] [--audit-commands] [--bare]
   lab status [-f table|json|yaml|value|csv] [-c COLUMN]
              (value, csv and -c: one row per node, as in OpenStackClient)
   lab fault NODE unreachable | stuck-service UNIT | stuck-failover |
                  fail-migration [half-way] |
                  slow [DELAY] | disk-full [PATH] | clear
+  lab snapshot | lab reset
   lab down
 
 DIR defaults to ./lab (in the current directory). The first `lab up` of a
@@ -71,6 +73,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                          "removes) and runs every command through sudo with a password, "
                          "read from OCTAVIA_UPGRADE_LAB_SUDO_PASSWORD at lab up and at every "
                          "run (never written to a file)")
+    up.add_argument("--audit-commands", action="store_true",
+                    help="every node logs each command its sshd runs, and how it ended, "
+                         "to DIR/nodes/NODE/commands.log (sshd ForceCommand; what "
+                         "benchmarks/lab-crash-trials counts)")
     up.add_argument("--bare", action="store_true",
                     help="sshd nodes only, no Octavia (benchmarks, up to 50 nodes)")
     up.add_argument("--name", help="lab name; the deployment is lab-NAME "
@@ -94,8 +100,40 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                             "| slow | disk-full | clear")
     fault.add_argument("arg", nargs="?", metavar="ARG",
                        help="stuck-service: UNIT; fail-migration: half-way (fail after "
-                            "the first migration); slow: DELAY (150ms); "
+                            "the first migration) or hold (wait after it, its database "
+                            "connection open, until cleared); slow: DELAY (150ms); "
                             "disk-full: PATH (/var/log/octavia)")
+
+    broker = sub.add_parser(
+        "broker", help="stop the lab's RabbitMQ (its port refuses connections), or start it",
+        description="Stop the lab's RabbitMQ application (rabbitmqctl stop_app: the AMQP "
+                    "port refuses connections, as after `systemctl stop rabbitmq-server` on "
+                    "a real cloud) or start it again; the broker's processes keep running, "
+                    "so `lab down` stops them as usual. Stopping a stopped broker is exit 3.")
+    _dir(broker)
+    broker.add_argument("action", choices=("stop", "start"))
+    database = sub.add_parser(
+        "database", help="restart the lab's MariaDB (every open connection is cut)",
+        description="Stop the lab's MariaDB by its PID and start it again on the same data "
+                    "and port, as a database server restart does on a real cloud: every "
+                    "open connection is cut. With `lab fault NODE fail-migration hold` a "
+                    "migration waits on its open connection, so the restart lands inside it.")
+    _dir(database)
+    database.add_argument("action", choices=("restart",))
+    snap = sub.add_parser(
+        "snapshot", help="keep the lab as it is now, for `lab reset`",
+        description="Copy what an upgrade changes: every node's Octavia folders (not its "
+                    "logs) and every database of the lab's MariaDB, into DIR/snapshot "
+                    "(replacing an earlier snapshot), with the services running: about half a "
+                    "minute for three nodes.")
+    _dir(snap)
+    reset = sub.add_parser(
+        "reset", help="put the lab back as `lab snapshot` kept it (a minute, not a rebuild)",
+        description="Stop the services on every node, put the snapshot's folders and "
+                    "databases back, start the services and wait until every API answers. "
+                    "Logs, the runbook's backups and the engine's state directory are kept. "
+                    "Without a snapshot: exit 3.")
+    _dir(reset)
 
 
 def _print(text: str) -> None:
@@ -111,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
         _require_drivers()
         st = lab.up(nodes=args.nodes, release=args.release, bare=args.bare,
                     net=args.net, name=args.name, loadbalancers=args.loadbalancers,
-                    flavor=args.flavor, login=args.login)
+                    flavor=args.flavor, login=args.login,
+                    audit_commands=args.audit_commands)
         print(f"inventory: {lab.inventory_file}")
         if not st.get("bare"):
             print(f"try: octavia-upgrade lab status --dir {args.dir}")
@@ -127,6 +166,17 @@ def run(args: argparse.Namespace) -> int:
         return 1 if left else 0
     if args.lab_command == "fault":
         print(lab.fault(args.node, args.kind, args.arg))
+        return 0
+    if args.lab_command == "broker":
+        print(lab.broker(args.action))
+        return 0
+    if args.lab_command == "database":
+        print(lab.restart_database())
+        return 0
+    if args.lab_command in ("snapshot", "reset"):
+        from octavia_upgrade.lab import snapshot
+
+        print(snapshot.take(lab) if args.lab_command == "snapshot" else snapshot.reset(lab))
         return 0
     print(f"unknown lab action {args.lab_command}", file=sys.stderr)
     return 2

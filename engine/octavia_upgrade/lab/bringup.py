@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from octavia_upgrade.errors import LabError
+from octavia_upgrade.lab import audit
 from octavia_upgrade.lab import octaviaconf as oc
 from octavia_upgrade.lab import styles
 from octavia_upgrade.lab.layout import NODE_PATHS, write_inventory, write_private
@@ -40,18 +41,19 @@ def node_paths(st: dict[str, Any]) -> tuple[str, ...]:
 def node_specs(lab: Lab, st: dict[str, Any], binds: bool) -> list[NodeSpec]:
     """The lab's nodes; with ``binds``, each with its private folders and ``systemctl``."""
     specs = default_specs(len(st["nodes"]), net=st["net"])
-    if not binds:
-        return specs
+    force = audit.install(lab.dir, st["nodes"]) if st.get("audit_commands") else None
     out = []
     for spec in specs:
-        fs = lab.node_fs(spec.name)
-        b = {p: str(fs / p.lstrip("/")) for p in node_paths(st)}
-        b["/usr/bin/systemctl"] = str(lab.dir / "bin" / "systemctl")
-        if st.get("login"):
-            from octavia_upgrade.lab.login import SUDOERS_DIR
+        b: dict[str, str] = {}
+        if binds:
+            fs = lab.node_fs(spec.name)
+            b = {p: str(fs / p.lstrip("/")) for p in node_paths(st)}
+            b["/usr/bin/systemctl"] = str(lab.dir / "bin" / "systemctl")
+            if st.get("login"):
+                from octavia_upgrade.lab.login import SUDOERS_DIR
 
-            b["/etc/sudoers.d"] = str(lab.dir / SUDOERS_DIR)
-        out.append(NodeSpec(spec.name, spec.address, spec.port, b, spec.env))
+                b["/etc/sudoers.d"] = str(lab.dir / SUDOERS_DIR)
+        out.append(NodeSpec(spec.name, spec.address, spec.port, b, spec.env, force))
     return out
 
 

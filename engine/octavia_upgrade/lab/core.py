@@ -92,7 +92,8 @@ class Lab:
     def up(self, nodes: int = DEFAULT_NODES, release: str = DEFAULT_RELEASE, *,
            bare: bool = False, net: str = DEFAULT_NET, name: str | None = None,
            prepare_next: bool = True, loadbalancers: int = 1,
-           flavor: str = "venv", login: str | None = None) -> dict[str, Any]:
+           flavor: str = "venv", login: str | None = None,
+           audit_commands: bool = False) -> dict[str, Any]:
         """Bring the lab up; return its state. See ``docs/lab.md``.
 
         ``flavor`` is the deployment style the nodes are laid out in
@@ -100,7 +101,8 @@ class Lab:
         inventory names the shipped flavor of the same name. ``login``: the
         engine logs in as this new user and runs every command through sudo
         with the password of ``OCTAVIA_UPGRADE_LAB_SUDO_PASSWORD``
-        (:mod:`~octavia_upgrade.lab.login`).
+        (:mod:`~octavia_upgrade.lab.login`). ``audit_commands``: every node
+        logs each command it runs (:mod:`~octavia_upgrade.lab.audit`).
 
         Raises:
             InvalidInput: bad node count, release or flavor.
@@ -150,6 +152,7 @@ class Lab:
             "bare": bare, "net": net, "nodes": [f"node{i + 1}" for i in range(nodes)],
             "flavor": lab_style.name,
             **({"login": lab_login.planned(login)} if login is not None else {}),
+            **({"audit_commands": True} if audit_commands else {}),
             "created_paths": [], "faults": {}, "status": "starting",
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
@@ -239,6 +242,8 @@ class Lab:
         for key, label in (("mariadb", "mariadb"), ("rabbitmq", "rabbitmq")):
             procs = self._recorded_procs({key: st.get(key)})
             infra[label] = "running" if procs and procs[0].alive() else "stopped"
+        if infra["rabbitmq"] == "running" and not self._broker().answers():
+            infra["rabbitmq"] = "stopped"  # the app (`lab broker stop`); its VM runs
         amp = st.get("amphora")
         infra["amphora-heartbeats"] = (
             "running" if amp and Proc.from_dict(amp).alive() else "stopped")
@@ -269,6 +274,50 @@ class Lab:
         return result
 
     # -- faults ---------------------------------------------------------------------
+
+    def _broker(self) -> Any:
+        from octavia_upgrade.lab.rabbitmq import RabbitMQ
+
+        st = self.state()
+        if not st or not st.get("rabbitmq"):
+            raise InvalidInput(f"no lab with a message queue in {self.dir} "
+                               "(run `octavia-upgrade lab up` without --bare)")
+        return RabbitMQ.from_dict(st["rabbitmq"])
+
+    def restart_database(self) -> str:
+        """Stop the lab's MariaDB by its PID and start it again on the same data and
+        port: every open connection is cut, as when a database server restarts."""
+        from octavia_upgrade.lab.dbservers import MariaDBServer
+
+        st = self.state()
+        if not st or not st.get("mariadb"):
+            raise InvalidInput(f"no lab with a database in {self.dir} "
+                               "(run `octavia-upgrade lab up` without --bare)")
+        db = MariaDBServer.from_dict(st["mariadb"])
+        old = db.pid
+        db.stop()
+        db.start()
+        st["mariadb"] = db.as_dict()
+        self.save(st)
+        return (f"MariaDB on 127.0.0.1:{db.port} restarted (PID {old} → {db.pid}); "
+                "every connection it had was cut")
+
+    def broker(self, action: str) -> str:
+        """Stop the lab's RabbitMQ (its port closes, as after ``systemctl stop``) or
+        start it again (``action``: stop | start); return what was done."""
+        mq = self._broker()
+        if action == "stop":
+            if not mq.answers():
+                raise Refused("the lab's RabbitMQ is already stopped; `lab broker start` "
+                              "starts it")
+            mq.stop_app()
+            return f"RabbitMQ on 127.0.0.1:{mq.port} is stopped (connections refused)"
+        if action == "start":
+            if mq.answers():
+                return f"RabbitMQ on 127.0.0.1:{mq.port} already answers"
+            mq.start_app()
+            return f"RabbitMQ on 127.0.0.1:{mq.port} answers again"
+        raise InvalidInput(f"unknown broker action {action!r}; stop or start")
 
     def fault(self, node: str, kind: str, arg: str | None = None) -> str:
         """Inject fault ``kind`` on ``node`` (or clear them); return what was done."""
@@ -313,8 +362,14 @@ class Lab:
                     "takes stays PENDING_UPDATE until cleared")
         elif kind == "fail-migration":
             rec = faults.fail_migration(target, arg)
-            done = f"{node}: every `octavia-db-manage upgrade` now fails until cleared" + (
-                ", after applying the next migration" if rec["half_way"] else "")
+            if rec["hold"]:
+                done = (f"{node}: every `octavia-db-manage upgrade` now stops after applying "
+                        f"the next migration, its database connection open, and waits while "
+                        f"{rec['hold']} exists (it creates it); clearing the fault lets it "
+                        "go on")
+            else:
+                done = f"{node}: every `octavia-db-manage upgrade` now fails until cleared" + (
+                    ", after applying the next migration" if rec["half_way"] else "")
         elif kind == "slow":
             rec = faults.slow(target, arg or faults.DEFAULT_DELAY)
             done = (f"{node}: new SSH connections get +{rec['delay'] * 1000:.0f} ms "

@@ -67,10 +67,17 @@ DEFAULT_FULL_PATH = "/var/log/octavia"
 _HOOK_MODULE = "octavia_lab_fault_fail_migration"
 
 _HOOK_SOURCE = '''\
-"""Lab fault "fail-migration": octavia-db-manage upgrade fails until `lab fault NODE clear`."""
+"""Lab fault "fail-migration": octavia-db-manage upgrade fails until `lab fault NODE clear`.
+
+With HOLD (a file name) it does not fail: after the first migration, on the
+same database connection, it creates HOLD and waits while HOLD exists.
+"""
+import os
 import sys
+import time
 
 HALF_WAY = {half_way}
+HOLD = {hold}
 
 
 def _install():
@@ -82,6 +89,23 @@ def _install():
     if not any(a.endswith("octavia-db-manage") for a in argv[:2]):
         return
     if not any(a.startswith("upgrade") for a in argv):
+        return
+    if HOLD:
+        from alembic.runtime import migration
+
+        update = migration.HeadMaintainer.update_to_step
+        held = []
+
+        def update_to_step(self, step):
+            update(self, step)
+            if not held:
+                held.append(step)
+                open(HOLD, "w").close()
+                deadline = time.monotonic() + 900
+                while os.path.exists(HOLD) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+
+        migration.HeadMaintainer.update_to_step = update_to_step
         return
     import alembic.command
 
@@ -184,33 +208,45 @@ def stuck_service(t: Target, unit: str) -> dict[str, Any]:
     return {"unit": unit, "pid": proc.pid, "started": proc.started}
 
 
-#: ``fail-migration``'s optional argument.
+#: ``fail-migration``'s optional arguments.
 HALF_WAY = "half-way"
+HOLD = "hold"
 
 
 def fail_migration(t: Target, mode: str | None = None) -> dict[str, Any]:
-    if mode not in (None, HALF_WAY):
+    if mode not in (None, HALF_WAY, HOLD):
         raise InvalidInput(f"fail-migration: unknown mode {mode!r}; give none (fail before "
-                           f"any migration) or {HALF_WAY} (fail after the first one)")
-    return hook_migrations(_site_packages(t), half_way=mode == HALF_WAY)
+                           f"any migration), {HALF_WAY} (fail after the first one) or {HOLD} "
+                           "(wait after the first one until cleared)")
+    hold = t.lab_dir / f"migration-held-{t.name}" if mode == HOLD else None
+    return hook_migrations(_site_packages(t), half_way=mode == HALF_WAY, hold=hold)
 
 
-def hook_migrations(site: Path, half_way: bool) -> dict[str, Any]:
+def hook_migrations(site: Path, half_way: bool, hold: Path | None = None) -> dict[str, Any]:
     """Make ``octavia-db-manage upgrade`` of the venv whose site-packages is ``site`` fail.
 
     ``fail-migration`` hooks the venv the node's units start; a test that
     needs the fault in a venv staged during a run hooks that one (the host
     path of its site-packages) once it is built. :func:`unhook_migrations` undoes it.
+
+    ``hold``: instead of failing, the migration creates this file after its
+    first step and waits (on its open database connection) while it exists,
+    so that something can happen to the database server at a known point;
+    removing the file, or clearing the fault, lets it go on.
     """
-    source = _HOOK_SOURCE.replace("{half_way}", repr(half_way))
+    source = (_HOOK_SOURCE.replace("{half_way}", repr(half_way))
+              .replace("{hold}", repr(str(hold) if hold else None)))
     (site / f"{_HOOK_MODULE}.py").write_text(source)
     (site / f"{_HOOK_MODULE}.pth").write_text(f"import {_HOOK_MODULE}\n")
-    return {"site_packages": str(site), "half_way": half_way}
+    return {"site_packages": str(site), "half_way": half_way,
+            "hold": str(hold) if hold else None}
 
 
-def unhook_migrations(site: Path) -> None:
+def unhook_migrations(site: Path, hold: str | None = None) -> None:
     for suffix in (".pth", ".py"):
         (site / f"{_HOOK_MODULE}{suffix}").unlink(missing_ok=True)
+    if hold:
+        Path(hold).unlink(missing_ok=True)  # a migration waiting there goes on
 
 
 def slow(t: Target, delay_text: str, nodes_nft: Any = None) -> dict[str, Any]:
@@ -309,7 +345,7 @@ def clear_one(t: Target | None, kind: str, record: dict[str, Any]) -> None:
                 if proc.alive():
                     _signal_main_thread(proc.pid, signal.SIGTERM)
     elif kind == "fail-migration":
-        unhook_migrations(Path(record["site_packages"]))
+        unhook_migrations(Path(record["site_packages"]), record.get("hold"))
     elif kind == "slow":
         table = record["table"]
         listing = subprocess.run(["nft", "-a", "list", "chain", "ip", table, "output"],

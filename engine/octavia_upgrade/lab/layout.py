@@ -19,6 +19,7 @@ Layout of ``DIR``::
     amphora/            the heartbeat sender
     faults/             fault relays and staging mounts
     sudoers.d/          each node's /etc/sudoers.d (``lab up --login``)
+    snapshot/           what ``lab reset`` puts back (``lab.snapshot``)
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ NODE_PATHS = ("/etc/octavia", "/var/lib/octavia", "/var/log/octavia", "/run/octa
 
 #: What ``lab down`` removes from ``DIR`` once nothing runs any more.
 CREATED_DIRS = ("nodes", "ssh", "mariadb", "rabbitmq", "certs", "bin", "haproxy", "amphora",
+                "snapshot", "snapshot.new",
                 "faults", "sudoers.d")
 CREATED_FILES = ("nodes.json", "inventory.yaml", "lab.json", "lab.json.tmp")
 

@@ -29,6 +29,14 @@ def stat_fields(pid: int) -> list[str] | None:
     return data[data.rindex(")") + 2:].split()
 
 
+def comm(pid: int) -> str:
+    """The process's command name (``/proc/PID/comm``); empty when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def start_time(pid: int) -> int | None:
     """The process's start time (field 22, clock ticks since boot): its identity."""
     fields = stat_fields(pid)

@@ -20,8 +20,9 @@ Everything the lab starts is recorded in ``BASE/nodes.json`` (PID plus the
 process start time, so a recycled PID is never signalled) and stopped by PID in
 :meth:`LabNodes.stop`, also from a fresh process after a crash.
 
-The parts: :mod:`.sshd` (keys, ``sshd_config``, readiness), :mod:`.nodeprocs`
-(processes and mount namespaces), :mod:`.nodefirewall` (the nftables rules).
+The parts: :mod:`.nodespec` (what a node should be, what runs), :mod:`.sshd`
+(keys, ``sshd_config``, readiness), :mod:`.nodeprocs` (processes and mount
+namespaces), :mod:`.nodefirewall` (the nftables rules).
 
 Layout of ``BASE`` (the lab directory)::
 
@@ -34,21 +35,23 @@ Layout of ``BASE`` (the lab directory)::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shlex
+import signal
 import shutil
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 # LabNodeError lives with every other error; importable from here as before.
 from octavia_upgrade.errors import LabNodeError
 from octavia_upgrade.lab import nodefirewall, nodeprocs
+from octavia_upgrade.lab.nodespec import NodeSpec, RunningNode
 from octavia_upgrade.lab.sshd import (
     SSHD,
     bindable,
@@ -71,77 +74,6 @@ DEFAULT_FIRST_HOST = 10
 
 _START_TIMEOUT = 15.0
 _STOP_GRACE = 5.0
-
-
-@dataclass(frozen=True)
-class NodeSpec:
-    """What a node should be.
-
-    Attributes:
-        name: node name, also the inventory host name (``node1``).
-        address: a 127.0.0.0/8 address of its own (``127.42.0.10``).
-        port: sshd port on that address.
-        binds: target path inside the node → source path on the host (a
-            directory or a file) bind-mounted over it in the node's namespace.
-            Targets missing on the host are created as empty mount points
-            (directory or empty file); existing host files are never changed.
-        env: environment every SSH session on the node gets (sshd ``SetEnv``),
-            in addition to ``OCTAVIA_LAB_NODE=<name>`` and ``SHLVL=1``.
-    """
-
-    name: str
-    address: str
-    port: int = 22
-    binds: Mapping[str, str] = field(default_factory=dict)
-    env: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RunningNode:
-    """A started node, as recorded in ``nodes.json``.
-
-    Attributes:
-        name, address, port: as in the :class:`NodeSpec`.
-        pid: PID of the node's sshd (also the PID of its namespace's first process).
-        started: the sshd's start time (``/proc/PID/stat`` field 22), its identity.
-        mnt_ns: the node's mount namespace (``mnt:[4026532...]``).
-        dir: the node's directory under ``BASE/nodes/``.
-        host_key: the node's public host key line (``ssh-ed25519 AAAA...``).
-        binds, env: as in the :class:`NodeSpec`.
-    """
-
-    name: str
-    address: str
-    port: int
-    pid: int
-    started: int | None
-    mnt_ns: str
-    dir: str
-    host_key: str
-    binds: Mapping[str, str] = field(default_factory=dict)
-    env: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def log_file(self) -> Path:
-        return Path(self.dir) / "sshd.log"
-
-    def alive(self) -> bool:
-        """True while this node's sshd (this very process, not a recycled PID) runs."""
-        return nodeprocs.alive(self.pid, self.started)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "address": self.address, "port": self.port,
-                "pid": self.pid, "started": self.started, "mnt_ns": self.mnt_ns,
-                "dir": self.dir, "host_key": self.host_key,
-                "binds": dict(self.binds), "env": dict(self.env)}
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> RunningNode:
-        return cls(name=str(raw["name"]), address=str(raw["address"]), port=int(raw["port"]),
-                   pid=int(raw["pid"]), started=raw.get("started"),
-                   mnt_ns=str(raw.get("mnt_ns", "")), dir=str(raw["dir"]),
-                   host_key=str(raw.get("host_key", "")), binds=dict(raw.get("binds", {})),
-                   env=dict(raw.get("env", {})))
 
 
 def unavailable_reason() -> str | None:
@@ -320,7 +252,9 @@ class LabNodes:
         pub = Path(f"{self.client_key}.pub").read_text(encoding="utf-8")
         self.authorized_keys.write_text(pub, encoding="utf-8")
 
-    def _launch(self, spec: NodeSpec) -> RunningNode:
+    def _launch(self, spec: NodeSpec, into: int | None = None) -> RunningNode:
+        """Start the node's sshd in a new mount namespace with the spec's binds, or, with
+        ``into`` (a PID inside the node's namespace), in that namespace as it is."""
         node_dir = self.base_dir / "nodes" / spec.name
         node_dir.mkdir(parents=True, exist_ok=True)
         host_key = node_dir / "ssh_host_ed25519_key"
@@ -334,15 +268,17 @@ class LabNodes:
             nodeprocs.ensure_mount_point(target, is_dir=os.path.isdir(source))
 
         mounts = [f"mount --bind {shlex.quote(str(Path(src).resolve()))} {shlex.quote(tgt)}"
-                  for tgt, src in spec.binds.items()]
+                  for tgt, src in spec.binds.items()] if into is None else []
         script = " && ".join([*mounts, f"exec {SSHD} -D -e -f {shlex.quote(str(config))}"])
+        enter = (["unshare", "--mount", "--propagation", "private"] if into is None
+                 else ["nsenter", f"--mount=/proc/{into}/ns/mnt"])
         log = open(node_dir / "sshd.log", "ab")  # noqa: SIM115 - handed to the child
         try:
-            # unshare execs the shell, which execs sshd: one PID all the way, so
-            # the PID recorded here is the sshd's. A new session keeps terminal
+            # unshare (nsenter) execs the shell, which execs sshd: one PID all the way,
+            # so the PID recorded here is the sshd's. A new session keeps terminal
             # signals (Ctrl-C in the operator's shell) away from the node.
             proc = subprocess.Popen(
-                ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script],
+                [*enter, "--", "sh", "-c", script],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                 close_fds=True, cwd=node_dir)
         finally:
@@ -353,8 +289,8 @@ class LabNodes:
         return RunningNode(name=spec.name, address=spec.address, port=spec.port, pid=proc.pid,
                            started=nodeprocs.start_time(proc.pid), mnt_ns=mnt_ns,
                            dir=str(node_dir), host_key=public_key(host_key),
-                           binds=dict(spec.binds),
-                           env=dict(spec.env))
+                           binds=dict(spec.binds), env=dict(spec.env),
+                           force_command=spec.force_command)
 
     def _write_known_hosts(self) -> None:
         lines = [f"{known_hosts_name(n.address, n.port)} {n.host_key}" for n in self.running()]
@@ -403,6 +339,44 @@ class LabNodes:
         state["blocked"] = []
         if self.state_file.exists():
             self._save(state)
+
+    # -- sshd faults -----------------------------------------------------------
+
+    def kill_sshd(self, name: str) -> list[int]:
+        """SIGKILL node ``name``'s sshd and every SSH session process it serves, as
+        when sshd dies: open connections drop, new ones are refused; commands the
+        sessions started, and the node's services, keep running. Returns the PIDs."""
+        node = self.node(name)
+        if not node.alive():
+            raise LabNodeError(f"lab node {name}: its sshd is not running")
+        members = nodeprocs.namespace_members(node.mnt_ns) if node.mnt_ns else {}
+        sshds = [pid for pid in members if nodeprocs.comm(pid) in ("sshd", "sshd-session")]
+        killed = sorted({node.pid, *sshds})
+        for pid in killed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self._reap(node.pid)
+        return killed
+
+    def start_sshd(self, name: str) -> RunningNode:
+        """Start node ``name``'s sshd again after :meth:`kill_sshd`, in the node's own
+        mount namespace while any process of it lives (else in a new one set up as
+        at start); the same address, port and host key."""
+        state = self._load()
+        node = self.node(name)
+        if node.alive():
+            raise LabNodeError(f"lab node {name}: its sshd is already running")
+        # A namespace id that still has members is that namespace (ids are reused only
+        # once a namespace is gone).
+        members = nodeprocs.namespace_members(node.mnt_ns) if node.mnt_ns else {}
+        again = self._launch(NodeSpec(name=node.name, address=node.address, port=node.port,
+                                      binds=dict(node.binds), env=dict(node.env),
+                                      force_command=node.force_command),
+                             into=min(members) if members else None)
+        state["nodes"][name] = again.as_dict()
+        self._save(state)
+        self._wait_ready(again, time.monotonic() + _START_TIMEOUT)
+        return again
 
     def _reap(self, pid: int) -> None:
         proc = self._children.pop(pid, None)

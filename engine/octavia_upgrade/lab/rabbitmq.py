@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from octavia_upgrade.errors import LabError
 from octavia_upgrade.lab.procs import Proc, free_port, spawn, wait_tcp
 
 SCRIPTS = Path("/usr/lib/rabbitmq/bin")
@@ -94,6 +95,24 @@ class RabbitMQ:
                 return True
             time.sleep(1.0)
         return False
+
+    def answers(self) -> bool:
+        """Whether the AMQP port accepts a connection now."""
+        return wait_tcp("127.0.0.1", self.port, 1.0)
+
+    def stop_app(self) -> None:
+        """``rabbitmqctl stop_app``: the broker stops and closes its AMQP port, as after
+        ``systemctl stop rabbitmq-server``; the Erlang VM stays, so the lab's processes
+        (and their PIDs) are unchanged and :meth:`start_app` brings it back."""
+        done = self.ctl("stop_app")
+        if done.returncode != 0 or self.answers():
+            raise LabError(f"rabbitmqctl stop_app failed: {done.stderr.strip()}")
+
+    def start_app(self, timeout: float = 60.0) -> None:
+        """``rabbitmqctl start_app``; returns once the AMQP port accepts connections."""
+        done = self.ctl("start_app", timeout=timeout)
+        if done.returncode != 0 or not wait_tcp("127.0.0.1", self.port, timeout):
+            raise LabError(f"rabbitmqctl start_app failed: {done.stderr.strip()}")
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop the broker cleanly, so that its data folder can be removed afterwards.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from octavia_upgrade.errors import LabNodeError
 
 if TYPE_CHECKING:
-    from octavia_upgrade.lab.nodes import NodeSpec
+    from octavia_upgrade.lab.nodespec import NodeSpec
 
 SSHD = "/usr/sbin/sshd"
 
@@ -56,6 +56,7 @@ def sshd_config(spec: NodeSpec, node_dir: Path, host_key: Path, authorized_keys:
         # Without SHLVL=1 Debian's bash reads ~/.bashrc for every command.
         f"SetEnv {set_env}",
         "Subsystem sftp internal-sftp",
+        *([f"ForceCommand {spec.force_command}"] if spec.force_command else []),
         "",
     ])
 
