@@ -141,8 +141,8 @@ def test_stdin_is_fed_and_closed(node1: SshTransport) -> None:
     assert result.stdout.strip() == str(len("héllo\n".encode()))
     # Without stdin, a command reading it gets end-of-file at once.
     started = time.monotonic()
-    assert node1.run("cat", timeout=10).stdout == ""
-    assert time.monotonic() - started < 5
+    assert node1.run("cat", timeout=120).stdout == ""
+    assert time.monotonic() - started < 60  # end-of-file, not the timeout
 
 
 @needs_nodes
@@ -217,9 +217,9 @@ def test_stdin_beyond_the_window_while_the_command_writes(node1: SshTransport) -
 @needs_nodes
 def test_stdin_the_command_does_not_read_is_dropped(node1: SshTransport) -> None:
     started = time.monotonic()
-    result = node1.run("echo early; exit 4", stdin="x" * 8_000_000, timeout=30)
-    assert (result.rc, result.stdout) == (4, "early\n")
-    assert time.monotonic() - started < 5
+    result = node1.run("echo early; exit 4", stdin="x" * 8_000_000, timeout=120)
+    assert (result.rc, result.stdout) == (4, "early\n") and not result.timed_out
+    assert time.monotonic() - started < 60
     assert node1.run("echo next").stdout == "next\n"
 
 
@@ -234,9 +234,9 @@ def test_command_that_closes_its_output_early_is_waited_for(node1: SshTransport)
     assert silent.duration >= 1
     # ... and still stopped by its timeout.
     started = time.monotonic()
-    stuck = node1.run("exec >&- 2>&-; sleep 30", timeout=1)
+    stuck = node1.run("exec >&- 2>&-; sleep 120", timeout=1)
     assert stuck.timed_out and stuck.rc == 124
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 60  # the timeout, not the end of the sleep
 
 
 @needs_nodes
@@ -299,7 +299,7 @@ def test_timeout_kills_the_remote_process_group(node1: SshTransport) -> None:
     assert result.timed_out and not result.ok
     assert result.rc in (124, 137)
     assert "never" not in result.stdout
-    assert elapsed < 4
+    assert elapsed < 60  # the sleeps last 3000 s or more
     # The lab node shares this machine's process table: nothing of it is left.
     deadline = time.monotonic() + 3
     while live_processes_with(f"sleep {marker}") and time.monotonic() < deadline:
@@ -319,7 +319,7 @@ def test_timeout_escalates_to_sigkill(node1: SshTransport) -> None:
     # Stopped on the host by SIGKILL kill_after (1 s) later, before the local
     # deadline (timeout + kill_after + grace) would have dropped the connection.
     assert result.rc == 137
-    assert 1.4 <= elapsed < 3.5
+    assert 1.4 <= elapsed < 60  # the sleeps last 8000 s or more
     deadline = time.monotonic() + 3
     while live_processes_with(f"sleep {marker}") and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -341,11 +341,11 @@ def test_watchdog_returns_when_host_stops_answering(lab_nodes: LabNodes) -> None
         blocker = threading.Timer(0.5, lambda: lab_nodes.block("node2"))
         blocker.start()
         started = time.monotonic()
-        result = transport.run("sleep 30", timeout=1)
+        result = transport.run("sleep 300", timeout=1)
         elapsed = time.monotonic() - started
         blocker.join()
         assert result.timed_out and result.rc is None
-        assert 2.5 <= elapsed < 6  # timeout + kill_after + grace
+        assert 2.5 <= elapsed < 60  # timeout + kill_after + grace (3 s), not the sleep
         with pytest.raises(HostUnreachable):
             transport.run("true")
     finally:
@@ -364,8 +364,8 @@ def test_warm_connection_to_a_host_that_stopped_answering(lab_nodes: LabNodes) -
         lab_nodes.block("node2")
         started = time.monotonic()
         with pytest.raises(HostUnreachable, match="node2 .*the command was not started"):
-            transport.run(f"touch {marker}", timeout=30)
-        assert time.monotonic() - started < 4  # connect_timeout, not the command's timeout
+            transport.run(f"touch {marker}", timeout=300)
+        assert time.monotonic() - started < 60  # connect_timeout, not the command's timeout
     finally:
         lab_nodes.unblock("node2")
         transport.close()
@@ -410,7 +410,7 @@ def test_blocked_host_is_unreachable_within_connect_timeout(lab_nodes: LabNodes)
         with pytest.raises(HostUnreachable, match=rf"node3 \(root@{address}:\d+\).*"
                                                   "timed out after 2s"):
             transport.run("true")
-        assert time.monotonic() - started < 4
+        assert time.monotonic() - started < 30  # not the kernel's minutes of SYN retries
     finally:
         lab_nodes.unblock("node3")
     assert transport.run("true").ok
@@ -603,7 +603,7 @@ def test_close_all_does_not_wait_for_a_handshake_in_progress(lab_nodes: LabNodes
         assert "node3" in pool._opening
         started = time.monotonic()
         pool.close_all()
-        assert time.monotonic() - started < 3  # not the 6 s handshake timeout
+        assert time.monotonic() - started < 5  # not the 6 s handshake timeout
         assert not node1.is_connected
         deadline = time.monotonic() + 15
         while pool._opening and time.monotonic() < deadline:
@@ -645,7 +645,7 @@ def test_local_timeout_kills_the_process_group() -> None:
     result = LocalTransport(kill_after=1).run(f"sleep {marker} & sleep {marker}; echo never",
                                               timeout=0.5)
     assert result.timed_out and "never" not in result.stdout
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 60  # the sleeps last 4000 s or more
     assert live_processes_with(f"sleep {marker}") == []
 
 
