@@ -178,7 +178,11 @@ class MariaDBServer(_Server):
             raise DBServerError("MariaDB is not installed (Debian package mariadb-server; "
                                 "scripts/bootstrap installs it)")
         data = self.base_dir / "data"
-        for d in (self.base_dir / "run", self.base_dir / "log"):
+        # Its own temporary folder: servers set up at once (two labs, a lab and the
+        # tests' server) otherwise share /tmp, where their bootstraps' temporary
+        # tables can collide.
+        tmp = self.base_dir / "tmp"
+        for d in (self.base_dir / "run", self.base_dir / "log", tmp):
             d.mkdir(parents=True, exist_ok=True)
         _socket_path(self.socket)
         if not (data / "mysql").is_dir():
@@ -186,7 +190,7 @@ class MariaDBServer(_Server):
             done = subprocess.run(
                 [MARIADB_INSTALL_DB, "--no-defaults", f"--user={self._os_user()}",
                  f"--datadir={data}", "--auth-root-authentication-method=normal",
-                 "--skip-test-db", "--skip-name-resolve"],
+                 "--skip-test-db", "--skip-name-resolve", f"--tmpdir={tmp}"],
                 capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 raise DBServerError(f"mariadb-install-db failed ({done.returncode}): "
@@ -195,7 +199,7 @@ class MariaDBServer(_Server):
         self._spawn([MARIADBD, "--no-defaults", f"--user={self._os_user()}",
                      f"--datadir={data}", f"--socket={self.socket}",
                      f"--pid-file={self.pid_file}", f"--port={self.port}",
-                     "--bind-address=127.0.0.1", "--skip-name-resolve",
+                     "--bind-address=127.0.0.1", "--skip-name-resolve", f"--tmpdir={tmp}",
                      f"--log-error={self.log_file}", "--character-set-server=utf8mb4",
                      "--collation-server=utf8mb4_general_ci"], self.log_file)
         try:
