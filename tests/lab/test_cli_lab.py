@@ -78,3 +78,25 @@ def test_login_needs_a_new_user_and_the_password_in_the_environment(tmp_path, ca
     assert main(["lab", "up", "--login", "ops1", "--bare", "--dir", lab_dir]) == 2
     assert "--login is for a full lab" in capsys.readouterr().err
     assert not (tmp_path / "lab").exists()
+
+
+def test_the_status_line_says_what_the_nodes_run_now():
+    from octavia_upgrade.cli.lab import render_status
+
+    def status(*releases: str | None, at_up: str = "dalmatian") -> str:
+        nodes = [{"name": f"node{i + 1}", "address": f"127.0.0.{i + 1}:22", "sshd": "running",
+                  "octavia": None, "release": r, "services": {}, "faults": []}
+                 for i, r in enumerate(releases)]
+        now = set(releases)
+        data = {"dir": "lab", "status": "up", "bare": False, "flavor": "venv",
+                "deployment": "lab-x", "release_at_up": at_up, "nodes": nodes,
+                "release": now.pop() if len(now) == 1 else None, "inventory": "inv",
+                "loadbalancers": [], "amphorae": []}
+        return render_status(data).splitlines()[0]
+
+    assert status("dalmatian", "dalmatian").endswith(
+        ": up, release dalmatian, flavor venv, deployment lab-x")
+    assert ": up, release epoxy (brought up at dalmatian)," in status("epoxy", "epoxy")
+    assert ": up, release mixed (node1 epoxy, node2 dalmatian) (brought up at dalmatian)," in \
+        status("epoxy", "dalmatian")
+    assert ": up, release unknown (brought up at dalmatian)," in status(None, None)

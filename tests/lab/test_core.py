@@ -10,6 +10,7 @@ import urllib.request
 import pytest
 import yaml
 
+from octavia_upgrade.catalog import load_catalog
 from octavia_upgrade.lab.api import OctaviaApi
 from octavia_upgrade.lab.services import UNITS
 
@@ -100,6 +101,12 @@ def test_inventory_is_valid_and_holds_secrets_privately(lab):
 def test_status_reports_the_lab(lab):
     data = lab.status()
     assert data["status"] == "up" and data["release"] == lab.state()["release"]
+    assert data["release_at_up"] == lab.state()["release"]
+    # what each node runs, read on the node: the release's Octavia
+    major = load_catalog().get(lab.state()["release"]).octavia_major
+    for node in data["nodes"]:
+        assert node["release"] == data["release"], node
+        assert int(node["octavia"].split(".")[0]) == major, node
     assert data["vip"]["reachable"] is True
     assert data["infrastructure"] == {"mariadb": "running", "rabbitmq": "running",
                                       "amphora-heartbeats": "running"}

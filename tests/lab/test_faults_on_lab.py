@@ -221,6 +221,7 @@ def test_with_the_broker_back_resume_starts_the_services_and_finishes(
                           "-f", "json").stdout)
     assert det["release"] == "epoxy" and det["db_revision"] == EPOXY_HEAD
     status = fault_lab.status()
+    assert (status["release"], status["release_at_up"]) == ("epoxy", "dalmatian")
     assert status["infrastructure"]["rabbitmq"] == "running"
     for node in status["nodes"]:
         assert set(node["services"].values()) == {"active"} and not node["faults"], node

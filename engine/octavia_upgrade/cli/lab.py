@@ -21,7 +21,7 @@ engine, naming the flavor the nodes are laid out in. Needs root. See docs/lab.md
 
   lab up [--nodes 3] [--release dalmatian] [--flavor venv|osa] [--loadbalancers 1]
          [--login USER] [--audit-commands] [--bare]
-  lab status [-f table|json|yaml|value|csv] [-c COLUMN]
+  lab status [-f table|json|yaml|value|csv] [-c COLUMN]   (each node's Octavia and release)
              (value, csv and -c: one row per node, as in OpenStackClient)
   lab fault NODE unreachable | stuck-service UNIT | stuck-failover |
                  fail-migration [half-way] |
@@ -83,7 +83,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                    "(default: the directory's name)")
     up.add_argument("--net", default="127.42.0", metavar="A.B.C",
                     help="loopback /24 for nodes and VIP (default 127.42.0)")
-    st = sub.add_parser("status", help="nodes, services, load balancers, amphorae, VIP")
+    st = sub.add_parser("status", help="nodes (the Octavia each runs), services, load balancers, "
+                                          "amphorae, VIP")
     _dir(st)
     from octavia_upgrade.cli.output import add_row_format
 
@@ -205,7 +206,8 @@ def node_columns() -> tuple[Column, ...]:
                       lambda n: (n.get("services") or {}).get(name))
 
     return (Column("node", lambda n: n["name"]), Column("address", lambda n: n.get("address")),
-            Column("sshd", lambda n: n["sshd"]), *(unit(u) for u in UNITS),
+            Column("sshd", lambda n: n["sshd"]), Column("octavia", lambda n: n.get("octavia")),
+            Column("release", lambda n: n.get("release")), *(unit(u) for u in UNITS),
             Column("faults", lambda n: ",".join(n["faults"]) or None))
 
 
@@ -217,20 +219,33 @@ def render_status_as(data: dict, fmt: str, columns: list[str] | tuple[str, ...] 
                        table_text=lambda: render_status(data), document=lambda: data)
 
 
+def _release_text(data: dict) -> str:
+    """What the nodes run now, and the release the lab was brought up at when it differs."""
+    at_up = data.get("release_at_up") or "-"
+    if data.get("bare"):
+        return at_up
+    now = data.get("release")
+    if now is None:
+        running = {n["name"]: n.get("release") or "?" for n in data["nodes"] if n.get("address")}
+        now = ("mixed (" + ", ".join(f"{k} {v}" for k, v in running.items()) + ")"
+               if len(set(running.values())) > 1 else "unknown")
+    return now if now == at_up else f"{now} (brought up at {at_up})"
+
+
 def render_status(data: dict) -> str:
     """The table form of ``lab status``."""
     from octavia_upgrade.cli.output import table
     from octavia_upgrade.lab.units import UNITS
 
     short = [u.removeprefix("octavia-") for u in UNITS]
-    lines = [f"lab {data['dir']}: {data.get('status')}, release {data.get('release') or '-'}"
+    lines = [f"lab {data['dir']}: {data.get('status')}, release {_release_text(data)}"
              f", flavor {data.get('flavor') or 'venv'}, deployment {data.get('deployment')}"]
     rows = []
     for n in data["nodes"]:
         svc = n.get("services") or {}
-        rows.append([n["name"], n.get("address") or "-", n["sshd"],
+        rows.append([n["name"], n.get("address") or "-", n["sshd"], n.get("octavia") or "-",
                      *[svc.get(u, "-") for u in UNITS], ",".join(n["faults"]) or "-"])
-    lines.append(table(["node", "address", "sshd", *short, "faults"], rows))
+    lines.append(table(["node", "address", "sshd", "octavia", *short, "faults"], rows))
     if data.get("bare"):
         return "\n".join(lines)
     infra = data.get("infrastructure", {})

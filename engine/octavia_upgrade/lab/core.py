@@ -204,6 +204,7 @@ class Lab:
 
     def status(self) -> dict[str, Any]:
         """Nodes and their services, load balancers, amphorae, VIP, infrastructure."""
+        from octavia_upgrade.catalog import load_catalog
         from octavia_upgrade.lab import haproxy, services
         from octavia_upgrade.lab.api import ApiError, OctaviaApi
 
@@ -225,14 +226,21 @@ class Lab:
                 entry.update(address=f"{node.address}:{node.port}", sshd="running")
                 if not st.get("bare"):
                     shell = self.node_shell(nodes_api, node)
-                    entry["services"] = (
-                        {u: "unreachable" for u in services.UNITS} if name in blocked
-                        else services.unit_states(shell))
+                    entry["services"], version = (
+                        ({u: "unreachable" for u in services.UNITS}, None) if name in blocked
+                        else services.node_software(shell))
+                    found = load_catalog().by_octavia_version(version) if version else None
+                    entry.update(octavia=version, release=found.series if found else None)
                 else:
                     entry["services"] = {}
             out_nodes.append(entry)
+        running_releases = {n.get("release") for n in out_nodes if n.get("address")}
         result: dict[str, Any] = {"dir": str(self.dir), "status": st.get("status"),
-                                  "release": st.get("release"), "bare": st.get("bare"),
+                                  # what every node runs now; None when they differ or
+                                  # none could be read (each node's is in "nodes")
+                                  "release": (running_releases.pop()
+                                              if len(running_releases) == 1 else None),
+                                  "release_at_up": st.get("release"), "bare": st.get("bare"),
                                   "flavor": st.get("flavor", "venv"),
                                   "deployment": st.get("deployment"), "nodes": out_nodes,
                                   "inventory": str(self.inventory_file)}

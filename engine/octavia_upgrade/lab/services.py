@@ -70,19 +70,39 @@ def start_units(shell: NodeShell, units: Sequence[str] = UNITS) -> None:
 
 def unit_states(shell: NodeShell, units: Sequence[str] = UNITS) -> dict[str, str]:
     """``systemctl is-active`` of each unit on the node (``unreachable`` if SSH fails)."""
-    script = "; ".join(f"printf '%s ' {u}; systemctl is-active {u}" for u in units)
+    return node_software(shell, units)[0]
+
+
+#: Prints ``octavia VERSION`` of the code the API unit runs: the venv its unit file's
+#: ExecStart names (the osa style), else the venv style's; ``octavia -`` when none reads.
+_RUNNING_VERSION = (
+    f"u=/etc/systemd/system/octavia-api.service; b={VENV}/bin; "
+    "if [ -f $u ]; then b=$(sed -n 's|^ExecStart=\\(/[^ ]*\\)/[^/ ]*.*|\\1|p' $u | tail -n1); "
+    "fi; \"$b/python\" -c 'import importlib.metadata as m; print(\"octavia\", "
+    "m.version(\"octavia\"))' 2>/dev/null || echo 'octavia -'")
+
+
+def node_software(shell: NodeShell, units: Sequence[str] = UNITS
+                  ) -> tuple[dict[str, str], str | None]:
+    """Each unit's ``systemctl is-active`` and the Octavia version its API unit runs
+    (None: not read), in one command (every unit ``unreachable`` if SSH fails)."""
+    script = "; ".join([*(f"printf '%s ' {u}; systemctl is-active {u}" for u in units),
+                        _RUNNING_VERSION])
     try:
         res = shell.run(script, timeout=30)
     except subprocess.TimeoutExpired:
-        return {u: "unreachable" for u in units}
+        return {u: "unreachable" for u in units}, None
     if res.rc == 255:
-        return {u: "unreachable" for u in units}
+        return {u: "unreachable" for u in units}, None
     states = dict.fromkeys(units, "unknown")
+    version = None
     for line in res.stdout.splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[0] in states:
             states[parts[0]] = parts[1]
-    return states
+        elif len(parts) == 2 and parts[0] == "octavia" and parts[1] != "-":
+            version = parts[1]
+    return states, version
 
 
 def wait_apis(apis: Sequence[OctaviaApi], timeout: float = 180.0,
