@@ -297,18 +297,61 @@ def test_resume_refuses_a_plan_recorded_without_a_schema_version(world: World) -
 # --------------------------------------------------------------------------- interruption
 
 
-def test_an_interrupted_run_comes_back_as_data_and_resumes(world: World) -> None:
+def _with_a_step_after(world: World) -> None:
+    world.write_runbook([
+        {"id": "greet", "kind": "command", "targets": {"roles": ["api"]},
+         "with": {"command": "echo {{ vars.greeting }}"}, "idempotent": True},
+        {"id": "migrate", "kind": "command", "targets": {"hosts": ["ctl1"]},
+         "with": {"command": "migrate-now"}},
+        {"id": "after", "kind": "command", "targets": {"roles": ["api"]},
+         "with": {"command": "after-now"}}])
+
+
+def _sent(pool: FakePool) -> list[str]:
+    return [c for h in ("ctl1", "ctl2") for c in pool.get(h).commands]
+
+
+def test_a_signal_lets_the_running_command_end_and_records_it(world: World) -> None:
+    """The first SIGINT starts nothing further and waits for what runs: its result
+    is known, so ``resume`` needs no confirmation and does not run it again."""
+    _with_a_step_after(world)
+
     def interrupt(command: str) -> Any:
         os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.5)  # the run stops while this command is still running
+        time.sleep(1.0)  # still running when the run starts stopping
         return result(0)
 
     pool = FakePool(ctl1=FakeTransport("ctl1").on(r"^migrate-now", interrupt))
     stopped = world.run(pool)
+    assert stopped.status == "interrupted"
+    said = world.out.getvalue()
+    assert "SIGINT received: stopping; no further command starts" in said
+    assert "waiting for migrate on ctl1 (running 0s) to end" in said
+    assert [r.status for r in world.store.results(stopped.run_id)
+            if r.step_id == "migrate"] == ["succeeded"]
+    assert "after-now" not in _sent(pool)
+    assert world.store.get_lock("unit") is None
+    again = FakePool()
+    assert world.resume(stopped.run_id, pool=again).status == "succeeded"
+    assert _sent(again) == ["after-now", "after-now"]  # migrate-now never again
+
+
+def test_a_second_signal_stops_at_once_and_the_attempt_is_unknown(world: World) -> None:
+    _with_a_step_after(world)
+
+    def interrupt_twice(command: str) -> Any:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1.0)  # the run stops while this command is still running
+        return result(0)
+
+    pool = FakePool(ctl1=FakeTransport("ctl1").on(r"^migrate-now", interrupt_twice))
+    stopped = world.run(pool)
     assert stopped.status == "interrupted"  # the process is still here
     assert world.store.get_run(stopped.run_id).status == "interrupted"
     assert world.store.get_lock("unit") is None
-    assert "SIGINT received" in world.out.getvalue()
+    assert "SIGINT received again: stopping at once" in world.out.getvalue()
     with pytest.raises(UnknownOutcome):
         world.resume(stopped.run_id)
     resumed = world.resume(stopped.run_id, yes=True)

@@ -81,7 +81,9 @@ class Executor:
                  runners: Callable[[str], Runner], local: Runner, sink: Sink,
                  prompter: Prompter, previous: Previous | None = None,
                  cancel: threading.Event | None = None,
-                 hold: Callable[[PlannedStep], None] | None = None) -> None:
+                 hold: Callable[[PlannedStep], None] | None = None,
+                 force: threading.Event | None = None,
+                 say: Callable[[str], None] | None = None) -> None:
         """
         Args:
             plan: what to run, exactly.
@@ -91,6 +93,11 @@ class Executor:
             local: the operator machine's transport.
             hold: called before each step; returns when the step may start
                 (a paused run waits in it), raises ``Interrupted`` to stop.
+            cancel: set to stop: no further command starts, and the commands
+                running are waited for, their results recorded.
+            force: set to stop at once: the commands still running are left
+                running and recorded ``unknown``.
+            say: tells the operator what a stop waits for.
         """
         self.plan = plan
         self.contexts = contexts
@@ -100,6 +107,8 @@ class Executor:
         self.prompter = prompter
         self.previous = previous or Previous()
         self.cancel = cancel or threading.Event()
+        self.force = force or threading.Event()
+        self.say = say or (lambda text: None)
         self.hold = hold
         self.outputs: dict[str, dict[str, Any]] = {}
         self.dropped: dict[str, str] = {}  # host -> step id where it failed
@@ -242,17 +251,42 @@ class Executor:
         futures: dict[Future[Outcome], str] = {
             pool.submit(self._run_task, ps, h): h for h in hosts}
         pending = set(futures)
+        told = False
         try:
             while pending:
                 if self.cancel.is_set():
-                    raise Interrupted("interrupted")
+                    # Stopping: what has not started never will; what runs is waited
+                    # for, so that its result is known, unless told to stop at once.
+                    pending = {f for f in pending if not f.cancel()}
+                    if self.force.is_set() or not pending:
+                        raise Interrupted("interrupted")
+                    if not told:
+                        told = self._tell_waiting()
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for f in done:
-                    results[futures[f]] = f.result()
+                    if not f.cancelled():
+                        results[futures[f]] = f.result()
+            if self.cancel.is_set():
+                raise Interrupted("interrupted")
         finally:
             for f in pending:
                 f.cancel()  # not started yet: never will be
         return results
+
+    def _tell_waiting(self) -> bool:
+        """Say which commands a stop waits for; True once said."""
+        with self._state_lock:
+            now = time.time()
+            left = [f"{ps.id} on {host} (running {now - started:.0f}s)"
+                    for ps, host, _attempt, started in self.in_flight.values()]
+        if not left:
+            return False
+        self.sink.event("waiting-for-commands", in_flight=left)
+        self.say(f"stopping: waiting for {', '.join(left)} to end, so that "
+                 f"{'its result is' if len(left) == 1 else 'their results are'} known; "
+                 "signal again to stop at once and leave "
+                 f"{'it' if len(left) == 1 else 'them'} running (recorded 'unknown')")
+        return True
 
     def _run_task(self, ps: PlannedStep, host_name: str) -> Outcome:
         kind = kinds.get(ps.kind)
@@ -265,7 +299,7 @@ class Executor:
                 if delay and self.cancel.wait(delay):
                     raise Interrupted("interrupted")
             with self._state_lock:
-                if self.abandoned:
+                if self.abandoned or self.cancel.is_set():
                     raise Interrupted("interrupted")
                 token = self.sink.attempt_started(ps, host_name, attempt)
                 started = time.time()

@@ -426,7 +426,7 @@ def test_ctrl_c_at_an_approval_prompt_interrupts_cleanly(sim: Sim) -> None:
     assert [a["how"] for a in shown(sim, run["id"])["approvals"]] == ["--yes"]
 
 
-def test_sigterm_mid_step_then_resume_and_a_crash_during_resume(sim: Sim) -> None:
+def test_sigterm_twice_mid_step_then_resume_and_a_crash_during_resume(sim: Sim) -> None:
     log = sim.root / "t.log"
     rb = sim.runbook("term", [
         cmd("one", log),
@@ -440,15 +440,19 @@ def test_sigterm_mid_step_then_resume_and_a_crash_during_resume(sim: Sim) -> Non
     try:
         wait_for(lambda: (sim.root / "slow-started").exists())
         t0 = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)  # waits for the 30 s command...
+        time.sleep(2)
+        proc.send_signal(signal.SIGTERM)  # ... until told again: stops at once
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 130, out + err
-    assert time.monotonic() - t0 < 10  # promptly, not after the 30 s command
+    assert time.monotonic() - t0 < 12  # promptly, not after the 30 s command
     assert "SIGTERM received" in out + err and "Traceback" not in out + err
+    assert "waiting for slow on node2" in out + err
+    assert "SIGTERM received again: stopping at once" in out + err
     (run,) = runs(sim)
     run_id = run["id"]
     assert run["status"] == "interrupted"

@@ -48,9 +48,10 @@ lists it as `refused`, `show` and `report` say why (every missing item), and
 it cannot be resumed (start a new run once the cause is put right). Nothing
 ran and no lock was taken.
 
-SIGINT/SIGTERM (Ctrl-C) stops promptly: no further command starts, the
-commands still running are abandoned and recorded as 'unknown' (the tool
-stops waiting for them; on the host they may still complete), the state is
+SIGINT/SIGTERM (Ctrl-C) stops the run: no further step starts, and the
+commands already running are waited for and their results recorded (the
+console names them). A second Ctrl-C stops at once: commands still running
+are left running on their hosts and recorded as 'unknown'. The state is
 saved, exit 130. Continue with `octavia-upgrade resume RUN_ID`: an unknown
 (step, host) runs again only if the step is idempotent or you confirm it.
 

@@ -163,7 +163,8 @@ def _build_executor(prep: Prepared, run_id: str, pool: Any, sink: RunSink, sig: 
                             prep.params, run_id)
     return Executor(plan=prep.plan, contexts=contexts, runners=pool.get,
                     local=LocalTransport(), sink=sink, prompter=prompter,
-                    previous=previous, cancel=sig.cancel, hold=hold)
+                    previous=previous, cancel=sig.cancel, hold=hold, force=sig.force,
+                    say=sink.console.warn)
 
 
 def _notifications(prep: Prepared, svc: Services, sink: RunSink, run: Any,

@@ -14,7 +14,10 @@ from octavia_upgrade.console import Console
 
 @dataclass
 class SignalState:
+    #: The first SIGINT/SIGTERM: no further command starts; running ones are waited for.
     cancel: threading.Event = field(default_factory=threading.Event)
+    #: The second: stop at once; commands still running are left running, ``unknown``.
+    force: threading.Event = field(default_factory=threading.Event)
 
 
 def manual_approvals(runbook: Any) -> frozenset[str]:
@@ -41,7 +44,14 @@ def never_confirm(question: str) -> bool:
 
 
 def install_signals(sig: SignalState, console: Console) -> Callable[[], None]:
-    """SIGINT/SIGTERM stop the run promptly: running attempts become ``unknown``.
+    """SIGINT/SIGTERM stop the run: the first lets the running commands end, the second
+    stops at once.
+
+    The first signal starts no further command, step or attempt, and waits for
+    the commands already running on the hosts, so that their results are
+    recorded (an approval prompt or a wait between checks ends at once). A
+    second signal stops without waiting: the attempts still running are
+    recorded ``unknown``, and their commands run on to their end on the hosts.
 
     Returns the function that puts the previous handlers back. Outside the
     main thread (where Python cannot install handlers) nothing is installed.
@@ -50,11 +60,15 @@ def install_signals(sig: SignalState, console: Console) -> Callable[[], None]:
         return lambda: None
 
     def handler(signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
         if not sig.cancel.is_set():
-            name = signal.Signals(signum).name
-            console.warn(f"{name} received: stopping; the state is saved and running "
-                         "commands are recorded as 'unknown'")
-        sig.cancel.set()
+            console.warn(f"{name} received: stopping; no further command starts, the "
+                         "state is saved")
+            sig.cancel.set()
+        elif not sig.force.is_set():
+            console.warn(f"{name} received again: stopping at once; commands still "
+                         "running are left running on their hosts and recorded as 'unknown'")
+            sig.force.set()
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
 
