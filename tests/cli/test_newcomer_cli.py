@@ -144,10 +144,11 @@ def test_help_texts_say_the_whole_sentence(away: Path) -> None:
 def test_run_help_and_operator_guide_agree_on_ctrl_c(away: Path) -> None:
     run_help = " ".join(cli("run", "--help", cwd=away).stdout.split())
     guide = " ".join((ROOT / "docs" / "operator-guide.md").read_text().split())
-    for text in (run_help, guide):
-        assert "commands still running are abandoned and recorded as 'unknown'" in text \
-            or "commands still running are abandoned and recorded as `unknown`" in text
-    assert "running commands finish" not in run_help
+    for text in (run_help, guide.replace("`unknown`", "'unknown'")):
+        assert ("no further step starts, and the commands already running are waited for "
+                "and their results recorded") in text
+        assert ("A second Ctrl-C stops at once: commands still running are left running on "
+                "their hosts and recorded as 'unknown'") in text
 
 
 def test_lab_up_without_its_database_driver_refuses_at_once(away: Path) -> None:
