@@ -325,7 +325,7 @@ def test_a_signal_lets_the_running_command_end_and_records_it(world: World) -> N
     stopped = world.run(pool)
     assert stopped.status == "interrupted"
     said = world.out.getvalue()
-    assert "SIGINT received: stopping; no further command starts" in said
+    assert "SIGINT received: stopping; no further step starts" in said
     assert "waiting for migrate on ctl1 (running 0s) to end" in said
     assert [r.status for r in world.store.results(stopped.run_id)
             if r.step_id == "migrate"] == ["succeeded"]

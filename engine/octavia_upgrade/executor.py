@@ -93,8 +93,8 @@ class Executor:
             local: the operator machine's transport.
             hold: called before each step; returns when the step may start
                 (a paused run waits in it), raises ``Interrupted`` to stop.
-            cancel: set to stop: no further command starts, and the commands
-                running are waited for, their results recorded.
+            cancel: set to stop: no further step, attempt or retry starts, and
+                the attempts running are waited for, their results recorded.
             force: set to stop at once: the commands still running are left
                 running and recorded ``unknown``.
             say: tells the operator what a stop waits for.

@@ -62,7 +62,7 @@ def test_sigterm_at_an_approval_prompt_in_tmux_then_resume_there(lab, tmux: Tmux
     tmux.wait_for(win, "EXIT=", timeout=60)
     screen = tmux.text(win)
     # What the operator sees: the signal, the saved state, how to go on, exit 130.
-    assert "SIGTERM received: stopping; no further command starts, the state is saved" in screen
+    assert "SIGTERM received: stopping; no further step starts, the state is saved" in screen
     (run,) = json.loads(_cli(state, "runs", "-f", "json").stdout)
     assert f"run {run['id']} interrupted. Inspect: octavia-upgrade show {run['id']}; " \
            f"continue: octavia-upgrade resume {run['id']}" in screen

@@ -68,11 +68,6 @@ def start_units(shell: NodeShell, units: Sequence[str] = UNITS) -> None:
                 what=f"systemctl start {' '.join(units)}")
 
 
-def unit_states(shell: NodeShell, units: Sequence[str] = UNITS) -> dict[str, str]:
-    """``systemctl is-active`` of each unit on the node (``unreachable`` if SSH fails)."""
-    return node_software(shell, units)[0]
-
-
 #: Prints ``octavia VERSION`` of the code the API unit runs: the venv its unit file's
 #: ExecStart names (the osa style), else the venv style's; ``octavia -`` when none reads.
 _RUNNING_VERSION = (

@@ -14,7 +14,7 @@ from octavia_upgrade.console import Console
 
 @dataclass
 class SignalState:
-    #: The first SIGINT/SIGTERM: no further command starts; running ones are waited for.
+    #: The first SIGINT/SIGTERM: no further step starts; running attempts are waited for.
     cancel: threading.Event = field(default_factory=threading.Event)
     #: The second: stop at once; commands still running are left running, ``unknown``.
     force: threading.Event = field(default_factory=threading.Event)
@@ -47,8 +47,8 @@ def install_signals(sig: SignalState, console: Console) -> Callable[[], None]:
     """SIGINT/SIGTERM stop the run: the first lets the running commands end, the second
     stops at once.
 
-    The first signal starts no further command, step or attempt, and waits for
-    the commands already running on the hosts, so that their results are
+    The first signal starts no further step, attempt or retry, and waits for
+    the attempts already running on the hosts, so that their results are
     recorded (an approval prompt or a wait between checks ends at once). A
     second signal stops without waiting: the attempts still running are
     recorded ``unknown``, and their commands run on to their end on the hosts.
@@ -62,7 +62,7 @@ def install_signals(sig: SignalState, console: Console) -> Callable[[], None]:
     def handler(signum: int, _frame: Any) -> None:
         name = signal.Signals(signum).name
         if not sig.cancel.is_set():
-            console.warn(f"{name} received: stopping; no further command starts, the "
+            console.warn(f"{name} received: stopping; no further step starts, the "
                          "state is saved")
             sig.cancel.set()
         elif not sig.force.is_set():
