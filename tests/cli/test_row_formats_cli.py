@@ -244,7 +244,7 @@ def test_lab_status_rows_without_a_lab(tmp_path: Path) -> None:
         ["node", "address"], ["node1", "127.42.106.10:22"], ["node2", ""]]
     assert json.loads(render_status_as(data, "json")) == data
     assert render_status_as(data, "table").startswith("lab lab: up")
-    assert "available columns: node, address, sshd, api" in refused(
+    assert "available columns: node, address, sshd, octavia, release, api" in refused(
         "lab", "status", "--dir", str(tmp_path / "lab"), "-c", "name", tmp_path=tmp_path)
     assert "no lab in" in refused("lab", "status", "--dir", str(tmp_path / "lab"), "-f",
                                   "value", tmp_path=tmp_path)
