@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,9 @@ from octavia_upgrade.lab.layout import NODE_PATHS, write_inventory, write_privat
 from octavia_upgrade.lab.nodes import NodeSpec, RunningNode, default_specs
 
 if TYPE_CHECKING:
+    from octavia_upgrade.lab import rabbitmq
     from octavia_upgrade.lab.core import Lab
+    from octavia_upgrade.lab.dbservers import MariaDBServer
 
 LB_NAME = "lab-lb1"
 
@@ -110,6 +112,9 @@ def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool,
                     f"--constraint {wheelhouses[0].constraints_file}")
 
     pool = ThreadPoolExecutor(max_workers=2)
+    db: MariaDBServer | None = None
+    db_future: Future[str] | None = None
+    mq_future: Future[rabbitmq.RabbitMQ] | None = None
     try:
         db = MariaDBServer(lab.dir / "mariadb")
         db_future = pool.submit(db.start)
@@ -264,3 +269,18 @@ def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool,
                       for x in specs[1:] if x.served)])
     finally:
         pool.shutdown(wait=True)
+        _record_started(lab, st, db, db_future, mq_future)
+
+
+def _record_started(lab: Lab, st: dict[str, Any], db: MariaDBServer | None,
+                    db_future: Future[str] | None,
+                    mq_future: Future[rabbitmq.RabbitMQ] | None) -> None:
+    """Record the servers that came up and are not recorded yet: when a later part of
+    ``lab up`` failed first (the other server, a node), the clean-up stops them by
+    what ``lab.json`` names."""
+    if db is not None and db_future is not None and "mariadb" not in st \
+            and db_future.exception() is None:
+        st["mariadb"] = db.as_dict()
+    if mq_future is not None and "rabbitmq" not in st and mq_future.exception() is None:
+        st["rabbitmq"] = mq_future.result().as_dict()
+    lab.save(st)
