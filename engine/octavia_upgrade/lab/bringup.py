@@ -278,9 +278,12 @@ def _record_started(lab: Lab, st: dict[str, Any], db: MariaDBServer | None,
     """Record the servers that came up and are not recorded yet: when a later part of
     ``lab up`` failed first (the other server, a node), the clean-up stops them by
     what ``lab.json`` names."""
+    found = {}
     if db is not None and db_future is not None and "mariadb" not in st \
             and db_future.exception() is None:
-        st["mariadb"] = db.as_dict()
+        found["mariadb"] = db.as_dict()
     if mq_future is not None and "rabbitmq" not in st and mq_future.exception() is None:
-        st["rabbitmq"] = mq_future.result().as_dict()
-    lab.save(st)
+        found["rabbitmq"] = mq_future.result().as_dict()
+    if found:
+        st.update(found)
+        lab.save(st)
