@@ -138,12 +138,13 @@ def make_plan(tmp: Path, steps: list[dict[str, Any]], *, rollback: list[dict[str
 
 def execute(plan: Plan, contexts: dict[str, dict[str, Any]], pool: FakePool, *,
             previous: Previous | None = None, cancel: threading.Event | None = None,
-            ) -> tuple[RunResult, Sink]:
+            force: threading.Event | None = None) -> tuple[RunResult, Sink]:
     sink = Sink()
     for name in HOSTS:
         pool.hosts.setdefault(name, Host(name))
     executor = Executor(plan=plan, contexts=contexts, runners=pool.get, local=pool.get(LOCAL),
-                        sink=sink, prompter=approve, previous=previous, cancel=cancel)
+                        sink=sink, prompter=approve, previous=previous, cancel=cancel,
+                        force=force)
     return executor.execute(), sink
 
 
@@ -336,24 +337,51 @@ def test_when_false_skips_and_outputs_feed_later_steps(tmp_path: Path) -> None:
     assert echo["sent"] == "echo fabf4983846b" == pool.hosts["ctl2"].commands[-1]
 
 
-def test_an_interrupt_marks_running_commands_unknown(tmp_path: Path) -> None:
-    plan, ctx = make_plan(tmp_path, [stop("api")])
+def _work(retry: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "work", "name": "Work", "kind": "command", "targets": {"roles": ["api"]},
+            "with": {"command": "work"}, "retry": retry}
+
+
+def test_a_stop_waits_for_running_commands_and_a_second_stops_at_once(tmp_path: Path) -> None:
+    """cancel: the command running on ctl2 is waited for and recorded, also while ctl1
+    sits between two attempts (it stops there); force: nothing is waited for."""
+    plan, ctx = make_plan(tmp_path, [_work({"attempts": 3, "delay": "5s"}), stop("worker")])
+
+    def slow(command: str) -> Any:
+        time.sleep(1.0)
+        return result(0)
+
+    pool = FakePool(ctl1=Host("ctl1").on(r"^work", result(1)),
+                    ctl2=Host("ctl2").on(r"^work", slow))
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    res, sink = execute(plan, ctx, pool, cancel=cancel)
+    assert res.status == "interrupted"
+    assert sink.status("work", "ctl2") == "succeeded"  # not unknown: it was waited for
+    assert [(a, o.status) for s, h, a, o in sink.attempts if (s, h) == ("work", "ctl1")] == \
+        [(1, "failed")]  # its retry never started
+    assert ("waiting-for-commands", {"in_flight": ["work on ctl2 (running 0s)"]}) in sink.events
+    assert "stop-worker" not in sink.started
+
     release = threading.Event()
 
     def hang(command: str) -> Any:
         release.wait(5)
         return result(0)
 
-    pool = FakePool(ctl2=Host("ctl2").on(r"^systemctl stop", hang))
-    cancel = threading.Event()
+    pool = FakePool(ctl2=Host("ctl2").on(r"^work", hang))
+    cancel, force = threading.Event(), threading.Event()
     threading.Timer(0.3, cancel.set).start()
+    threading.Timer(0.6, force.set).start()
+    started = time.monotonic()
     try:
-        res, sink = execute(plan, ctx, pool, cancel=cancel)
+        res, sink = execute(plan, ctx, pool, cancel=cancel, force=force)
     finally:
         release.set()
+    assert time.monotonic() - started < 4
     assert res.status == "interrupted"
-    assert sink.status("stop-api", "ctl2") == "unknown"
-    assert ("interrupted", {"in_flight": ["stop-api@ctl2"]}) in sink.events
+    assert sink.status("work", "ctl2") == "unknown"
+    assert ("interrupted", {"in_flight": ["work@ctl2"]}) in sink.events
 
 
 def test_resume_skips_what_is_done_and_refuses_an_unconfirmed_unknown(tmp_path: Path) -> None:

@@ -264,8 +264,15 @@ class Executor:
                         told = self._tell_waiting()
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for f in done:
-                    if not f.cancelled():
+                    if f.cancelled():
+                        continue
+                    try:
                         results[futures[f]] = f.result()
+                    except Interrupted:
+                        # A host that was between attempts stopped there; the others
+                        # still running are waited for (unless told to stop at once).
+                        if not self.cancel.is_set():
+                            raise
             if self.cancel.is_set():
                 raise Interrupted("interrupted")
         finally:
