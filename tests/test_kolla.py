@@ -69,6 +69,40 @@ def test_every_service_has_its_image_and_container() -> None:
     assert ctx["images"]["to"]["worker"].endswith("octavia-worker:2025.1-rocky-9")
     assert ctx["tags"] == {"from": "2024.2-rocky-9", "to": "2025.1-rocky-9"}
     assert ctx["containers"] == ["octavia_health_manager", "octavia_housekeeping"]
+    # what the recreate command is told, both ways: container=image of this host's services
+    assert ctx["recreate"]["to"] == (
+        "octavia_health_manager=quay.io/openstack.kolla/octavia-health-manager:2025.1-rocky-9 "
+        "octavia_housekeeping=quay.io/openstack.kolla/octavia-housekeeping:2025.1-rocky-9")
+    assert ctx["recreate"]["from"].startswith(
+        "octavia_health_manager=quay.io/openstack.kolla/octavia-health-manager:2024.2-rocky-9 ")
+
+
+def test_without_releases_the_context_names_the_containers_only() -> None:
+    """What detect renders with (no runbook, so no release yet)."""
+    ctx = kolla.context({}, {}, ("api", "worker"))
+    assert ctx["containers"] == ["octavia_api", "octavia_worker"]
+    assert ctx["images"] == {} and ctx["recreate"] == {}
+
+
+def test_the_recreate_command_gets_each_containers_target_image(tmp_path: Path) -> None:
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text("apiVersion: octavia-upgrade/v1\nkind: Inventory\ndeployment: k\n"
+                   "flavor: kolla\nvars:\n  kolla_base_distro: debian\n"
+                   "  kolla_recreate_command: /usr/local/bin/recreate-octavia\n"
+                   "hosts:\n  ctl1:\n    address: 127.0.0.1\n"
+                   "    roles: [api, worker, db-migrate]\n")
+    env = {"OCTAVIA_UPGRADE_STATE_DIR": str(tmp_path / "s"), "HOME": str(tmp_path),
+           "PATH": "/usr/bin:/bin", "PYTHONPATH": _pythonpath()}
+    res = subprocess.run([sys.executable, "-m", "octavia_upgrade", "plan", "dalmatian-to-epoxy",
+                          "-i", str(inv), "--no-detect", "-v"], capture_output=True, text=True,
+                         env=env)
+    assert res.returncode == 0, res.stderr
+    img = "quay.io/openstack.kolla/octavia-{}:2025.1-debian-bookworm"
+    assert (f"export OCTAVIA_UPGRADE_IMAGES='octavia_api={img.format('api')} "
+            f"octavia_worker={img.format('worker')}' && /usr/local/bin/recreate-octavia"
+            ) in res.stdout
+    # each container is recorded on its own line for the rollback
+    assert "for c in octavia_api octavia_worker; do" in res.stdout
 
 
 @pytest.mark.parametrize(("settings", "message"), [
@@ -174,7 +208,7 @@ def test_bad_kolla_settings_in_an_inventory_are_exit_2_naming_the_file(
                    f"flavor: kolla\nvars: {{{setting}}}\n"
                    "hosts:\n  ctl1: {address: 192.0.2.11, roles: [api, db-migrate]}\n")
     res = subprocess.run([sys.executable, "-m", "octavia_upgrade", "plan", "dalmatian-to-epoxy",
-                          "-i", str(inv), "--no-detect"], capture_output=True, text=True,
+                          "-i", str(inv), "--no-detect", "-v"], capture_output=True, text=True,
                          env={"PYTHONPATH": _pythonpath(), "HOME": str(tmp_path),
                               "OCTAVIA_UPGRADE_STATE_DIR": str(tmp_path / "s"),
                               "PATH": "/usr/bin:/bin"})

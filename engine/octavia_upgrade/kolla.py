@@ -229,6 +229,8 @@ def context(v: Mapping[str, Any], release: Mapping[str, Mapping[str, Any]],
         kolla.tags.from / kolla.tags.to   the tags alone
         kolla.containers / kolla.container the host's Octavia containers (by its
                                           roles), the first (octavia_api if any)
+        kolla.recreate.to / .from         "container=image ..." of the host's
+                                          containers on the target (deployed) images
 
     Raises:
         InvalidInput: bad settings, or a release/distro kolla never built.
@@ -238,11 +240,16 @@ def context(v: Mapping[str, Any], release: Mapping[str, Mapping[str, Any]],
     out: dict[str, Any] = {"engine": s.engine, "images": {}, "tags": {}, "containers": names,
                            "container": names[0] if names else container("api")}
     try:
+        # Without a runbook (detect) there are no releases: names and containers only.
         for side in ("from", "to"):
-            out["images"][side] = {svc: s.image(svc, release[side]) for svc in IMAGE_NAMES}
-            out["tags"][side] = s.tag(release[side])
+            if side in release:
+                out["images"][side] = {svc: s.image(svc, release[side]) for svc in IMAGE_NAMES}
+                out["tags"][side] = s.tag(release[side])
     except InvalidInput as exc:
         raise InvalidInput(f"{where}: {exc}") from None
+    out["recreate"] = {side: " ".join(f"{container(r)}={images[r]}"
+                                      for r in IMAGE_NAMES if r in roles)
+                       for side, images in out["images"].items()}
     return out
 
 
