@@ -130,7 +130,12 @@ def detect(inventory: Inventory, flavor: Flavor, catalog: Catalog,
                     if found == NOT_INSTALLED else
                     f"revision not read on {first}, the db-migrate host: {found}")
     else:
-        ctx = host_context(base, flavor, inventory, db_host)
+        # The revision is read with the deployed code: for a flavor that names the
+        # code by release (kolla's images), the host's release is both "from" and "to".
+        deployed = by_name[db_host.name].release
+        db_base = {**base, "release": dict.fromkeys(
+            ("from", "to"), catalog.get(deployed).as_dict())} if deployed else base
+        ctx = host_context(db_base, flavor, inventory, db_host)
         try:
             res = runners(db_host.name).run(action(flavor, "db_manage", ctx, args="current"),
                                             timeout=120)
