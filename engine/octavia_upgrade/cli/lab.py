@@ -19,7 +19,7 @@ and one RabbitMQ, load balancers created through the real API and kept ONLINE
 by heartbeats, and a haproxy VIP. `lab up` writes DIR/inventory.yaml for the
 engine, naming the flavor the nodes are laid out in. Needs root. See docs/lab.md.
 
-  lab up [--nodes 3] [--release dalmatian] [--flavor venv|osa] [--loadbalancers 1]
+  lab up [--nodes 3] [--release dalmatian] [--flavor venv|kolla|osa] [--loadbalancers 1]
          [--login USER] [--audit-commands] [--bare]
   lab status [-f table|json|yaml|value|csv] [-c COLUMN]   (each node's Octavia and release)
              (value, csv and -c: one row per node, as in OpenStackClient)

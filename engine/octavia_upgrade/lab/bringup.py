@@ -23,9 +23,11 @@ from octavia_upgrade.lab import octaviaconf as oc
 from octavia_upgrade.lab import styles
 from octavia_upgrade.lab.layout import NODE_PATHS, write_inventory, write_private
 from octavia_upgrade.lab.nodes import NodeSpec, RunningNode, default_specs
+from octavia_upgrade.lab.procs import Proc
 
 if TYPE_CHECKING:
-    from octavia_upgrade.lab import rabbitmq
+    from octavia_upgrade.lab import rabbitmq, wheelhouse
+    from octavia_upgrade.lab.shell import NodeShell
     from octavia_upgrade.lab.core import Lab
     from octavia_upgrade.lab.dbservers import MariaDBServer
 
@@ -115,10 +117,13 @@ def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool,
     db: MariaDBServer | None = None
     db_future: Future[str] | None = None
     mq_future: Future[rabbitmq.RabbitMQ] | None = None
+    kolla_images: dict[str, str] = {}
     try:
         db = MariaDBServer(lab.dir / "mariadb")
         db_future = pool.submit(db.start)
         mq_future = pool.submit(rabbitmq.start, lab.dir / "rabbitmq")
+        if lab_style.name == "kolla":
+            kolla_images = _kolla_images(lab, st, series, wheelhouses)
 
         # Files every node needs, then the nodes themselves.
         heartbeat_key, db_password = oc.new_secret(), db.password
@@ -178,32 +183,21 @@ def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool,
                            oc.db_defaults_file(db.user, db_password, db.port))
 
         first = names[0]
-        lab.progress(f"{first}: python3 -m venv {venv}; pip install "
-                       f"{' '.join(wheelhouses[0].requirements)} (offline)")
-        version = services.install_venv(shells[first], install_args,
-                                        wheelhouses[0].requirements, venv=venv)
-        lab.progress(f"{first}: Octavia {version} installed")
-        for n in names[1:]:
-            services.clone_venv(lab.node_fs(first) / venv.lstrip("/"),
-                                lab.node_fs(n) / venv.lstrip("/"))
-        if len(names) > 1:
-            lab.progress(f"venv copied to {', '.join(names[1:])} (same path in every node)")
-        files = lab_style.node_files(venv)
-        for n in names:
-            styles.write_node_files(lab.node_fs(n), files)
-        if files:
-            lab.progress(f"{lab_style.name}: wrote {', '.join(sorted(files))} on every node")
-        current = services.db_upgrade(shells[first], venv=venv)
-        lab.progress(f"{first}: octavia-db-manage upgrade head → {current}")
+        if lab_style.name == "kolla":
+            version = _kolla_deploy(lab, st, shells, shared, db_password, kolla_images)
+            venv = str(lab.dir / "kolla" / "tools-venv")  # the amphora's Python
+        else:
+            version = _venv_deploy(lab, st, shells, venv, wheelhouses[0], install_args)
         st["octavia_version"] = version
         lab.save(st)
 
         apis = [OctaviaApi(f"http://{by_name[n].address}:{oc.API_PORT}") for n in names]
-        for i, n in enumerate(names):
-            services.start_units(shells[n])
-            lab.progress(f"{n}: started {', '.join(services.UNITS)}")
-            if i + 1 < len(names):
-                time.sleep(2.0)  # stagger: five Python services per node on 2 cores
+        if lab_style.name != "kolla":
+            for i, n in enumerate(names):
+                services.start_units(shells[n])
+                lab.progress(f"{n}: started {', '.join(services.UNITS)}")
+                if i + 1 < len(names):
+                    time.sleep(2.0)  # stagger: five Python services per node on 2 cores
         st["apis"] = [a.base_url for a in apis]
         lab.save(st)
 
@@ -255,9 +249,15 @@ def up_full(lab: Lab, st: dict[str, Any], series: str, prepare_next: bool,
         lab.progress(f"{LB_NAME} {lb['id']} is ACTIVE/ONLINE "
                        f"(amphora {', '.join(a['id'] for a in amps)})")
 
+        if lab_style.name == "kolla":
+            from octavia_upgrade.lab import kolla
+
+            style_vars = kolla.inventory_vars(st["kolla"]["registry"])
+        else:
+            style_vars = {"pip_args": pip_args, "db_defaults_file": "/etc/octavia/backup.cnf"}
         write_inventory(
             lab.dir, nodes_api, st, flavor=lab_style.flavor,
-            vars={"pip_args": pip_args, "db_defaults_file": "/etc/octavia/backup.cnf",
+            vars={**style_vars,
                   # The API without keystone (noauth), for amphora_failover steps.
                   "octavia_api_endpoint": apis[0].base_url,
                   "octavia_api_project_id": apis[0].project},
@@ -287,3 +287,87 @@ def _record_started(lab: Lab, st: dict[str, Any], db: MariaDBServer | None,
     if found:
         st.update(found)
         lab.save(st)
+
+
+def _venv_deploy(lab: Lab, st: dict[str, Any], shells: dict[str, NodeShell], venv: str,
+                 wh: wheelhouse.Wheelhouse, install_args: str) -> str:
+    """Octavia in a venv on every node (the venv and osa styles), the schema at head;
+    return the installed version."""
+    from octavia_upgrade.lab import services
+
+    names = st["nodes"]
+    first = names[0]
+    lab_style = styles.style(st.get("flavor"))
+    lab.progress(f"{first}: python3 -m venv {venv}; pip install "
+                 f"{' '.join(wh.requirements)} (offline)")
+    version = services.install_venv(shells[first], install_args, wh.requirements, venv=venv)
+    lab.progress(f"{first}: Octavia {version} installed")
+    for n in names[1:]:
+        services.clone_venv(lab.node_fs(first) / venv.lstrip("/"),
+                            lab.node_fs(n) / venv.lstrip("/"))
+    if len(names) > 1:
+        lab.progress(f"venv copied to {', '.join(names[1:])} (same path in every node)")
+    files = lab_style.node_files(venv)
+    for n in names:
+        styles.write_node_files(lab.node_fs(n), files)
+    if files:
+        lab.progress(f"{lab_style.name}: wrote {', '.join(sorted(files))} on every node")
+    current = services.db_upgrade(shells[first], venv=venv)
+    lab.progress(f"{first}: octavia-db-manage upgrade head → {current}")
+    return version
+
+
+def _kolla_images(lab: Lab, st: dict[str, Any], series: str,
+                  whs: list[wheelhouse.Wheelhouse]) -> dict[str, str]:
+    """Start the registry, build and push every wheelhouse's release image; return
+    the deployed release's image of each service."""
+    from octavia_upgrade.catalog import load_catalog
+    from octavia_upgrade.lab import kolla, kollabuild, nodeprocs
+
+    _record_created_paths(lab, st, list(kollabuild.PODMAN_PATHS))
+    for target in kollabuild.PODMAN_PATHS:
+        nodeprocs.ensure_mount_point(target, is_dir=True)
+    proc, registry = kollabuild.start_registry(lab.dir / "kolla" / "registry")
+    st["kolla"] = {"registry": registry, "registry_proc": proc.as_dict()}
+    lab.save(st)
+    lab.progress(f"image registry on {registry}")
+    cat = load_catalog()
+    builds = []
+    for wh in whs:
+        rel = cat.get(wh.series)
+        names = tuple(dict.fromkeys(kolla.images(registry, rel.series,
+                                                 rel.version_id).values()))
+        builds.append(kollabuild.ReleaseImage(wh.series, wh.path, wh.requirements, names))
+    lab.progress(f"building the kolla images of {', '.join(b.series for b in builds)} "
+                 "from the wheelhouses")
+
+    def record(p: Proc | None) -> None:
+        if p is None:
+            st["kolla"].pop("build_proc", None)
+        else:
+            st["kolla"]["build_proc"] = p.as_dict()
+        lab.save(st)
+
+    kollabuild.build(lab.dir / "kolla" / "build", registry, builds,
+                     venv_copy=lab.dir / "kolla" / "tools-venv", record=record,
+                     log=lab.progress)
+    rel = cat.get(series)
+    return kolla.images(registry, rel.series, rel.version_id)
+
+
+def _kolla_deploy(lab: Lab, st: dict[str, Any], shells: dict[str, NodeShell],
+                  shared: oc.Shared, db_password: str, imgs: dict[str, str]) -> str:
+    """kolla-ansible's layout on every node, its containers started; return the version."""
+    from octavia_upgrade.lab import kolla
+
+    registry = st["kolla"]["registry"]
+    db = st["mariadb"]
+    backup = oc.db_defaults_file(db["user"], db_password, db["port"])
+    for n in st["nodes"]:
+        fs = lab.node_fs(n)
+        conf = (fs / "etc/octavia/octavia.conf").read_text(encoding="utf-8")
+        kolla.write_node_files(fs, conf, fs / "etc/octavia/certs", backup, registry)
+    lab.progress(f"/etc/kolla/octavia-*/ (config.json, octavia.conf) on {', '.join(shells)}")
+    version = kolla.deploy(shells, registry, imgs, log=lab.progress)
+    lab.progress(f"Octavia {version} runs in kolla containers")
+    return version

@@ -128,6 +128,10 @@ class Lab:
         lab_style = style(flavor)
         if bare and lab_style.name != "venv":
             raise InvalidInput("--flavor needs Octavia: a --bare lab has none")
+        missing = lab_style.missing_programs()
+        if missing:
+            raise Refused(f"the {lab_style.name} lab needs {', '.join(missing)} on this machine "
+                          "(Debian packages of the same names; scripts/bootstrap installs them)")
         login_password = ""
         if login is not None:
             from octavia_upgrade.lab import login as lab_login
@@ -205,7 +209,7 @@ class Lab:
     def status(self) -> dict[str, Any]:
         """Nodes and their services, load balancers, amphorae, VIP, infrastructure."""
         from octavia_upgrade.catalog import load_catalog
-        from octavia_upgrade.lab import haproxy, services
+        from octavia_upgrade.lab import haproxy, kolla, services
         from octavia_upgrade.lab.api import ApiError, OctaviaApi
 
         st = self.state()
@@ -226,9 +230,11 @@ class Lab:
                 entry.update(address=f"{node.address}:{node.port}", sshd="running")
                 if not st.get("bare"):
                     shell = self.node_shell(nodes_api, node)
+                    read = (kolla.node_software if st.get("flavor") == "kolla"
+                            else services.node_software)
                     entry["services"], version = (
                         ({u: "unreachable" for u in services.UNITS}, None) if name in blocked
-                        else services.node_software(shell))
+                        else read(shell))
                     found = load_catalog().by_octavia_version(version) if version else None
                     entry.update(octavia=version, release=found.series if found else None)
                 else:
@@ -352,6 +358,10 @@ class Lab:
             return f"{node}: cleared {', '.join(cleared) or 'nothing (no faults)'}"
         if kind in current:
             raise Refused(f"{node} already has fault {kind}; `lab fault {node} clear` first")
+        if st.get("flavor") == "kolla" and kind in ("stuck-service", "stuck-failover",
+                                                    "fail-migration"):
+            raise Refused(f"{kind} acts on a node's units and venv; a kolla lab runs Octavia "
+                          "in containers (use `podman pause`/`podman kill` inside the node)")
         if st.get("bare") and kind in ("stuck-service", "stuck-failover", "fail-migration"):
             raise InvalidInput(f"{kind} needs Octavia on the node; this lab is --bare")
         if kind == "unreachable":

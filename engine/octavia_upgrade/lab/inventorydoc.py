@@ -17,9 +17,13 @@ from octavia_upgrade.model import ROLES
 CONTROL_ROLES = tuple(r for r in ROLES if r != "db-migrate")
 
 
-def roles_for(names: Sequence[str]) -> dict[str, list[str]]:
-    """Node name → roles: all of them everywhere, ``db-migrate`` on the first node."""
-    return {n: [*CONTROL_ROLES, *(("db-migrate",) if i == 0 else ())]
+def roles_for(names: Sequence[str], flavor: str = "venv") -> dict[str, list[str]]:
+    """Node name → roles: all of them everywhere, ``db-migrate`` on the first node.
+
+    The kolla style has no driver agent: kolla-ansible enables it with OVN only.
+    """
+    roles = tuple(r for r in CONTROL_ROLES if not (flavor == "kolla" and r == "driver-agent"))
+    return {n: [*roles, *(("db-migrate",) if i == 0 else ())]
             for i, n in enumerate(names)}
 
 

@@ -41,7 +41,7 @@ NODE_PATHS = ("/etc/octavia", "/var/lib/octavia", "/var/log/octavia", "/run/octa
 #: What ``lab down`` removes from ``DIR`` once nothing runs any more.
 CREATED_DIRS = ("nodes", "ssh", "mariadb", "rabbitmq", "certs", "bin", "haproxy", "amphora",
                 "snapshot", "snapshot.new",
-                "faults", "sudoers.d")
+                "faults", "sudoers.d", "kolla")
 CREATED_FILES = ("nodes.json", "inventory.yaml", "lab.json", "lab.json.tmp")
 
 
@@ -99,7 +99,7 @@ def write_inventory(lab_dir: Path, nodes: LabNodes, st: dict[str, Any], *,
     from octavia_upgrade.lab import inventorydoc
 
     path = inventory_file(lab_dir)
-    base = nodes.inventory_data(inventorydoc.roles_for(st["nodes"]),
+    base = nodes.inventory_data(inventorydoc.roles_for(st["nodes"], st.get("flavor", "venv")),
                                 flavor=flavor, deployment=st["deployment"])
     if st.get("login"):
         from octavia_upgrade.lab import login

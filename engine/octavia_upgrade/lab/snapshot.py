@@ -50,6 +50,10 @@ def _up(lab: Lab) -> dict[str, Any]:
     if st.get("bare") or not st.get("mariadb"):
         raise Refused("a --bare lab has no Octavia to put back: snapshot and reset need a "
                       "full lab")
+    if st.get("flavor") == "kolla":
+        raise Refused("a kolla lab's containers live in each node's podman, which snapshot "
+                      "and reset do not put back: bring a new lab up instead (lab down, "
+                      "lab up --flavor kolla)")
     return st
 
 

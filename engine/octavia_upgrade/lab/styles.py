@@ -14,6 +14,12 @@ style      a node looks like
            uWSGI ini ``/etc/uwsgi/octavia-api.ini`` naming it too
            (``virtualenv =``). Flavor ``osa``: the target venv is built
            beside the running one and the unit files are switched to it.
+``kolla``   kolla-ansible's containers ``octavia_api``, ``octavia_worker``,
+           ``octavia_health_manager``, ``octavia_housekeeping`` run by the
+           node's own podman from images built in the lab and served by a
+           registry on loopback (:mod:`.kolla`, :mod:`.kollabuild`). Flavor
+           ``kolla``: images pulled before the outage, containers recreated
+           on them by the lab's ``kolla_recreate_command``.
 =========  ================================================================
 
 One difference from a real OpenStack-Ansible node, on purpose: the lab has no
@@ -51,6 +57,14 @@ class LabStyle:
     summary: str
     #: Folders each node gets as its own, besides ``layout.NODE_PATHS``.
     extra_paths: tuple[str, ...] = ()
+    #: Programs of the machine the style needs (``scripts/bootstrap`` installs them).
+    programs: tuple[str, ...] = ()
+
+    def missing_programs(self) -> list[str]:
+        import shutil
+
+        return [p for p in self.programs if shutil.which(p) is None
+                and shutil.which(p, path="/usr/sbin:/sbin") is None]
 
     def venv(self, version_id: str) -> str:
         """The venv the release with ``version_id`` (``2024.2``) is installed into."""
@@ -72,6 +86,11 @@ STYLES = {
     # never decides what a venv node starts.
     "venv": LabStyle("venv", "venv", "Octavia in /opt/octavia/venv (the default)",
                      extra_paths=(UNITS_DIR,)),
+    "kolla": LabStyle("kolla", "kolla",
+                      "kolla-ansible's containers, run by podman from a registry on loopback",
+                      extra_paths=("/etc/kolla", "/etc/containers", "/var/lib/containers",
+                                   "/run/containers", "/run/libpod", UNITS_DIR),
+                      programs=("podman", "runc", "dumb-init", "docker-registry")),
     "osa": LabStyle("osa", "osa",
                     "OpenStack-Ansible on metal: /openstack/venvs/octavia-<tag>, "
                     "unit files naming it",
@@ -89,8 +108,7 @@ def style(name: str | None) -> LabStyle:
     try:
         return STYLES[key]
     except KeyError:
-        raise InvalidInput(f"unknown lab flavor {key!r}; one of {', '.join(STYLES)} "
-                           "(kolla is not rehearsed by the lab yet: docs/lab.md)") from None
+        raise InvalidInput(f"unknown lab flavor {key!r}; one of {', '.join(STYLES)}") from None
 
 
 #: What each unit's ExecStart runs after the venv's bin/ (OSA's os_octavia

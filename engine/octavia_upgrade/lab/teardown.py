@@ -39,6 +39,9 @@ def recorded_procs(st: dict[str, Any]) -> list[Proc]:
         procs.extend(RabbitMQ.from_dict(st["rabbitmq"]).procs())
     if st.get("mariadb") and st["mariadb"].get("proc"):
         procs.append(Proc.from_dict(st["mariadb"]["proc"]))
+    for key in ("build_proc", "registry_proc"):
+        if (st.get("kolla") or {}).get(key):
+            procs.append(Proc.from_dict(st["kolla"][key]))
     return procs
 
 
@@ -81,6 +84,15 @@ def stop_everything(lab_dir: Path, st: dict[str, Any], nodes: LabNodes) -> None:
         time.sleep(0.1)
     for p in svc:
         _killpg(p.pid, 9)  # whatever is left of the unit, main process or not
+    if st.get("kolla"):
+        from octavia_upgrade.lab import kolla
+
+        build = st["kolla"].get("build_proc")
+        if build:
+            _killpg(build["pid"], 9)  # the image build: its session, podman included
+        # Containers live in mount namespaces of their own: stopping the nodes
+        # would leave them running.
+        kolla.stop_containers(lab_dir, st, nodes)
     # The nodes: sshd and anything else still inside their namespaces.
     nodes.stop()
     if st.get("login"):
@@ -93,6 +105,8 @@ def stop_everything(lab_dir: Path, st: dict[str, Any], nodes: LabNodes) -> None:
         RabbitMQ.from_dict(st["rabbitmq"]).stop()
     if st.get("mariadb"):
         MariaDBServer.from_dict(st["mariadb"]).stop()
+    if (st.get("kolla") or {}).get("registry_proc"):
+        Proc.from_dict(st["kolla"]["registry_proc"]).stop(5)
 
 
 def tear_down(lab_dir: Path, st: dict[str, Any], nodes: LabNodes) -> list[str]:
