@@ -1,7 +1,8 @@
 .PHONY: demo test bootstrap lint clean
 
 # The main job: see README.md. `make demo FLAVOR=osa` lays the lab out as
-# OpenStack-Ansible does (docs/lab.md); the default is the venv style.
+# OpenStack-Ansible does, `FLAVOR=kolla` as kolla-ansible does (docs/lab.md);
+# the default is the venv style.
 # `make demo LOGIN=ops` runs the upgrade as the new user ops through sudo, with
 # the password of OCTAVIA_UPGRADE_LAB_SUDO_PASSWORD.
 FLAVOR ?= venv

@@ -2,7 +2,8 @@
 
 1. bring a 3-node lab up at 2024.2 Dalmatian (real sshd nodes, real Octavia
    services, MariaDB, RabbitMQ, a live load balancer and a haproxy VIP), laid
-   out in the ``venv`` style or, with ``--flavor osa``, OpenStack-Ansible's;
+   out in the ``venv`` style or, with ``--flavor osa`` or ``kolla``,
+   OpenStack-Ansible's or kolla-ansible's (containers);
 2. lint the ``dalmatian-to-epoxy`` runbook, detect the deployed release and
    write the plan report;
 3. run the runbook with approvals answered by ``--yes``: real package
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                     "(lab, state and reports under DIR/lab).")
     p.add_argument("--flavor", default="venv", choices=tuple(STYLES),
                    help="the lab's deployment style and the inventory's flavor "
-                        "(default venv; `make demo FLAVOR=osa`)")
+                        "(default venv; `make demo FLAVOR=osa`, `FLAVOR=kolla`)")
     p.add_argument("--dir", type=Path, default=None, metavar="DIR",
                    help="where lab/ goes (default: the current directory)")
     p.add_argument("--net", default=None, metavar="A.B.C",

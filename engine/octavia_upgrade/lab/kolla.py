@@ -164,21 +164,10 @@ def node_software(shell: NodeShell) -> tuple[dict[str, str], str | None]:
     lines = [f"s=$(podman inspect -f '{{{{.State.Status}}}}' {c} 2>/dev/null) || s=absent; "
              f"[ \"$s\" = running ] && s=active; echo {unit} $s"
              for unit, c in CONTAINERS.items()]
-    try:
-        res = shell.run("; ".join([*lines, version_command()]), timeout=60)
-    except subprocess.TimeoutExpired:
-        return dict.fromkeys(CONTAINERS, "unreachable"), None
-    if res.rc == 255:
-        return dict.fromkeys(CONTAINERS, "unreachable"), None
-    states = dict.fromkeys(CONTAINERS, "unknown")
-    version = None
-    for line in res.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] in states:
-            states[parts[0]] = parts[1]
-        elif len(parts) == 2 and parts[0] == "octavia" and parts[1] != "-":
-            version = parts[1]
-    return states, version
+    from octavia_upgrade.lab.services import read_software
+
+    return read_software(shell, "; ".join([*lines, version_command()]), tuple(CONTAINERS),
+                         timeout=60)
 
 
 def deploy(shells: Mapping[str, NodeShell], registry: str, imgs: Mapping[str, str],

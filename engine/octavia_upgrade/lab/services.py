@@ -83,8 +83,15 @@ def node_software(shell: NodeShell, units: Sequence[str] = UNITS
     (None: not read), in one command (every unit ``unreachable`` if SSH fails)."""
     script = "; ".join([*(f"printf '%s ' {u}; systemctl is-active {u}" for u in units),
                         _RUNNING_VERSION])
+    return read_software(shell, script, units, timeout=30)
+
+
+def read_software(shell: NodeShell, script: str, units: Sequence[str], timeout: float
+                  ) -> tuple[dict[str, str], str | None]:
+    """Run ``script`` on the node and read its ``UNIT STATE`` lines and its ``octavia
+    VERSION`` line (``octavia -``: not read); every unit ``unreachable`` if SSH fails."""
     try:
-        res = shell.run(script, timeout=30)
+        res = shell.run(script, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {u: "unreachable" for u in units}, None
     if res.rc == 255:
