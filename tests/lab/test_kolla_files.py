@@ -94,3 +94,16 @@ def test_the_recreate_command_refuses_what_it_cannot_map(images: str, message: s
                          env={"PATH": "/usr/bin:/bin", "OCTAVIA_UPGRADE_IMAGES": images})
     assert res.returncode == 2
     assert message in res.stderr
+
+
+def test_a_kolla_lab_without_podman_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    import sys
+
+    # Neither PATH nor /usr/sbin has podman or dumb-init: exit 3, naming them, nothing made.
+    res = subprocess.run([sys.executable, "-m", "octavia_upgrade", "lab", "up", "--flavor",
+                          "kolla", "--dir", str(tmp_path / "lab")], capture_output=True,
+                         text=True, env={**os.environ, "PATH": str(tmp_path)}, timeout=60)
+    assert res.returncode == 3, res.stderr
+    assert "the kolla lab needs podman, dumb-init, docker-registry" in res.stderr
+    assert "scripts/bootstrap installs them" in res.stderr
+    assert not (tmp_path / "lab").exists()

@@ -88,7 +88,7 @@ def stop_everything(lab_dir: Path, st: dict[str, Any], nodes: LabNodes) -> None:
         from octavia_upgrade.lab import kolla
 
         build = st["kolla"].get("build_proc")
-        if build:
+        if build and Proc.from_dict(build).alive():  # alive: same PID and start time
             _killpg(build["pid"], 9)  # the image build: its session, podman included
         # Containers live in mount namespaces of their own: stopping the nodes
         # would leave them running.
