@@ -172,14 +172,15 @@ def test_cli_plan_of_a_kolla_inventory_names_the_right_images(tmp_path: Path) ->
     conf = tmp_path / "kolla"
     conf.mkdir()
     (conf / "globals.yml").write_text("kolla_base_distro: ubuntu\nkolla_container_engine: "
-                                      "podman\n")
+                                      "podman\ndocker_graceful_timeout: 90\n")
     env = {"KOLLA_CONFIG_PATH": str(conf), "OCTAVIA_UPGRADE_STATE_DIR": str(tmp_path / "s"),
            "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     res = subprocess.run([sys.executable, "-m", "octavia_upgrade", "plan", "caracal-to-dalmatian",
                           "-i", str(KOLLA_MULTINODE), "--no-detect", "-v"],
                          capture_output=True, text=True, env={**env, "PYTHONPATH": _pythonpath()})
     assert res.returncode == 0, res.stderr
-    assert "podman stop octavia_api" in res.stdout
+    # stopped as kolla-ansible stops it: SIGKILL only after globals.yml's graceful timeout
+    assert "podman stop -t 90 octavia_api" in res.stdout
     assert "octavia_driver_agent" not in res.stdout
     assert "quay.io/openstack.kolla/octavia-api:2024.2-ubuntu-noble" in res.stdout
 

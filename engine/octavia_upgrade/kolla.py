@@ -72,7 +72,7 @@ DRIVER_AGENT_FROM = "victoria"
 SETTINGS = ("kolla_container_engine", "docker_registry", "docker_namespace",
             "docker_image_name_prefix", "kolla_base_distro", "kolla_base_distro_version",
             "kolla_install_type", "openstack_tag_suffix", "kolla_tags",
-            "enable_octavia_driver_agent", "neutron_plugin_agent")
+            "enable_octavia_driver_agent", "neutron_plugin_agent", "docker_graceful_timeout")
 
 
 @dataclass(frozen=True)
