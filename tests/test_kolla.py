@@ -183,6 +183,8 @@ def test_cli_plan_of_a_kolla_inventory_names_the_right_images(tmp_path: Path) ->
     assert "podman stop -t 90 octavia_api" in res.stdout
     assert "octavia_driver_agent" not in res.stdout
     assert "quay.io/openstack.kolla/octavia-api:2024.2-ubuntu-noble" in res.stdout
+    # podman's pull is quiet in the preflight; docker's has no -q before 19.03 (golden plans)
+    assert "podman pull -q quay.io/openstack.kolla/octavia-api:2024.2-ubuntu-noble" in res.stdout
 
 
 def _pythonpath() -> str:
