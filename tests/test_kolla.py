@@ -184,7 +184,10 @@ def test_cli_plan_of_a_kolla_inventory_names_the_right_images(tmp_path: Path) ->
     assert "octavia_driver_agent" not in res.stdout
     assert "quay.io/openstack.kolla/octavia-api:2024.2-ubuntu-noble" in res.stdout
     # podman's pull is quiet in the preflight; docker's has no -q before 19.03 (golden plans)
-    assert "podman pull -q quay.io/openstack.kolla/octavia-api:2024.2-ubuntu-noble" in res.stdout
+    as_json = subprocess.run([*res.args[:-1], "-f", "json"], capture_output=True, text=True,
+                             env={**env, "PYTHONPATH": _pythonpath()})
+    assert "podman pull -q quay.io/openstack.kolla/octavia-api:2024.2-ubuntu-noble" in \
+        as_json.stdout
 
 
 def _pythonpath() -> str:
