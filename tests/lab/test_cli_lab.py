@@ -7,6 +7,7 @@ import json
 import pytest
 
 from octavia_upgrade.cli import main
+from octavia_upgrade.lab.core import Lab
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -56,10 +57,16 @@ def test_up_on_a_running_lab_is_refused_with_exit_3(lab, capsys):
 
 
 def test_a_flavor_the_lab_cannot_lay_out_is_an_argument_error(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["lab", "up", "--flavor", "kolla", "--dir", str(tmp_path / "lab")])
+    try:
+        with pytest.raises(SystemExit) as exc:
+            main(["lab", "up", "--flavor", "deb", "--net", "127.42.233",
+                  "--dir", str(tmp_path / "lab")])
+    finally:
+        if (tmp_path / "lab" / "lab.json").exists():  # came up after all: stop it by PID
+            Lab(tmp_path / "lab", log=lambda _m: None).down(quiet=True)
     assert exc.value.code == 2
-    assert "invalid choice: 'kolla' (choose from 'venv', 'osa')" in capsys.readouterr().err
+    assert "invalid choice: 'deb' (choose from 'venv', 'kolla', 'osa')" in \
+        capsys.readouterr().err
     assert not (tmp_path / "lab").exists()
 
 
