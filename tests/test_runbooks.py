@@ -465,7 +465,7 @@ FLAVOR_FACTS = {
     "devstack": ("systemctl stop devstack@o-api.service",
                  "git -C /opt/stack/octavia checkout -f stable/2025.1",
                  "/opt/stack/data/venv/bin/octavia-db-manage --config-file"),
-    "kolla": ("docker stop octavia_api", "docker pull quay.io/openstack.kolla/octavia-api:2025.1-rocky-9",
+    "kolla": ("docker stop -t 60 octavia_api", "docker pull quay.io/openstack.kolla/octavia-api:2025.1-rocky-9",
               "quay.io/openstack.kolla/octavia-api:2025.1-rocky-9 bash -c 'sudo -E "
               "kolla_set_configs && exec octavia-db-manage"),
     "osa": ("systemctl stop octavia-api", "/openstack/venvs/octavia-2025.1/bin/pip install",
