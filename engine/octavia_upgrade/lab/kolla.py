@@ -110,7 +110,7 @@ def write_node_files(fs: Path, conf_text: str, certs: Path, backup_cnf: str,
             (d / name).chmod(0o600)
     lab = fs / LAB_FILES.lstrip("/")
     lab.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(kollabuild._IMAGE_FILES / "recreate", lab / "recreate")
+    shutil.copyfile(kollabuild.IMAGE_FILES / "recreate", lab / "recreate")
     (lab / "recreate").chmod(0o755)
     mariadb = fs / KOLLA_DIR.lstrip("/") / "mariadb"
     mariadb.mkdir(parents=True, exist_ok=True)

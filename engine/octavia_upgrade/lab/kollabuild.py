@@ -52,7 +52,8 @@ BASE_TAG = "latest"
 #: The machine's folders every lab container mounts read-only (not the whole /usr:
 #: that would hide the image's /usr/local/bin, where kolla_start lives).
 SHARED_USR = ("/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64", "/usr/libexec", "/usr/share")
-_IMAGE_FILES = Path(__file__).with_name("kollaimage")
+#: The files written into the images and onto the nodes (:mod:`.kollaimage`).
+IMAGE_FILES = Path(__file__).with_name("kollaimage")
 
 
 @dataclass(frozen=True)
@@ -142,12 +143,12 @@ def base_rootfs(root: Path) -> None:
     for name in ("nsswitch.conf", "ld.so.cache", "ld.so.conf", "debian_version", "os-release"):
         if Path("/etc", name).is_file():
             shutil.copyfile(Path("/etc", name), etc / name)
-    shutil.copyfile(_IMAGE_FILES / "sudoers", etc / "sudoers")
+    shutil.copyfile(IMAGE_FILES / "sudoers", etc / "sudoers")
     (etc / "sudoers").chmod(0o440)
     local = root / "usr/local/bin"
     for src, dest in (("set_configs.py", "kolla_set_configs"), ("kolla_start", "kolla_start"),
                       ("extend_start", "kolla_extend_start")):
-        shutil.copyfile(_IMAGE_FILES / src, local / dest)
+        shutil.copyfile(IMAGE_FILES / src, local / dest)
         (local / dest).chmod(0o755)
     for d in ("var/lib/octavia", "var/log/kolla/octavia"):
         os.chown(root / d, OCTAVIA_UID, OCTAVIA_UID)
